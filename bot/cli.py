@@ -1,0 +1,187 @@
+"""The `totruong` command line: run the bot, migrate, load demo data, import units, create invites."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from models.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Tổ trưởng — trợ lý cho tổ dân phố, thôn.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+units_app = typer.Typer(help="Administrative units.", no_args_is_help=True)
+invite_app = typer.Typer(help="Invite codes.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(units_app, name="units")
+app.add_typer(invite_app, name="invite")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Another config file (or TOTRUONG_CONFIG).")]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(os.environ, config)
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default from config).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default from config).")] = None,
+) -> None:
+    """Start the bot: migrate, load the demo when the database is empty, serve the simulator."""
+    from bot.server import serve
+
+    _logging()
+    settings = _settings(config)
+    if host:
+        settings.web.host = host
+    if port is not None:
+        settings.web.port = port
+    asyncio.run(serve(settings))
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply the database migrations."""
+    from models.db import upgrade_sync
+
+    settings = _settings(config)
+    upgrade_sync(settings.database_url)
+    typer.echo("Database is up to date.")
+
+
+@app.command()
+def demo(config: ConfigOption = None) -> None:
+    """Load the demo data (idempotent): Đà Nẵng, three wards, ten groups, demo personas."""
+    from bot import demo as demo_data
+
+    settings = _settings(config)
+
+    async def go() -> None:
+        app_ = _build(settings)
+        try:
+            async with app_.sessions() as session, session.begin():
+                await demo_data.load(session, settings)
+        finally:
+            await app_.db_engine.dispose()
+
+    _migrate(settings)
+    asyncio.run(go())
+    typer.echo("Demo data loaded. Invite codes: " + ", ".join(i["code"] for i in demo_data.INVITES))
+
+
+@units_app.command("import")
+def units_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help="CSV with columns code,name,level,parent_code,households")],
+    config: ConfigOption = None,
+) -> None:
+    """Import or update units from a CSV file; any error names the line and nothing is imported."""
+    from models.units import UnitImportError, import_units, parse_csv
+
+    settings = _settings(config)
+    try:
+        rows = parse_csv(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        typer.echo(f"{file}: not UTF-8 text", err=True)
+        raise typer.Exit(1) from None
+    except UnitImportError as error:
+        typer.echo(f"{file}: {error}; nothing was imported", err=True)
+        raise typer.Exit(1) from None
+    _migrate(settings)
+
+    async def go() -> tuple[int, int]:
+        app_ = _build(settings)
+        try:
+            with typer.progressbar(length=len(rows), label="Importing", file=sys.stderr) as bar:
+                last = 0
+
+                def advance(done: int) -> None:
+                    nonlocal last
+                    bar.update(done - last)
+                    last = done
+
+                async with app_.sessions() as session, session.begin():
+                    return await import_units(session, rows, levels=settings.units.levels, progress=advance)
+        finally:
+            await app_.db_engine.dispose()
+
+    try:
+        added, updated = asyncio.run(go())
+    except UnitImportError as error:
+        typer.echo(f"{file}: {error}; nothing was imported", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Imported {len(rows)} units: {added} added, {updated} updated.")
+
+
+@invite_app.command("create")
+def invite_create(
+    unit: Annotated[str, typer.Option(help="Code of the unit the invite is for.")],
+    role: Annotated[str, typer.Option(help="leader, deputy, official or resident.")],
+    uses: Annotated[int, typer.Option(help="How many people may use it; 0 = unlimited.", min=0)] = 1,
+    days: Annotated[int | None, typer.Option(help="Days until it expires (default from config).", min=1)] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create an invite code for a role in a unit and print it."""
+    from models.repos import Repo
+    from models.tables import ROLES
+
+    if role not in ROLES:
+        typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings(config)
+    _migrate(settings)
+
+    async def go() -> tuple[str, str, str]:
+        app_ = _build(settings)
+        try:
+            async with app_.sessions() as session, session.begin():
+                repo = Repo(session)
+                found = await repo.unit_by_code(unit)
+                if found is None or found.id is None:
+                    typer.echo(f"no unit with code {unit!r}", err=True)
+                    raise typer.Exit(1)
+                expires = app_.clock.now() + timedelta(days=days or settings.limits.invite_default_days)
+                invite = await repo.create_invite(unit_id=found.id, role=role, max_uses=uses, expires_at=expires)
+                local = expires.astimezone(settings.app.tz).strftime("%d/%m/%Y %H:%M")
+                return invite.code, found.name, local
+        finally:
+            await app_.db_engine.dispose()
+
+    code, name, expires_text = asyncio.run(go())
+    typer.echo(code)
+    uses_text = "unlimited uses" if uses == 0 else f"{uses} use(s)"
+    typer.echo(f"{role} of {name}; {uses_text}; expires {expires_text}", err=True)
+
+
+def _build(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.bootstrap import build
+
+    return build(settings)
+
+
+def _migrate(settings: Settings) -> None:
+    from models.db import upgrade_sync
+
+    if settings.database.auto_migrate:
+        upgrade_sync(settings.database_url)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,88 @@
+"""Demo data: a slice of Đà Nẵng (the city, three wards, ten groups) and a persona for every role.
+
+Loading is idempotent: what exists already (by code or id) is left as it is.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.repos import Repo
+from models.settings import Settings
+from models.tables import Identity, Invite, Person, RoleAssignment, Unit
+from models.units import UnitRow, import_units
+
+UNITS = [
+    UnitRow("DN", "Thành phố Đà Nẵng", "city", "", None),
+    UnitRow("HC", "Phường Hải Châu", "ward", "DN", None),
+    UnitRow("TK", "Phường Thanh Khê", "ward", "DN", None),
+    UnitRow("ST", "Phường Sơn Trà", "ward", "DN", None),
+    UnitRow("HC-TT3", "Tổ dân phố Thạch Thang 3", "group", "HC", 142),
+    UnitRow("HC-HC7", "Tổ dân phố Hải Châu 7", "group", "HC", 118),
+    UnitRow("HC-PN12", "Tổ dân phố Phước Ninh 12", "group", "HC", 96),
+    UnitRow("HC-BH4", "Tổ dân phố Bình Hiên 4", "group", "HC", 131),
+    UnitRow("TK-XH9", "Tổ dân phố Xuân Hà 9", "group", "TK", 87),
+    UnitRow("TK-CG15", "Tổ dân phố Chính Gián 15", "group", "TK", 154),
+    UnitRow("TK-TG2", "Tổ dân phố Thạc Gián 2", "group", "TK", 103),
+    UnitRow("ST-MT6", "Tổ dân phố Mân Thái 6", "group", "ST", 176),
+    UnitRow("ST-AHB21", "Tổ dân phố An Hải Bắc 21", "group", "ST", 122),
+    UnitRow("ST-TQ11", "Tổ dân phố Thọ Quang 11", "group", "ST", 138),
+]
+
+# Simulator personas. The first is not registered yet: the demo shows registering with a code.
+PERSONAS = [
+    {"id": "demo-totruong", "name": "Ông Nguyễn Văn Hùng", "role": "",
+     "about": "Tổ trưởng Tổ dân phố Thạch Thang 3 — chưa đăng ký, dùng mã mời HUNG05"},
+    {"id": "demo-totruong-2", "name": "Bà Trần Thị Mai", "role": "leader", "unit": "TK-XH9",
+     "about": "Tổ trưởng Tổ dân phố Xuân Hà 9, Phường Thanh Khê"},
+    {"id": "demo-topho", "name": "Ông Hồ Văn Sáu", "role": "deputy", "unit": "HC-TT3",
+     "about": "Tổ phó Tổ dân phố Thạch Thang 3"},
+    {"id": "demo-nguoidan", "name": "Chị Lê Thị Lan", "role": "resident", "unit": "HC-TT3",
+     "about": "Người dân Tổ dân phố Thạch Thang 3"},
+    {"id": "demo-canbo", "name": "Anh Phạm Minh Tuấn", "role": "official", "unit": "HC",
+     "about": "Cán bộ Phường Hải Châu"},
+    {"id": "demo-thanhpho", "name": "Bà Võ Thị Hoa", "role": "official", "unit": "DN",
+     "about": "Cán bộ Sở Nội vụ, Thành phố Đà Nẵng"},
+]
+
+# Unlimited codes so that every person trying the demo can use them.
+INVITES = [
+    {"code": "HUNG05", "unit": "HC-TT3", "role": "leader", "about": "Tổ trưởng Tổ dân phố Thạch Thang 3"},
+    {"code": "TT3DAN", "unit": "HC-TT3", "role": "resident", "about": "Người dân Tổ dân phố Thạch Thang 3"},
+]
+
+
+async def is_empty(session: AsyncSession) -> bool:
+    """True when no unit exists yet (a fresh database)."""
+    return not await session.scalar(select(func.count()).select_from(Unit))
+
+
+async def load(session: AsyncSession, settings: Settings) -> None:
+    """Adds the demo units, personas and invites that are not there yet."""
+    await import_units(session, UNITS, levels=settings.units.levels)
+    repo = Repo(session)
+    for persona in PERSONAS:
+        exists = await session.scalar(
+            select(Identity.id).where(Identity.channel == "sim", Identity.external_id == persona["id"])
+        )
+        if exists:
+            continue
+        person = Person(name=persona["name"], language=settings.app.language)
+        session.add(person)
+        await session.flush()
+        assert person.id is not None
+        session.add(Identity(person_id=person.id, channel="sim", external_id=persona["id"],
+                             chat_id=persona["id"], display_name=persona["name"]))
+        if persona["role"]:
+            unit = await repo.unit_by_code(persona["unit"])
+            assert unit is not None and unit.id is not None
+            session.add(RoleAssignment(person_id=person.id, unit_id=unit.id, role=persona["role"]))
+    for invite in INVITES:
+        if await session.scalar(select(Invite.id).where(Invite.code == invite["code"])):
+            continue
+        unit = await repo.unit_by_code(invite["unit"])
+        assert unit is not None and unit.id is not None
+        await repo.create_invite(unit_id=unit.id, role=invite["role"], max_uses=0, expires_at=None,
+                                 code=invite["code"])
+    await session.flush()

@@ -1,0 +1,79 @@
+"""The simulator channel: messages to simulator users are rows that the web page reads after an id."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.messages import Reply
+from models.tables import Identity, SimMessage
+
+CHANNEL = "sim"
+
+
+class SimulatorChannel:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._changed: dict[str, asyncio.Event] = {}
+
+    async def deliver(self, external_id: str, replies: Sequence[Reply]) -> list[dict[str, Any]]:
+        """Stores the replies for the user and wakes any page waiting for them."""
+        if not replies:
+            return []
+        async with self.sessions() as session, session.begin():
+            rows = [SimMessage(external_id=external_id, payload=reply.to_json()) for reply in replies]
+            session.add_all(rows)
+            await session.flush()
+            stored = [_as_json(row) for row in rows]
+        event = self._changed.pop(external_id, None)
+        if event is not None:
+            event.set()
+        return stored
+
+    async def deliver_to_person(self, person_id: int, replies: Sequence[Reply]) -> None:
+        """Delivers to every simulator identity of the person (others are the messengers' job)."""
+        async with self.sessions() as session:
+            ids = (await session.scalars(
+                select(Identity.external_id).where(Identity.person_id == person_id, Identity.channel == CHANNEL)
+            )).all()
+        for external_id in ids:
+            await self.deliver(external_id, replies)
+
+    async def messages_after(self, external_id: str, after: int, *, wait: float = 0) -> list[dict[str, Any]]:
+        """The user's messages with an id above `after`; waits up to `wait` seconds for one."""
+        found = await self._read(external_id, after)
+        if found or wait <= 0:
+            return found
+        event = self._changed.setdefault(external_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout=wait)
+        except TimeoutError:
+            return []
+        return await self._read(external_id, after)
+
+    async def _read(self, external_id: str, after: int) -> list[dict[str, Any]]:
+        async with self.sessions() as session:
+            rows = (await session.scalars(
+                select(SimMessage)
+                .where(SimMessage.external_id == external_id, SimMessage.id > after)  # type: ignore[operator]
+                .order_by(SimMessage.id)  # type: ignore[arg-type]
+                .limit(200)
+            )).all()
+        return [_as_json(row) for row in rows]
+
+
+def _as_json(row: SimMessage) -> dict[str, Any]:
+    payload = dict(row.payload)
+    photo = payload.pop("photo_id", None)
+    document = payload.pop("document_id", None)
+    return {
+        "id": row.id,
+        **payload,
+        "photo_url": f"/api/files/{photo}" if photo else None,
+        "document_url": f"/api/files/{document}" if document else None,
+        "at": row.created_at.isoformat(),
+    }

@@ -1,0 +1,104 @@
+"""What a flow works with: the state it left, the person it talks to, and the outcome it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from handlers.forms import FormRegistry
+from handlers.i18n import Translator
+from handlers.messages import Button, Delivery, Incoming, Reply
+from handlers.ports import Clock, FileStore
+from models.repos import HeldRole, Repo, Who
+from models.settings import Settings
+
+LEADER_ROLES = ("leader", "deputy")
+
+
+@dataclass(slots=True)
+class State:
+    """Where a person is: a flow, a named step in it, what has been collected, a version."""
+
+    flow: str = ""  # "" means idle, at the main menu
+    step: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    version: int = 0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a step returns: replies to the user and the next state (None: back to idle)."""
+
+    replies: list[Reply]
+    state: State | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+def to_base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if number == 0:
+            return out
+
+
+def version_tag(version: int) -> str:
+    """The prefix of a step's button ids: "v" and the state version in base 36 ("v1k")."""
+    return "v" + to_base36(version)
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything a step may need, built by the engine for one incoming message."""
+
+    who: Who
+    t: Translator
+    repo: Repo
+    settings: Settings
+    forms: FormRegistry
+    files: FileStore
+    clock: Clock
+    # The version the state will have once this message is handled: buttons carry it, so a
+    # button from an older message is recognised as stale.
+    next_version: int
+    _roles: list[HeldRole] | None = None
+
+    @property
+    def person_id(self) -> int:
+        assert self.who.person.id is not None
+        return self.who.person.id
+
+    async def roles(self) -> list[HeldRole]:
+        if self._roles is None:
+            self._roles = await self.repo.roles_of(self.person_id)
+        return self._roles
+
+    def forget_roles(self) -> None:
+        self._roles = None
+
+    async def role_names(self) -> set[str]:
+        return {held.role for held in await self.roles()}
+
+    async def leader_roles(self) -> list[HeldRole]:
+        return [held for held in await self.roles() if held.role in LEADER_ROLES]
+
+    def button(self, action: str, label: str) -> Button:
+        """A button that belongs to the question being asked now."""
+        return Button(f"{version_tag(self.next_version)}.{action}", label)
+
+    @staticmethod
+    def menu_button(action: str, label: str) -> Button:
+        """A button that works at any time (main menu entries)."""
+        return Button(f"m.{action}", label)
+
+
+class Flow(Protocol):
+    """A conversation: `show` asks the current step's question again, `handle` answers a message."""
+
+    name: str
+
+    async def show(self, state: State, ctx: Context) -> list[Reply]: ...
+
+    async def handle(self, msg: Incoming, state: State, ctx: Context, action: str | None) -> Outcome: ...

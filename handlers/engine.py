@@ -1,0 +1,298 @@
+"""The conversation engine: one incoming message in, replies out, state saved in the database.
+
+Global commands work at any step: /start [code], /menu, /help, /huy, /lang, and "DỪNG" (/stop),
+which beats any flow in progress. Everything else goes to the flow the person is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import Context, Flow, Outcome, State, version_tag
+from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
+from handlers.flows import form as form_flow
+from handlers.flows.menu import help_text, language_choice, main_menu
+from handlers.flows.reports import area_reports, my_reports
+from handlers.flows.start import register
+from handlers.forms import FormRegistry
+from handlers.i18n import LANGUAGES, Catalogs, Translator, _
+from handlers.messages import Delivery, Incoming, Reply, rows
+from handlers.ports import Clock, FileStore
+from handlers.text import clean, fold, looks_like_code
+from models.repos import Repo, StaleConversation, Who
+from models.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STOP_WORDS = {"dung", "stop", "dung lai", "huy dang ky"}
+RESUME_WORDS = {"bat dau", "start", "tiep tuc nhan tin"}
+CANCEL_COMMANDS = {"huy", "cancel"}
+SessionMaker = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+@dataclass(slots=True)
+class Handled:
+    """The engine's answer to one message: replies to the sender, messages for others."""
+
+    replies: list[Reply]
+    deliveries: list[Delivery] = field(default_factory=list)
+    person_id: int | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        sessions: SessionMaker,
+        settings: Settings,
+        forms: FormRegistry,
+        catalogs: Catalogs,
+        files: FileStore,
+        clock: Clock,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.forms = forms
+        self.catalogs = catalogs
+        self.files = files
+        self.clock = clock
+        self.flows: dict[str, Flow] = {form_flow.NAME: form_flow.FormFlow()}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def handle(self, msg: Incoming) -> Handled:
+        """Handles one message from one user; messages of the same user are handled in order."""
+        key = (msg.channel, msg.user_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                for _attempt in range(3):
+                    try:
+                        async with self.sessions() as session, session.begin():
+                            return await self._handle(Repo(session), msg)
+                    except StaleConversation:
+                        log.info("conversation of %s:%s changed meanwhile; handling again", *key)
+                return Handled([self._apology(msg)])
+        except Exception:
+            log.exception("could not handle %s from %s:%s", msg.kind, msg.channel, msg.user_id)
+            return Handled([self._apology(msg)])
+        finally:
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
+
+    def _apology(self, msg: Incoming) -> Reply:
+        t = self.catalogs.translator(msg.language or self.settings.app.language, self.settings.app.tz)
+        return Reply(t("Xin lỗi, đã có lỗi xảy ra. Vui lòng thử lại sau ít phút, hoặc gõ /menu."))
+
+    async def _handle(self, repo: Repo, msg: Incoming) -> Handled:
+        who = await repo.find_who(msg.channel, msg.user_id)
+        if who is None:
+            language = msg.language if msg.language in LANGUAGES else self.settings.app.language
+            who = await repo.create_who(channel=msg.channel, external_id=msg.user_id, chat_id=msg.chat_id,
+                                        display_name=msg.display_name, language=language)
+        elif who.identity.blocked:
+            await repo.set_identity_blocked(who.identity.id or 0, False)
+        conversation = None if who.created else await repo.conversation(who.identity.id or 0)
+        state = (State(conversation.flow, conversation.step, dict(conversation.data), conversation.version)
+                 if conversation else State())
+        ctx = self._context(who, repo, state)
+        try:
+            outcome = await self._dispatch(msg, state, ctx)
+        except UserError as error:
+            outcome = Outcome([Reply(ctx.t(error.message, **error.values)), *await self._show(state, ctx)], state)
+        next_state = outcome.state or State()
+        shown = [b for reply in outcome.replies for b in reply.flat_buttons]
+        next_state.data = {**next_state.data, "_buttons": [[b.id, b.label] for b in shown][:40]}
+        await repo.save_conversation(who.identity.id or 0, flow=next_state.flow, step=next_state.step,
+                                     data=next_state.data, expected_version=state.version)
+        return Handled(outcome.replies, outcome.deliveries, who.person.id)
+
+    def _context(self, who: Who, repo: Repo, state: State) -> Context:
+        t = self.translator(who.person.language)
+        return Context(who=who, t=t, repo=repo, settings=self.settings, forms=self.forms, files=self.files,
+                       clock=self.clock, next_version=state.version + 1)
+
+    def translator(self, language: str) -> Translator:
+        return self.catalogs.translator(language, self.settings.app.tz)
+
+    async def _show(self, state: State, ctx: Context) -> list[Reply]:
+        flow = self.flows.get(state.flow)
+        if flow is None:
+            return await main_menu(ctx)
+        try:
+            return await flow.show(state, ctx)
+        except UserError as error:
+            return [Reply(ctx.t(error.message, **error.values))]
+
+    async def _dispatch(self, msg: Incoming, state: State, ctx: Context) -> Outcome:
+        t = ctx.t
+        text = clean(msg.text) if msg.text is not None else None
+        folded = fold(text) if text else ""
+        if msg.command == "stop" or folded in STOP_WORDS:
+            return await self._stop(ctx)
+        if ctx.who.person.opted_out and (folded in RESUME_WORDS or (msg.command == "start" and not msg.argument)):
+            await ctx.repo.set_person(ctx.person_id, opted_out=False)
+            ctx.who.person.opted_out = False
+            menu = await main_menu(ctx, intro=t("Bạn sẽ nhận lại thông báo từ tổ và phường. Chào mừng trở lại!"))
+            return Outcome(menu, None)
+        if msg.command is not None:
+            return await self._command(msg, state, ctx)
+        if msg.button is not None:
+            return await self._button(msg, msg.button, state, ctx)
+        if text is not None:
+            pressed = self._button_named(text, state)
+            if pressed:
+                return await self._button(msg, pressed, state, ctx)
+        flow = self.flows.get(state.flow)
+        if flow is not None:
+            if msg.kind == "empty" or (text is not None and not text):
+                return Outcome([Reply(t("Tôi chưa đọc được tin nhắn này.")), *await flow.show(state, ctx)], state)
+            return await flow.handle(msg, state, ctx, None)
+        return await self._idle(msg, text, state, ctx)
+
+    def _button_named(self, text: str, state: State) -> str | None:
+        """The id of a button just shown whose label the user typed (Zalo, reply keyboards)."""
+        folded = fold(text)
+        if not folded:
+            return None
+        for button_id, label in state.data.get("_buttons", []):
+            if fold(label) == folded:
+                return str(button_id)
+        return None
+
+    async def _stop(self, ctx: Context) -> Outcome:
+        await ctx.repo.set_person(ctx.person_id, opted_out=True)
+        await ctx.repo.audit(person_id=ctx.person_id, action="opt_out")
+        text = ctx.t("Bạn đã dừng nhận mọi tin nhắn từ Tổ trưởng. Khi muốn nhận lại, gõ BẮT ĐẦU.")
+        return Outcome([Reply(text)], None)
+
+    async def _command(self, msg: Incoming, state: State, ctx: Context) -> Outcome:
+        t = ctx.t
+        command = (msg.command or "").lower()
+        in_flow = state.flow in self.flows
+        if command == "start":
+            if msg.argument:
+                replies = await register(msg.argument, ctx) or []
+                if in_flow:
+                    return Outcome([*replies, *await self._leave_prompt(state, ctx)], state)
+                return Outcome(replies, None)
+            if in_flow:
+                return Outcome(await self._leave_prompt(state, ctx), state)
+            return Outcome(await main_menu(ctx), None)
+        if command == "menu":
+            if in_flow:
+                return Outcome(await self._leave_prompt(state, ctx), state)
+            return Outcome(await main_menu(ctx), None)
+        if command == "help":
+            return Outcome([await help_text(ctx), *(await self._show(state, ctx) if in_flow else [])], state)
+        if command in CANCEL_COMMANDS:
+            intro = t("Đã hủy việc đang làm. Không có gì được gửi.") if in_flow else None
+            return Outcome(await main_menu(ctx, intro=intro), None)
+        if command in ("lang", "language", "ngonngu"):
+            if msg.argument in LANGUAGES:
+                return await self._set_language(msg.argument, state, ctx)
+            return Outcome([language_choice(ctx)], state)
+        unknown = t("Không có lệnh /{command}. Gõ /help để xem hướng dẫn.", command=command[:30])
+        return Outcome([Reply(unknown), *(await self._show(state, ctx) if in_flow else [])], state)
+
+    async def _set_language(self, language: str, state: State, ctx: Context) -> Outcome:
+        await ctx.repo.set_person(ctx.person_id, language=language)
+        ctx.who.person.language = language
+        ctx.t = self.translator(language)
+        done = Reply(ctx.t("Đã chuyển sang tiếng Việt.") if language == "vi" else ctx.t("Đã chuyển sang tiếng Anh."))
+        return Outcome([done, *await self._show(state, ctx)], state)
+
+    async def _leave_prompt(self, state: State, ctx: Context) -> list[Reply]:
+        t = ctx.t
+        form = self.forms.get(str(state.data.get("form", "")))
+        title = t(form.title) if form else ""
+        text = t("Bạn đang điền dở «{title}». Bạn muốn tiếp tục hay bỏ?", title=title)
+        buttons = [ctx.menu_button("cont", t("▶️ Tiếp tục điền")), ctx.menu_button("leave", t("🗑 Bỏ, về menu chính"))]
+        return [Reply(text, rows(buttons))]
+
+    async def _button(self, msg: Incoming, button: str, state: State, ctx: Context) -> Outcome:
+        t = ctx.t
+        prefix, _sep, action = button.partition(".")
+        if prefix == "m":
+            return await self._menu_action(action, state, ctx)
+        flow = self.flows.get(state.flow)
+        if flow is None or prefix != version_tag(state.version):
+            if action == "send" and state.data.get("sent"):
+                note = t("Báo cáo này đã được gửi rồi (mã {code}).", code=state.data["sent"])
+            else:
+                note = t("Nút này đã cũ, không dùng được nữa.")
+            return Outcome([Reply(note), *await self._show(state, ctx)], state)
+        return await flow.handle(msg, state, ctx, action)
+
+    async def _menu_action(self, action: str, state: State, ctx: Context) -> Outcome:
+        in_flow = state.flow in self.flows
+        if action == "cont":
+            return Outcome(await self._show(state, ctx), state)
+        if action == "leave":
+            intro = ctx.t("Đã bỏ biểu mẫu đang điền.") if in_flow else None
+            return Outcome(await main_menu(ctx, intro=intro), None)
+        if action == "help":
+            return Outcome([await help_text(ctx), *(await self._show(state, ctx) if in_flow else [])], state)
+        if action == "lang":
+            return Outcome([language_choice(ctx)], state)
+        if action.startswith("lang."):
+            language = action[5:]
+            if language in LANGUAGES:
+                return await self._set_language(language, state, ctx)
+        if in_flow:
+            return Outcome(await self._leave_prompt(state, ctx), state)
+        if action == "menu":
+            return Outcome(await main_menu(ctx), None)
+        if action == "my":
+            return Outcome(await my_reports(ctx), None)
+        if action == "area":
+            return Outcome(await area_reports(ctx), None)
+        if action.startswith("t."):
+            return await self._task(action[2:], ctx)
+        if action.startswith("f."):
+            return await self._open_form(action[2:], ctx)
+        raise UserError(_("Nút này không hợp lệ."))
+
+    async def _task(self, task_key: str, ctx: Context) -> Outcome:
+        task = next((task for task in self.settings.tasks if task.key == task_key), None)
+        if task is None:
+            raise UserError(_("Nút này không hợp lệ."))
+        names = await ctx.role_names()
+        forms = [f for f in self.forms.forms.values() if f.task == task_key and names & set(f.roles)]
+        if not forms:
+            raise NotALeader() if not names else UserError(_("Chưa có biểu mẫu nào cho nhiệm vụ này."))
+        if len(forms) == 1:
+            return await self._open_form(forms[0].key, ctx)
+        buttons = [ctx.menu_button(f"f.{f.key}", ctx.t(f.title)) for f in forms]
+        buttons.append(ctx.menu_button("menu", ctx.t("⬅️ Quay lại")))
+        return Outcome([Reply(f"{task.icon} {ctx.t(task.label)}\n{ctx.t('Chọn loại báo cáo:')}", rows(buttons))],
+                       None)
+
+    async def _open_form(self, form_key: str, ctx: Context) -> Outcome:
+        form = self.forms.get(form_key)
+        if form is None:
+            raise UnknownForm()
+        allowed = [held for held in await ctx.roles() if held.role in form.roles]
+        if not allowed:
+            raise NotALeader() if set(form.roles) <= {"leader", "deputy"} else NotAllowed()
+        return await form_flow.start(form, ctx, unit_id=allowed[0].unit.id or 0)
+
+    async def _idle(self, msg: Incoming, text: str | None, state: State, ctx: Context) -> Outcome:
+        t = ctx.t
+        roles = await ctx.roles()
+        if text and looks_like_code(text):
+            replies = await register(text, ctx, quiet_if_unknown=bool(roles))
+            if replies is not None:
+                return Outcome(replies, None)
+        if not roles:
+            return Outcome(await main_menu(ctx), None)
+        if msg.photo is not None or msg.location is not None:
+            note = t("Tôi đã nhận được, nhưng bạn chưa mở báo cáo nào. Hãy chọn một mục trong menu trước.")
+        else:
+            note = t("Bạn muốn làm gì? Chọn một mục bên dưới.")
+        return Outcome(await main_menu(ctx, intro=note), None)

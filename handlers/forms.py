@@ -1,0 +1,171 @@
+"""Form definitions: data read from forms/*.toml and validated at start-up.
+
+The form engine (flows/form.py) knows no particular form; everything a form asks is here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FieldType = Literal["number", "text", "choice", "multi_choice", "yes_no", "date", "photo", "location"]
+
+
+class FormError(Exception):
+    """A form file is wrong; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]{1,16}$")
+    label: str = Field(min_length=1, max_length=60)
+
+
+class Condition(_Strict):
+    """Compares an earlier answer: `field` equals / does not equal / is one of the values."""
+
+    field: str
+    equals: str | int | float | bool | None = None
+    not_equals: str | int | float | bool | None = None
+    one_of: list[str | int | float | bool] | None = None
+
+    def holds(self, answers: dict[str, Any]) -> bool:
+        value = answers.get(self.field)
+        if self.equals is not None:
+            return bool(value == self.equals)
+        if self.not_equals is not None:
+            return bool(value != self.not_equals)
+        if self.one_of is not None:
+            if isinstance(value, list):
+                return any(v in self.one_of for v in value)
+            return value in self.one_of
+        return value is not None
+
+
+class FieldDef(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    type: FieldType
+    label: str = Field(min_length=1, max_length=80)
+    prompt: str = ""
+    hint: str = ""
+    required: bool = True
+    # number
+    min: float | None = None
+    max: float | None = None
+    integer: bool = True
+    money: bool = False
+    unit: str = ""
+    # text
+    min_length: int = 0
+    max_length: int | None = None
+    # choice / multi_choice
+    options: list[Option] = []
+    # date
+    allow_future: bool = False
+    max_days_ago: int | None = None
+    # location
+    allow_address: bool = True
+    # shown only when the condition holds
+    show_if: Condition | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldDef:
+        if self.type in ("choice", "multi_choice"):
+            if len(self.options) < 2:
+                raise ValueError("a choice needs at least two options")
+            ids = [option.id for option in self.options]
+            if len(set(ids)) != len(ids):
+                raise ValueError("option ids must be unique")
+        elif self.options:
+            raise ValueError(f"options make no sense for a {self.type} field")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+    @property
+    def question(self) -> str:
+        return self.prompt or self.label
+
+
+class FormDef(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    version: int = Field(default=1, ge=1)
+    task: str
+    title: str = Field(min_length=1, max_length=80)
+    description: str = ""
+    roles: list[Literal["leader", "deputy", "official", "resident"]] = ["leader", "deputy"]
+    fields: list[FieldDef] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fields_refer_backwards(self) -> FormDef:
+        seen: set[str] = set()
+        for field in self.fields:
+            if field.key in seen:
+                raise ValueError(f"field {field.key!r} appears twice")
+            if field.show_if and field.show_if.field not in seen:
+                raise ValueError(f"field {field.key!r}: show_if names {field.show_if.field!r}, "
+                                 "which is not an earlier field")
+            seen.add(field.key)
+        return self
+
+    def field(self, key: str) -> FieldDef | None:
+        return next((f for f in self.fields if f.key == key), None)
+
+    def index(self, key: str) -> int:
+        return next(i for i, f in enumerate(self.fields) if f.key == key)
+
+    def visible(self, field: FieldDef, answers: dict[str, Any]) -> bool:
+        return field.show_if is None or field.show_if.holds(answers)
+
+
+class FormRegistry:
+    """The forms of this installation, by key, in a stable order."""
+
+    def __init__(self, forms: list[FormDef]) -> None:
+        self.forms = {form.key: form for form in forms}
+
+    def get(self, key: str) -> FormDef | None:
+        return self.forms.get(key)
+
+    def for_task(self, task: str, role: str) -> list[FormDef]:
+        return [f for f in self.forms.values() if f.task == task and role in f.roles]
+
+    def __len__(self) -> int:
+        return len(self.forms)
+
+
+def load_forms(folder: Path, task_keys: set[str]) -> FormRegistry:
+    """Reads and checks every forms/*.toml; any mistake stops start-up with file and field named."""
+    forms: list[FormDef] = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise FormError(f"{path}: not valid TOML: {exc}") from exc
+        try:
+            form = FormDef.model_validate(raw)
+        except ValidationError as exc:
+            raise FormError(f"{path}: " + "; ".join(_describe(error, raw) for error in exc.errors())) from None
+        if form.task not in task_keys:
+            raise FormError(f"{path}: task {form.task!r} is not one of the configured tasks {sorted(task_keys)}")
+        if form.key in {f.key for f in forms}:
+            raise FormError(f"{path}: form key {form.key!r} is used by another form")
+        forms.append(form)
+    return FormRegistry(forms)
+
+
+def _describe(error: Any, raw: dict[str, Any]) -> str:
+    loc = list(error["loc"])
+    where = ".".join(str(part) for part in loc) or "form"
+    if len(loc) >= 2 and loc[0] == "fields" and isinstance(loc[1], int):
+        fields = raw.get("fields", [])
+        key = fields[loc[1]].get("key", f"#{loc[1] + 1}") if loc[1] < len(fields) else f"#{loc[1] + 1}"
+        rest = ".".join(str(part) for part in loc[2:])
+        where = f"field {key!r}" + (f" ({rest})" if rest else "")
+    return f"{where}: {error['msg']}"

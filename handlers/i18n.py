@@ -1,0 +1,74 @@
+"""Translations from gettext catalogs (locales/<lang>/LC_MESSAGES/messages.po) and local formats.
+
+Message ids are the Vietnamese wording: Vietnamese is the source of truth, English a translation.
+Mark a string with `_()` where it is defined and translate it with a `Translator` where it is shown.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
+
+
+def _(message: str) -> str:
+    """Marks a string for extraction; it is translated where it is shown."""
+    return message
+
+
+class Catalogs:
+    """All the loaded catalogs, one dict of msgid → msgstr per language."""
+
+    def __init__(self, locales_dir: Path) -> None:
+        self.messages: dict[str, dict[str, str]] = {}
+        for lang in LANGUAGES:
+            po_file = locales_dir / lang / "LC_MESSAGES" / "messages.po"
+            table: dict[str, str] = {}
+            if po_file.exists():
+                with po_file.open("rb") as handle:
+                    catalog = read_po(handle, locale=lang)
+                for message in catalog:
+                    if message.id and isinstance(message.id, str) and message.string:
+                        table[message.id] = str(message.string)
+            self.messages[lang] = table
+
+    def translator(self, language: str, tz: ZoneInfo) -> Translator:
+        return Translator(language if language in LANGUAGES else "vi", self, tz)
+
+
+class Translator:
+    """Translates and formats for one user: their language, our time zone."""
+
+    def __init__(self, language: str, catalogs: Catalogs, tz: ZoneInfo) -> None:
+        self.language = language
+        self.tz = tz
+        self._table = catalogs.messages.get(language, {})
+
+    def __call__(self, message: str, /, **values: object) -> str:
+        text = self._table.get(message, message)
+        return text.format(**values) if values else text
+
+    def number(self, value: int | float | Decimal) -> str:
+        """1500000 → "1.500.000" in Vietnamese, "1,500,000" in English."""
+        return str(format_decimal(value, locale="vi_VN" if self.language == "vi" else "en_US"))
+
+    def money(self, value: int | float | Decimal) -> str:
+        """1500000 → "1.500.000 đ"."""
+        return f"{self.number(value)} đ"
+
+    def date(self, value: date | datetime) -> str:
+        """A date as dd/mm/yyyy, in local time when it has a time of day."""
+        if isinstance(value, datetime):
+            value = value.astimezone(self.tz) if value.tzinfo else value
+        return value.strftime("%d/%m/%Y")
+
+    def datetime(self, value: datetime) -> str:
+        """A moment as HH:MM dd/mm/yyyy in local time."""
+        local = value.astimezone(self.tz) if value.tzinfo else value
+        return local.strftime("%H:%M %d/%m/%Y")

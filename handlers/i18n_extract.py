@@ -1,0 +1,35 @@
+"""A Babel extractor for the TOML files whose text users read: forms (titles, labels, prompts,
+options) and config.toml (task labels)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from typing import IO, Any
+
+TRANSLATABLE = {"title", "description", "label", "prompt", "hint", "unit"}
+
+
+def extract_toml(
+    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Yields every user-facing string of a TOML file as (line, function, message, comments)."""
+    text = fileobj.read().decode("utf-8")
+    data = tomllib.loads(text)
+    lines = text.splitlines()
+    for message in _walk(data, ""):
+        number = next((i + 1 for i, line in enumerate(lines) if message in line), 0)
+        yield number, "_", message, []
+
+
+def _walk(node: Any, key: str) -> Iterator[str]:
+    if isinstance(node, dict):
+        for child_key, value in node.items():
+            if child_key in ("telegram", "zalo", "database", "web", "units"):
+                continue
+            yield from _walk(value, child_key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item, key)
+    elif isinstance(node, str) and key in TRANSLATABLE and node.strip():
+        yield node

@@ -1,0 +1,31 @@
+"""Text helpers: cleaning what users type and matching it with or without diacritics."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_NOT_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """Removes control and invisible characters (keeping new lines) and trims the ends."""
+    return _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
+
+
+def fold(text: str) -> str:
+    """Lower case, no diacritics, no emoji or punctuation: "Đã XỬ LÝ ✅" → "da xu ly"."""
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    text = _NOT_WORD.sub(" ", text.casefold())
+    return _SPACES.sub(" ", text).strip()
+
+
+def looks_like_code(text: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 -]{2,18}[A-Za-z0-9]", text.strip()))
+
+
+def normalize_code(text: str) -> str:
+    return re.sub(r"[\s-]", "", text).upper()

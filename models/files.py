@@ -1,0 +1,42 @@
+"""Files on disk: each photo stored once under data/files, found again by its SHA-256."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+from models.repos import Repo
+from models.tables import Attachment
+
+EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
+
+
+class LocalFileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def save(self, repo: Repo, *, content: bytes, mime: str, uploader: int | None) -> int:
+        """Stores the content unless the same bytes are stored already; returns the Attachment id."""
+        digest = hashlib.sha256(content).hexdigest()
+        existing = await repo.attachment_by_hash(digest)
+        if existing is not None and existing.id is not None:
+            return existing.id
+        relative = Path(digest[:2]) / (digest + EXTENSIONS.get(mime, ".bin"))
+        await asyncio.to_thread(self._write, self.root / relative, content)
+        attachment = await repo.add_attachment(
+            Attachment(sha256=digest, path=str(relative), mime=mime, size=len(content), uploaded_by=uploader)
+        )
+        assert attachment.id is not None
+        return attachment.id
+
+    def path_of(self, attachment: Attachment) -> Path:
+        return self.root / attachment.path
+
+    @staticmethod
+    def _write(path: Path, content: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(content)
+            tmp.replace(path)

@@ -1,0 +1,251 @@
+"""Typed settings: config.toml, overridden by TOTRUONG_<SECTION>__<KEY> environment variables.
+
+Settings are read once at start-up. A bad value stops start-up with a message that names the
+key and where the value came from (the file or the environment variable).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "TOTRUONG_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """A setting is missing or has a bad value; the message says which and where from."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppSettings(_Section):
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: Literal["vi", "en"] = "vi"
+    data_dir: Path = Path("data")
+    forms_dir: Path = Path("forms")
+    locales_dir: Path = Path("locales")
+    load_demo_when_empty: bool = True
+    area_name: str = "Thành phố Đà Nẵng"
+    area_bbox: tuple[float, float, float, float] = (15.35, 107.20, 16.25, 108.75)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///data/totruong.db"
+    auto_migrate: bool = True
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "use sqlite+aiosqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
+            )
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    simulator: bool = True
+    public_url: str = ""
+
+
+class LimitSettings(_Section):
+    text_max_chars: int = Field(default=4000, ge=10, le=100_000)
+    photo_max_bytes: int = Field(default=10_000_000, ge=1000)
+    correction_window_hours: int = Field(default=24, ge=0)
+    invite_default_days: int = Field(default=30, ge=1)
+
+
+class UnitSettings(_Section):
+    levels: list[str] = ["city", "district", "ward", "group"]
+    labels: dict[str, str] = {
+        "city": "Thành phố",
+        "district": "Quận/Huyện",
+        "ward": "Phường/Xã",
+        "group": "Tổ dân phố/Thôn",
+    }
+
+
+class TaskSetting(_Section):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    label: str
+    icon: str = ""
+
+
+class ChannelSettings(_Section):
+    token: str = ""
+    api_url: str = ""
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+
+
+DEFAULT_TASKS = [
+    TaskSetting(key="an_ninh", label="An ninh trật tự", icon="🛡️"),
+    TaskSetting(key="ve_sinh", label="Vệ sinh môi trường, nếp sống văn minh", icon="🌿"),
+    TaskSetting(key="giam_ngheo", label="Hỗ trợ giảm nghèo", icon="🤝"),
+    TaskSetting(key="dan_chu", label="Dân chủ cơ sở và phản ánh", icon="🗳️"),
+]
+
+
+class Settings(_Section):
+    app: AppSettings = AppSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings = WebSettings()
+    limits: LimitSettings = LimitSettings()
+    units: UnitSettings = UnitSettings()
+    tasks: list[TaskSetting] = DEFAULT_TASKS
+    telegram: ChannelSettings = ChannelSettings(api_url="https://api.telegram.org")
+    zalo: ChannelSettings = ChannelSettings(api_url="https://bot-api.zaloplatforms.com")
+    # Where relative paths are resolved from: the folder of the config file.
+    base_dir: Path = PROJECT_ROOT
+
+    def path(self, relative: Path) -> Path:
+        """Resolves a configured path against the config file's folder."""
+        return relative if relative.is_absolute() else self.base_dir / relative
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.app.data_dir)
+
+    @property
+    def forms_dir(self) -> Path:
+        return self.path(self.app.forms_dir)
+
+    @property
+    def locales_dir(self) -> Path:
+        return self.path(self.app.locales_dir)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute."""
+        url = self.database.url
+        prefix = "sqlite+aiosqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.base_dir / url[len(prefix):])
+        return url
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique_tasks(cls, value: list[TaskSetting]) -> list[TaskSetting]:
+        keys = [task.key for task in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("task keys must be unique")
+        if not value:
+            raise ValueError("at least one task is needed")
+        return value
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Reads an environment value as JSON when it looks like JSON, else as a plain string."""
+    text = raw.strip()
+    if text[:1] in "[{" or text in ("true", "false") or _is_number(text):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_settings(
+    environ: Mapping[str, str], config_file: Path | None = None
+) -> Settings:
+    """Reads config.toml (or TOTRUONG_CONFIG) and the environment into validated settings."""
+    sources: dict[tuple[str, ...], str] = {}
+    if config_file is None:
+        named = environ.get(ENV_PREFIX + "CONFIG")
+        config_file = Path(named) if named else PROJECT_ROOT / "config.toml"
+    config_file = config_file.resolve()
+    data: dict[str, Any] = {}
+    if config_file.exists():
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config_file}: not valid TOML: {exc}") from exc
+        _remember(data, (), str(config_file), sources)
+    elif environ.get(ENV_PREFIX + "CONFIG"):
+        raise SettingsError(f"TOTRUONG_CONFIG names {config_file}, which does not exist")
+
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG" or "__" not in name:
+            continue
+        if name.startswith(ENV_PREFIX + "TEST_"):
+            continue
+        parts = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+        target = data
+        for part in parts[:-1]:
+            node = target.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SettingsError(f"{name}: {'.'.join(parts[:-1])} is not a section")
+            target = node
+        target[parts[-1]] = _parse_env_value(raw)
+        sources[parts] = f"environment variable {name}"
+
+    data["base_dir"] = config_file.parent
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(str(part) for part in error["loc"])
+            where = _source_of(loc, sources) or "defaults"
+            key = ".".join(loc)
+            problems.append(f"setting {key} (from {where}): {error['msg']}")
+        raise SettingsError("Bad settings:\n  " + "\n  ".join(problems)) from None
+
+
+def _remember(
+    node: Any, prefix: tuple[str, ...], where: str, sources: dict[tuple[str, ...], str]
+) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _remember(value, (*prefix, str(key)), where, sources)
+    else:
+        sources[prefix] = where
+
+
+def _source_of(loc: tuple[str, ...], sources: dict[tuple[str, ...], str]) -> str | None:
+    for size in range(len(loc), 0, -1):
+        if loc[:size] in sources:
+            return sources[loc[:size]]
+    # A nested value from a file (e.g. a list element) is remembered under a longer key.
+    for key, where in sources.items():
+        if key[: len(loc)] == loc:
+            return where
+    return None

@@ -1,0 +1,153 @@
+"""Database tables. Times are aware UTC (SQLModel's UTCDateTime); the UI shows local time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+# JSON on SQLite, JSONB on PostgreSQL.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+# The unit path is compared byte-wise (prefix ranges): PostgreSQL needs the "C" collation for that.
+PathType = String(512).with_variant(String(512, collation="C"), "postgresql")
+
+ROLES = ("leader", "deputy", "official", "resident")
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, the form every timestamp is stored in."""
+    return datetime.now(UTC)
+
+
+class Unit(SQLModel, table=True):
+    """An administrative unit: the city, a ward or commune, a residential group."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    level: str = Field(max_length=16)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    # Materialised path of ids, "/1/4/17/": everything under a unit is one prefix range.
+    path: str = Field(default="", sa_column=Column(PathType, nullable=False, index=True))
+    households: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=200)
+    language: str = Field(default="vi", max_length=8)
+    # "DỪNG": the person asked for no more messages.
+    opted_out: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Identity(SQLModel, table=True):
+    """One person's account on one channel (simulator, Telegram, Zalo)."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_identity_channel_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    chat_id: str = Field(default="", max_length=64)
+    display_name: str = Field(default="", max_length=200)
+    blocked: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RoleAssignment(SQLModel, table=True):
+    """A role held by a person over a unit and everything under it."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (UniqueConstraint("person_id", "unit_id", "role", name="uq_role_person_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    role: str = Field(max_length=16)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    role: str = Field(max_length=16)
+    max_uses: int = Field(default=1)  # 0: unlimited
+    used: int = Field(default=0)
+    expires_at: datetime | None = Field(default=None)
+    created_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    """Where one identity is in a conversation; survives restarts and is shared by instances."""
+
+    identity_id: int = Field(foreign_key="identity.id", primary_key=True)
+    flow: str = Field(default="", max_length=32)
+    step: str = Field(default="", max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
+    version: int = Field(default=0)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Report(SQLModel, table=True):
+    """A filled form. A correction is a new row that supersedes the old one."""
+
+    __table_args__ = (
+        Index("ix_report_unit_created", "unit_id", "created_at"),
+        Index("ix_report_task_created", "task", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    form_key: str = Field(max_length=64)
+    form_version: int = Field(default=1)
+    task: str = Field(max_length=32)
+    unit_id: int = Field(foreign_key="unit.id")
+    reporter_id: int = Field(foreign_key="person.id", index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
+    status: str = Field(default="sent", max_length=16)
+    supersedes_id: int | None = Field(default=None, foreign_key="report.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Attachment(SQLModel, table=True):
+    """A stored file (a photo); the same content is stored once, found by its hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
+    path: str = Field(max_length=300)
+    mime: str = Field(max_length=64)
+    size: int
+    uploaded_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str = Field(max_length=32)
+    target: str = Field(default="", max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
+
+
+class SimMessage(SQLModel, table=True):
+    """A message the bot sent to a simulator user, kept so the page can read it after any id."""
+
+    __tablename__ = "sim_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=64, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

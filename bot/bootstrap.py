@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channels import BlockedByUser, Channel
+from bot.simulator import CHANNEL as SIM_CHANNEL
 from bot.simulator import SimulatorChannel
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs
-from handlers.messages import Incoming
+from handlers.messages import Incoming, Reply
 from handlers.ports import Clock, SystemClock
 from models import db
 from models.files import LocalFileStore
+from models.repos import Repo
 from models.settings import Settings
+from models.tables import Identity
 from scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -34,19 +38,51 @@ class App:
     simulator: SimulatorChannel
     ticker: Ticker
     clock: Clock
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Messenger adapters by channel name ("telegram", "zalo"), started with the app.
+    channels: dict[str, Channel] = field(default_factory=dict)
 
     async def receive(self, msg: Incoming) -> Handled:
-        """Runs one incoming message through the core and delivers what it produced."""
+        """Runs one incoming message through the core and delivers what it produced to others.
+
+        The replies to the sender are the caller's (the adapter that received the message).
+        """
         handled = await self.engine.handle(msg)
         for delivery in handled.deliveries:
-            await self.simulator.deliver_to_person(delivery.person_id, [delivery.reply])
+            await self.deliver_to_person(delivery.person_id, [delivery.reply])
         return handled
+
+    async def deliver_to_person(self, person_id: int, replies: list[Reply]) -> None:
+        """Sends to every identity of the person, on whichever channel it is."""
+        async with self.sessions() as session:
+            identities = (await session.scalars(
+                select(Identity).where(Identity.person_id == person_id, Identity.blocked.is_(False))  # type: ignore[attr-defined]
+            )).all()
+        for identity in identities:
+            if identity.channel == SIM_CHANNEL:
+                await self.simulator.deliver(identity.external_id, replies)
+                continue
+            channel = self.channels.get(identity.channel)
+            if channel is None:
+                continue
+            try:
+                await channel.send(identity.chat_id or identity.external_id, replies)
+            except BlockedByUser:
+                async with self.sessions() as session, session.begin():
+                    await Repo(session).set_identity_blocked(identity.id or 0, True)
+            except Exception:
+                log.exception("could not deliver to %s:%s", identity.channel, identity.external_id)
 
     async def start(self) -> None:
         self.ticker.start()
+        for channel in self.channels.values():
+            await channel.start()
 
     async def stop(self) -> None:
+        for channel in self.channels.values():
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("stopping channel %s", channel.name)
         self.ticker.shutdown()
         await self.db_engine.dispose()
 
@@ -62,8 +98,16 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     engine = Engine(sessions=sessions, settings=settings, forms=forms, catalogs=catalogs, files=files, clock=clock)
     simulator = SimulatorChannel(sessions)
     ticker = Ticker(settings.app.timezone)
-    return App(settings=settings, db_engine=db_engine, sessions=sessions, forms=forms, catalogs=catalogs,
-               files=files, engine=engine, simulator=simulator, ticker=ticker, clock=clock)
+    app = App(settings=settings, db_engine=db_engine, sessions=sessions, forms=forms, catalogs=catalogs,
+              files=files, engine=engine, simulator=simulator, ticker=ticker, clock=clock)
+    _add_channels(app)
+    return app
+
+
+def _add_channels(app: App) -> None:
+    """Adds a messenger adapter for every channel that has a token configured."""
+    # Each adapter registers itself here, e.g.:
+    #   if app.settings.telegram.token: app.channels["telegram"] = TelegramChannel(app)
 
 
 async def prepare_database(app: App) -> None:

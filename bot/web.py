@@ -43,6 +43,9 @@ def create_web(app: App) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    for channel in app.channels.values():
+        channel.mount(web)  # webhooks
+
     if not app.settings.web.simulator:
         return web
 

@@ -1,0 +1,37 @@
+"""What every messenger adapter offers the app: start, stop, send replies to a chat, and routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from fastapi import FastAPI
+
+from handlers.messages import Reply
+
+
+class BlockedByUser(Exception):
+    """The user blocked the bot (Telegram 403): stop sending to this identity."""
+
+
+class Channel(Protocol):
+    """A messenger adapter. `name` is the identity's channel column ("telegram", "zalo", "sim")."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Starts receiving (long polling task, or registers the webhook)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]:
+        """Sends the replies to the chat; returns the channel's message ids.
+
+        Raises BlockedByUser when the user blocked the bot.
+        """
+        ...
+
+    def mount(self, web: FastAPI) -> None:
+        """Adds the channel's HTTP routes (webhooks) to the web app; may add none."""
+        ...

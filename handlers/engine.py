@@ -263,9 +263,12 @@ class Engine:
         if task is None:
             raise UserError(_("Nút này không hợp lệ."))
         names = await ctx.role_names()
-        forms = [f for f in self.forms.forms.values() if f.task == task_key and names & set(f.roles)]
+        of_task = [f for f in self.forms.forms.values() if f.task == task_key]
+        forms = [f for f in of_task if names & set(f.roles)]
+        if not of_task:
+            raise UserError(_("Chưa có biểu mẫu nào cho nhiệm vụ này."))
         if not forms:
-            raise NotALeader() if not names else UserError(_("Chưa có biểu mẫu nào cho nhiệm vụ này."))
+            raise NotALeader() if all(set(f.roles) <= {"leader", "deputy"} for f in of_task) else NotAllowed()
         if len(forms) == 1:
             return await self._open_form(forms[0].key, ctx)
         buttons = [ctx.menu_button(f"f.{f.key}", ctx.t(f.title)) for f in forms]

@@ -254,6 +254,7 @@ class Repo:
         unit_id: int,
         reporter_id: int,
         data: dict[str, Any],
+        at: datetime,
     ) -> Report:
         for _ in range(10):
             code = new_code(6)
@@ -268,6 +269,8 @@ class Repo:
             unit_id=unit_id,
             reporter_id=reporter_id,
             data=data,
+            created_at=at,
+            updated_at=at,
         )
         self.session.add(report)
         await self.session.flush()

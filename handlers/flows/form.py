@@ -427,7 +427,8 @@ async def _on_summary(form: FormDef, state: State, ctx: Context, action: str | N
                         summary(form, state, ctx)], state)
     answers = {f.key: data["ans"].get(f.key) for f in form.fields if form.visible(f, data["ans"])}
     report = await ctx.repo.add_report(form_key=form.key, form_version=form.version, task=form.task,
-                                       unit_id=int(data["unit"]), reporter_id=ctx.person_id, data=answers)
+                                       unit_id=int(data["unit"]), reporter_id=ctx.person_id, data=answers,
+                                       at=ctx.clock.now())
     t = ctx.t
     done = t("✅ Đã gửi báo cáo «{title}».\nMã báo cáo: {code}\nTrạng thái: Đã gửi · {when}",
              title=t(form.title), code=report.code, when=t.datetime(report.created_at))

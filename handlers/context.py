@@ -67,8 +67,7 @@ class Context:
 
     @property
     def person_id(self) -> int:
-        assert self.who.person.id is not None
-        return self.who.person.id
+        return self.who.person_id
 
     async def roles(self) -> list[HeldRole]:
         if self._roles is None:

@@ -95,11 +95,9 @@ class Engine:
             language = msg.language if msg.language in LANGUAGES else self.settings.app.language
             who = await repo.create_who(channel=msg.channel, external_id=msg.user_id, chat_id=msg.chat_id,
                                         display_name=msg.display_name, language=language)
-        elif who.identity.blocked:
-            await repo.set_identity_blocked(who.identity.id or 0, False)
-        conversation = None if who.created else await repo.conversation(who.identity.id or 0)
-        state = (State(conversation.flow, conversation.step, dict(conversation.data), conversation.version)
-                 if conversation else State())
+        elif who.blocked:  # they wrote to us, so they unblocked the bot
+            await repo.set_identity_blocked(who.identity_id, False)
+        state = State(who.flow, who.step, dict(who.data or {}), who.version)
         ctx = self._context(who, repo, state)
         try:
             outcome = await self._dispatch(msg, state, ctx)
@@ -107,13 +105,15 @@ class Engine:
             outcome = Outcome([Reply(ctx.t(error.message, **error.values)), *await self._show(state, ctx)], state)
         next_state = outcome.state or State()
         shown = [b for reply in outcome.replies for b in reply.flat_buttons]
-        next_state.data = {**next_state.data, "_buttons": [[b.id, b.label] for b in shown][:40]}
-        await repo.save_conversation(who.identity.id or 0, flow=next_state.flow, step=next_state.step,
+        # The buttons just shown, in order, with their folded labels: a typed label or a number
+        # (Zalo) can then stand for a press.
+        next_state.data = {**next_state.data, "_buttons": [[b.id, fold(b.label)] for b in shown][:40]}
+        await repo.save_conversation(who.identity_id, flow=next_state.flow, step=next_state.step,
                                      data=next_state.data, expected_version=state.version)
-        return Handled(outcome.replies, outcome.deliveries, who.person.id)
+        return Handled(outcome.replies, outcome.deliveries, who.person_id)
 
     def _context(self, who: Who, repo: Repo, state: State) -> Context:
-        t = self.translator(who.person.language)
+        t = self.translator(who.language)
         return Context(who=who, t=t, repo=repo, settings=self.settings, forms=self.forms, files=self.files,
                        clock=self.clock, next_version=state.version + 1)
 
@@ -135,9 +135,9 @@ class Engine:
         folded = fold(text) if text else ""
         if msg.command == "stop" or folded in STOP_WORDS:
             return await self._stop(ctx)
-        if ctx.who.person.opted_out and (folded in RESUME_WORDS or (msg.command == "start" and not msg.argument)):
+        if ctx.who.opted_out and (folded in RESUME_WORDS or (msg.command == "start" and not msg.argument)):
             await ctx.repo.set_person(ctx.person_id, opted_out=False)
-            ctx.who.person.opted_out = False
+            ctx.who.opted_out = False
             menu = await main_menu(ctx, intro=t("Bạn sẽ nhận lại thông báo từ tổ và phường. Chào mừng trở lại!"))
             return Outcome(menu, None)
         if msg.command is not None:
@@ -160,8 +160,8 @@ class Engine:
         folded = fold(text)
         if not folded:
             return None
-        for button_id, label in state.data.get("_buttons", []):
-            if fold(label) == folded:
+        for button_id, folded_label in state.data.get("_buttons", []):
+            if folded_label == folded:
                 return str(button_id)
         return None
 
@@ -202,7 +202,7 @@ class Engine:
 
     async def _set_language(self, language: str, state: State, ctx: Context) -> Outcome:
         await ctx.repo.set_person(ctx.person_id, language=language)
-        ctx.who.person.language = language
+        ctx.who.language = language
         ctx.t = self.translator(language)
         done = Reply(ctx.t("Đã chuyển sang tiếng Việt.") if language == "vi" else ctx.t("Đã chuyển sang tiếng Anh."))
         return Outcome([done, *await self._show(state, ctx)], state)

@@ -55,7 +55,12 @@ class Translator:
         return text.format(**values) if values else text
 
     def number(self, value: int | float | Decimal) -> str:
-        """1500000 → "1.500.000" in Vietnamese, "1,500,000" in English."""
+        """1500000 → "1.500.000" in Vietnamese, "1,500,000" in English; 120.5 → "120,5"."""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int):  # the common case, without Babel's general machinery
+            grouped = f"{value:,}"
+            return grouped.replace(",", ".") if self.language == "vi" else grouped
         return str(format_decimal(value, locale="vi_VN" if self.language == "vi" else "en_US"))
 
     def money(self, value: int | float | Decimal) -> str:

@@ -11,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from models import sqlite_inloop
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -18,10 +20,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Creates the async engine; on SQLite turns on WAL, foreign keys and a busy timeout."""
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = url.split("///", 1)[-1] or ":memory:"
+        if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        # sqlite3 on the event loop's thread instead of aiosqlite's helper thread: see sqlite_inloop.
+        kwargs["async_creator"] = sqlite_inloop.creator(path, timeout=30)
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from models.sqlite_inloop import InLoopConnection
 from models.tables import (
     Attachment,
     AuditLog,
@@ -39,11 +43,62 @@ def subtree_range(path: str) -> tuple[str, str]:
 
 @dataclass(slots=True)
 class Who:
-    """The identity and person behind an incoming message."""
+    """The identity and person behind an incoming message, with where their conversation is."""
 
-    identity: Identity
-    person: Person
+    identity_id: int
+    person_id: int
+    name: str
+    language: str
+    opted_out: bool
+    blocked: bool
     created: bool = False
+    flow: str = ""
+    step: str = ""
+    data: dict[str, Any] | None = None
+    version: int = 0
+
+
+_identity = Identity.__table__  # type: ignore[attr-defined]
+_person = Person.__table__  # type: ignore[attr-defined]
+_conversation = Conversation.__table__  # type: ignore[attr-defined]
+
+# The hot path of every message, built once: who wrote and where their conversation is.
+_FIND_WHO = (
+    select(_identity.c.id, _identity.c.person_id, _person.c.name, _person.c.language, _person.c.opted_out,
+           _identity.c.blocked, _conversation.c.flow, _conversation.c.step, _conversation.c.data,
+           _conversation.c.version)
+    .select_from(_identity.join(_person, _person.c.id == _identity.c.person_id)
+                 .outerjoin(_conversation, _conversation.c.identity_id == _identity.c.id))
+    .where(_identity.c.channel == bindparam("channel"), _identity.c.external_id == bindparam("external_id"))
+)
+_role = RoleAssignment.__table__  # type: ignore[attr-defined]
+_unit = Unit.__table__  # type: ignore[attr-defined]
+_ROLES_OF = (
+    select(_role.c.role, _unit.c.id, _unit.c.code, _unit.c.name, _unit.c.level, _unit.c.parent_id, _unit.c.path,
+           _unit.c.households)
+    .select_from(_role.join(_unit, _unit.c.id == _role.c.unit_id))
+    .where(_role.c.person_id == bindparam("person_id"), _role.c.active.is_(True))
+    .order_by(_role.c.id)
+)
+# The same two statements in SQLite's own SQL, for the direct path (booleans 0/1, JSON as text,
+# times as SQLAlchemy stores them on SQLite).
+_FIND_WHO_SQLITE = (
+    "SELECT identity.id, identity.person_id, person.name, person.language, person.opted_out, identity.blocked, "
+    "conversation.flow, conversation.step, conversation.data, conversation.version "
+    "FROM identity JOIN person ON person.id = identity.person_id "
+    "LEFT OUTER JOIN conversation ON conversation.identity_id = identity.id "
+    "WHERE identity.channel = ? AND identity.external_id = ?"
+)
+_SAVE_CONVERSATION_SQLITE = (
+    "UPDATE conversation SET flow = ?, step = ?, data = ?, version = ?, updated_at = ? "
+    "WHERE identity_id = ? AND version = ?"
+)
+_SAVE_CONVERSATION = (
+    update(_conversation)
+    .where(_conversation.c.identity_id == bindparam("key"), _conversation.c.version == bindparam("expected"))
+    .values(flow=bindparam("flow"), step=bindparam("step"), data=bindparam("data"),
+            version=bindparam("new_version"), updated_at=bindparam("now"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +114,46 @@ class StaleConversation(Exception):
 class Repo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._conn: AsyncConnection | None = None
+        self._raw: sqlite3.Connection | Literal[False] | None = None
+
+    async def _sqlite(self) -> sqlite3.Connection | None:
+        """On SQLite, the sqlite3 connection of this transaction (see models/sqlite_inloop.py).
+
+        The two statements every message runs (find_who, save_conversation) go to it directly:
+        SQLAlchemy's execution path costs ten times the SQLite work for them.
+        """
+        if self._raw is None:
+            conn = await self._connection()
+            if conn.dialect.name != "sqlite":
+                self._raw = False
+            else:
+                driver = (await conn.get_raw_connection()).driver_connection
+                self._raw = driver._conn if isinstance(driver, InLoopConnection) and driver._conn else False
+        return self._raw or None
+
+    async def _connection(self) -> AsyncConnection:
+        """The session's connection, for the prebuilt Core statements of the hot path."""
+        if self._conn is None:
+            self._conn = await self.session.connection()
+        return self._conn
 
     # --- people and identities -------------------------------------------------------------
 
     async def find_who(self, channel: str, external_id: str) -> Who | None:
-        row = (
-            await self.session.execute(
-                select(Identity, Person)
-                .join(Person, Person.id == Identity.person_id)  # type: ignore[arg-type]
-                .where(Identity.channel == channel, Identity.external_id == external_id)
-            )
-        ).first()
-        return Who(identity=row[0], person=row[1]) if row else None
+        """The identity, person and conversation state behind a channel's user id, in one query."""
+        raw = await self._sqlite()
+        if raw is not None:
+            row = raw.execute(_FIND_WHO_SQLITE, (channel, external_id)).fetchone()
+            data = json.loads(row[8]) if row is not None and row[8] else None
+        else:
+            conn = await self._connection()
+            row = (await conn.execute(_FIND_WHO, {"channel": channel, "external_id": external_id})).first()
+            data = row[8] if row is not None else None
+        if row is None:
+            return None
+        return Who(identity_id=row[0], person_id=row[1], name=row[2], language=row[3], opted_out=bool(row[4]),
+                   blocked=bool(row[5]), flow=row[6] or "", step=row[7] or "", data=data, version=row[9] or 0)
 
     async def create_who(
         self, *, channel: str, external_id: str, chat_id: str, display_name: str, language: str
@@ -88,7 +171,9 @@ class Repo:
         )
         self.session.add(identity)
         await self.session.flush()
-        return Who(identity=identity, person=person, created=True)
+        assert identity.id is not None
+        return Who(identity_id=identity.id, person_id=person.id, name=person.name, language=person.language,
+                   opted_out=False, blocked=False, created=True)
 
     async def set_person(self, person_id: int, **values: Any) -> None:
         await self.session.execute(update(Person).where(Person.id == person_id).values(**values))  # type: ignore[arg-type]
@@ -113,26 +198,27 @@ class Repo:
     ) -> int:
         """Saves the state if nobody saved it since `expected_version`; returns the new version."""
         new_version = expected_version + 1
-        if expected_version == 0:
-            existing = await self.session.get(Conversation, identity_id)
-            if existing is None:
-                self.session.add(
-                    Conversation(
-                        identity_id=identity_id, flow=flow, step=step, data=data, version=new_version
-                    )
-                )
-                await self.session.flush()
-                return new_version
-        result = await self.session.execute(
-            update(Conversation)
-            .where(
-                Conversation.identity_id == identity_id,  # type: ignore[arg-type]
-                Conversation.version == expected_version,  # type: ignore[arg-type]
-            )
-            .values(flow=flow, step=step, data=data, version=new_version, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 1) != 1:
+        if expected_version == 0:  # versions start at 1: there is no row yet
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(Conversation(identity_id=identity_id, flow=flow, step=step, data=data,
+                                                  version=new_version))
+                    await self.session.flush()
+            except IntegrityError:
+                raise StaleConversation(identity_id) from None
+            return new_version
+        raw = await self._sqlite()
+        if raw is not None:
+            stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+            changed = raw.execute(_SAVE_CONVERSATION_SQLITE, (flow, step, json.dumps(data), new_version, stamp,
+                                                               identity_id, expected_version)).rowcount
+        else:
+            conn = await self._connection()
+            changed = (await conn.execute(_SAVE_CONVERSATION, {
+                "key": identity_id, "expected": expected_version, "flow": flow, "step": step, "data": data,
+                "new_version": new_version, "now": utcnow(),
+            })).rowcount
+        if changed != 1:
             raise StaleConversation(identity_id)
         return new_version
 
@@ -160,15 +246,11 @@ class Repo:
         return (await self.session.scalars(query.order_by(Unit.path))).all()
 
     async def roles_of(self, person_id: int) -> list[HeldRole]:
-        rows = (
-            await self.session.execute(
-                select(RoleAssignment.role, Unit)
-                .join(Unit, Unit.id == RoleAssignment.unit_id)  # type: ignore[arg-type]
-                .where(RoleAssignment.person_id == person_id, RoleAssignment.active.is_(True))  # type: ignore[attr-defined]
-                .order_by(RoleAssignment.id)
-            )
-        ).all()
-        return [HeldRole(role=row[0], unit=row[1]) for row in rows]
+        conn = await self._connection()
+        rows = (await conn.execute(_ROLES_OF, {"person_id": person_id})).all()
+        return [HeldRole(role=row[0], unit=Unit(id=row[1], code=row[2], name=row[3], level=row[4],
+                                                parent_id=row[5], path=row[6], households=row[7]))
+                for row in rows]
 
     async def grant_role(self, *, person_id: int, unit_id: int, role: str) -> None:
         """Gives the role; a resident belongs to one group at a time, so older groups end."""
@@ -256,25 +338,19 @@ class Repo:
         data: dict[str, Any],
         at: datetime,
     ) -> Report:
-        for _ in range(10):
-            code = new_code(6)
-            clash = await self.session.scalar(select(func.count()).select_from(Report).where(Report.code == code))
-            if not clash:
-                break
-        report = Report(
-            code=code,
-            form_key=form_key,
-            form_version=form_version,
-            task=task,
-            unit_id=unit_id,
-            reporter_id=reporter_id,
-            data=data,
-            created_at=at,
-            updated_at=at,
-        )
-        self.session.add(report)
-        await self.session.flush()
-        return report
+        # 31^6 codes: a clash is rare, and the unique index catches it; try again with another code.
+        for attempt in range(5):
+            report = Report(code=new_code(6), form_key=form_key, form_version=form_version, task=task,
+                            unit_id=unit_id, reporter_id=reporter_id, data=data, created_at=at, updated_at=at)
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(report)
+                    await self.session.flush()
+                return report
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
     async def reports_by(self, reporter_id: int, *, limit: int = 10) -> Sequence[Report]:
         return (

@@ -1,0 +1,128 @@
+"""Form steps per second through the whole engine on SQLite, every step persisted (issue 2),
+and the resident memory of the idle app (`totruong run`).
+
+Run: make bench  (or .venv/bin/python -m bench engine)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.bootstrap import build, prepare_database
+from handlers.messages import Incoming
+from models.repos import Repo
+from models.settings import PROJECT_ROOT, load_settings
+from models.tables import Identity, Person, RoleAssignment
+
+LEADERS = 50
+ROUNDS = 3
+# One whole sample form, as a leader answers it: 13 steps.
+SCRIPT: list[dict[str, str]] = [
+    {"button": "m.t.ve_sinh"},
+    {"text": "hôm nay"},
+    {"text": "35"},
+    {"text": "20"},
+    {"text": "1, 2"},
+    {"text": "120,5"},
+    {"text": "có"},
+    {"text": "Kiệt 42 Lê Duẩn"},
+    {"text": "tốt"},
+    {"text": "bỏ qua"},
+    {"text": "Cần thêm xe thu gom"},
+    {"text": "gửi báo cáo"},
+    {"text": "/menu"},
+]
+
+
+async def setup(folder: Path) -> object:
+    settings = load_settings({"TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{folder}/bench.db",
+                              "TOTRUONG_APP__DATA_DIR": str(folder / "data")}, PROJECT_ROOT / "config.toml")
+    app = build(settings)
+    await prepare_database(app)
+    async with app.sessions() as session, session.begin():
+        group = await Repo(session).unit_by_code("HC-TT3")
+        for n in range(LEADERS):
+            person = Person(name=f"Tổ trưởng {n}")
+            session.add(person)
+            await session.flush()
+            session.add(Identity(person_id=person.id, channel="bench", external_id=f"l{n}"))
+            session.add(RoleAssignment(person_id=person.id, unit_id=group.id, role="leader"))
+    return app
+
+
+async def one_round(app: object, forms_per_leader: int) -> tuple[int, float]:
+    steps = 0
+    started = time.perf_counter()
+    for _ in range(forms_per_leader):
+        for n in range(LEADERS):
+            for step in SCRIPT:
+                handled = await app.receive(Incoming(channel="bench", user_id=f"l{n}", **step))  # type: ignore[attr-defined]
+                assert handled.replies
+                steps += 1
+    return steps, time.perf_counter() - started
+
+
+async def steps_per_second() -> list[float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = await setup(Path(tmp))
+        try:
+            await one_round(app, 1)  # warm up
+            rates = []
+            for _ in range(ROUNDS):
+                steps, seconds = await one_round(app, 3)
+                rates.append(steps / seconds)
+            async with app.sessions() as session:  # type: ignore[attr-defined]
+                from sqlalchemy import func, select
+
+                from models.tables import Report
+                reports = await session.scalar(select(func.count()).select_from(Report))
+            assert reports == LEADERS * (1 + 3 * ROUNDS), reports
+            return rates
+        finally:
+            await app.stop()  # type: ignore[attr-defined]
+
+
+def idle_rss_mb(seconds: float = 8.0) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{tmp}/idle.db",
+               "TOTRUONG_APP__DATA_DIR": f"{tmp}/data"}
+        process = subprocess.Popen([str(Path(sys.executable).parent / "totruong"), "run", "--port", str(port)],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+            time.sleep(seconds)
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            return rss_kb / 1024
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def main() -> None:
+    rates = asyncio.run(steps_per_second())
+    print(f"engine: form steps/s on SQLite, every step persisted, {LEADERS} leaders, one process")
+    print(f"  runs: {', '.join(f'{r:,.0f}' for r in rates)}   median: {statistics.median(rates):,.0f} steps/s "
+          f"(target ≥ 2,000)")
+    rss = idle_rss_mb()
+    print(f"idle app (totruong run, simulator, demo data): RSS {rss:.0f} MB (target < 150 MB)")

@@ -21,6 +21,7 @@ from models.files import LocalFileStore
 from models.repos import Repo
 from models.settings import Settings
 from models.tables import Identity
+from scheduler import jobs
 from scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,11 @@ class App:
             except Exception:
                 log.exception("could not deliver to %s:%s", identity.channel, identity.external_id)
 
+    async def escalate_incidents(self) -> int:
+        """The ticker's job: urgent incidents nobody acknowledged go one level up."""
+        return await jobs.escalate_incidents(sessions=self.sessions, engine=self.engine, clock=self.clock,
+                                             deliver=self.deliver_to_person)
+
     async def start(self) -> None:
         self.ticker.start()
         for channel in self.channels.values():
@@ -101,6 +107,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     app = App(settings=settings, db_engine=db_engine, sessions=sessions, forms=forms, catalogs=catalogs,
               files=files, engine=engine, simulator=simulator, ticker=ticker, clock=clock)
     _add_channels(app)
+    ticker.every("escalate-incidents", settings.incidents.check_seconds, app.escalate_incidents)
     return app
 
 
@@ -108,6 +115,14 @@ def _add_channels(app: App) -> None:
     """Adds a messenger adapter for every channel that has a token configured."""
     # Each adapter registers itself here, e.g.:
     #   if app.settings.telegram.token: app.channels["telegram"] = TelegramChannel(app)
+    if app.settings.telegram.token:
+        from bot.telegram import TelegramChannel
+
+        app.channels["telegram"] = TelegramChannel(app)
+    if app.settings.zalo.token:
+        from bot.zalo import ZaloChannel
+
+        app.channels["zalo"] = ZaloChannel(app)
 
 
 async def prepare_database(app: App) -> None:

@@ -40,10 +40,12 @@ PERSONAS = [
      "about": "Tổ phó Tổ dân phố Thạch Thang 3"},
     {"id": "demo-nguoidan", "name": "Chị Lê Thị Lan", "role": "resident", "unit": "HC-TT3",
      "about": "Người dân Tổ dân phố Thạch Thang 3"},
-    {"id": "demo-canbo", "name": "Anh Phạm Minh Tuấn", "role": "official", "unit": "HC",
-     "about": "Cán bộ Phường Hải Châu"},
-    {"id": "demo-thanhpho", "name": "Bà Võ Thị Hoa", "role": "official", "unit": "DN",
-     "about": "Cán bộ Sở Nội vụ, Thành phố Đà Nẵng"},
+    {"id": "demo-canbo", "name": "Anh Phạm Minh Tuấn", "role": "official", "unit": "HC", "duties": "on_duty",
+     "about": "Cán bộ trực Phường Hải Châu (nhận tin khẩn)"},
+    {"id": "demo-canbo-xh", "name": "Chị Đặng Thu Hà", "role": "official", "unit": "HC", "duties": "social",
+     "about": "Cán bộ văn hóa - xã hội Phường Hải Châu (xem dữ liệu giảm nghèo)"},
+    {"id": "demo-thanhpho", "name": "Bà Võ Thị Hoa", "role": "official", "unit": "DN", "duties": "on_duty",
+     "about": "Cán bộ trực Thành phố Đà Nẵng (nhận tin khẩn chuyển cấp)"},
 ]
 
 # Unlimited codes so that every person trying the demo can use them.
@@ -77,7 +79,8 @@ async def load(session: AsyncSession, settings: Settings) -> None:
         if persona["role"]:
             unit = await repo.unit_by_code(persona["unit"])
             assert unit is not None and unit.id is not None
-            session.add(RoleAssignment(person_id=person.id, unit_id=unit.id, role=persona["role"]))
+            session.add(RoleAssignment(person_id=person.id, unit_id=unit.id, role=persona["role"],
+                                       duties=persona.get("duties", "")))
     for invite in INVITES:
         if await session.scalar(select(Invite.id).where(Invite.code == invite["code"])):
             continue

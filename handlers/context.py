@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,6 +64,8 @@ class Context:
     # The version the state will have once this message is handled: buttons carry it, so a
     # button from an older message is recognised as stale.
     next_version: int
+    # A translator for another person's language (messages to officials, to the reporter).
+    translate: Callable[[str], Translator]
     _roles: list[HeldRole] | None = None
 
     @property

@@ -18,7 +18,7 @@ from handlers.context import Context, Flow, Outcome, State, version_tag
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
 from handlers.flows import form as form_flow
 from handlers.flows.menu import help_text, language_choice, main_menu
-from handlers.flows.reports import area_reports, my_reports
+from handlers.flows import monthly, review
 from handlers.flows.start import register
 from handlers.forms import FormRegistry
 from handlers.i18n import LANGUAGES, Catalogs, Translator, _
@@ -45,6 +45,13 @@ class Handled:
     person_id: int | None = None
 
 
+def _number(text: str) -> int:
+    """A number taken from a button id; a forged or garbled id is refused politely."""
+    if not text.isdigit() or len(text) > 12:
+        raise UserError(_("Nút này không hợp lệ."))
+    return int(text)
+
+
 class Engine:
     def __init__(
         self,
@@ -62,7 +69,7 @@ class Engine:
         self.catalogs = catalogs
         self.files = files
         self.clock = clock
-        self.flows: dict[str, Flow] = {form_flow.NAME: form_flow.FormFlow()}
+        self.flows: dict[str, Flow] = {form_flow.NAME: form_flow.FormFlow(), review.REASON: review.ReasonFlow()}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def handle(self, msg: Incoming) -> Handled:
@@ -115,7 +122,7 @@ class Engine:
     def _context(self, who: Who, repo: Repo, state: State) -> Context:
         t = self.translator(who.language)
         return Context(who=who, t=t, repo=repo, settings=self.settings, forms=self.forms, files=self.files,
-                       clock=self.clock, next_version=state.version + 1)
+                       clock=self.clock, next_version=state.version + 1, translate=self.translator)
 
     def translator(self, language: str) -> Translator:
         return self.catalogs.translator(language, self.settings.app.tz)
@@ -210,8 +217,10 @@ class Engine:
     async def _leave_prompt(self, state: State, ctx: Context) -> list[Reply]:
         t = ctx.t
         form = self.forms.get(str(state.data.get("form", "")))
-        title = t(form.title) if form else ""
-        text = t("Bạn đang điền dở «{title}». Bạn muốn tiếp tục hay bỏ?", title=title)
+        if form is not None:
+            text = t("Bạn đang điền dở «{title}». Bạn muốn tiếp tục hay bỏ?", title=t(form.title))
+        else:
+            text = t("Bạn đang làm dở một việc. Bạn muốn tiếp tục hay bỏ?")
         buttons = [ctx.menu_button("cont", t("▶️ Tiếp tục điền")), ctx.menu_button("leave", t("🗑 Bỏ, về menu chính"))]
         return [Reply(text, rows(buttons))]
 
@@ -230,7 +239,9 @@ class Engine:
         return await flow.handle(msg, state, ctx, action)
 
     async def _menu_action(self, action: str, state: State, ctx: Context) -> Outcome:
+        """A button that works at any time: menu entries and the buttons on reports and incidents."""
         in_flow = state.flow in self.flows
+        name, _sep, rest = action.partition(".")
         if action == "cont":
             return Outcome(await self._show(state, ctx), state)
         if action == "leave":
@@ -240,38 +251,58 @@ class Engine:
             return Outcome([await help_text(ctx), *(await self._show(state, ctx) if in_flow else [])], state)
         if action == "lang":
             return Outcome([language_choice(ctx)], state)
-        if action.startswith("lang."):
-            language = action[5:]
-            if language in LANGUAGES:
-                return await self._set_language(language, state, ctx)
+        if name == "lang" and rest in LANGUAGES:
+            return await self._set_language(rest, state, ctx)
+        if name in ("ack", "st", "rv"):
+            # Quick actions on a report: they leave a form in progress where it was.
+            outcome = await self._report_action(name, rest, ctx)
+            if in_flow:
+                return Outcome([*outcome.replies, *await self._show(state, ctx)], state, outcome.deliveries)
+            return outcome
         if in_flow:
             return Outcome(await self._leave_prompt(state, ctx), state)
         if action == "menu":
             return Outcome(await main_menu(ctx), None)
-        if action == "my":
-            return Outcome(await my_reports(ctx), None)
-        if action == "area":
-            return Outcome(await area_reports(ctx), None)
-        if action.startswith("t."):
-            return await self._task(action[2:], ctx)
-        if action.startswith("f."):
-            return await self._open_form(action[2:], ctx)
+        if name == "my":
+            return Outcome(await review.my_reports(ctx, _number(rest or "0")), None)
+        if name in ("oi", "nr"):
+            return Outcome(await review.official_list(ctx, name, _number(rest or "0")), None)
+        if name == "t":
+            return await self._task(rest, ctx)
+        if name == "f":
+            return await self._open_form(rest, ctx)
+        if name == "fix":
+            return await review.correct(ctx, _number(rest))
+        if name == "ret":
+            return await review.ask_reason(ctx, _number(rest))
+        if name == "nil":
+            return Outcome(await monthly.nil_report(ctx, rest), None)
         raise UserError(_("Nút này không hợp lệ."))
+
+    async def _report_action(self, name: str, rest: str, ctx: Context) -> Outcome:
+        if name == "rv":
+            return Outcome(await review.view(ctx, _number(rest)), None)
+        if name == "ack":
+            return await review.set_status(ctx, _number(rest), "received")
+        report_id, _sep, status = rest.partition(".")
+        return await review.set_status(ctx, _number(report_id), status)
 
     async def _task(self, task_key: str, ctx: Context) -> Outcome:
         task = next((task for task in self.settings.tasks if task.key == task_key), None)
         if task is None:
             raise UserError(_("Nút này không hợp lệ."))
         names = await ctx.role_names()
-        of_task = [f for f in self.forms.forms.values() if f.task == task_key]
+        of_task = [f for f in self.forms.forms.values() if f.task == task_key and not f.urgent and not f.monthly]
         forms = [f for f in of_task if names & set(f.roles)]
         if not of_task:
             raise UserError(_("Chưa có biểu mẫu nào cho nhiệm vụ này."))
         if not forms:
             raise NotALeader() if all(set(f.roles) <= {"leader", "deputy"} for f in of_task) else NotAllowed()
-        if len(forms) == 1:
+        nil = [f for f in forms if f.nil_report]
+        if len(forms) == 1 and not nil:
             return await self._open_form(forms[0].key, ctx)
         buttons = [ctx.menu_button(f"f.{f.key}", ctx.t(f.title)) for f in forms]
+        buttons += [ctx.menu_button(f"nil.{f.key}", "✅ " + ctx.t(f.nil_report)) for f in nil]
         buttons.append(ctx.menu_button("menu", ctx.t("⬅️ Quay lại")))
         return Outcome([Reply(f"{task.icon} {ctx.t(task.label)}\n{ctx.t('Chọn loại báo cáo:')}", rows(buttons))],
                        None)
@@ -283,7 +314,11 @@ class Engine:
         allowed = [held for held in await ctx.roles() if held.role in form.roles]
         if not allowed:
             raise NotALeader() if set(form.roles) <= {"leader", "deputy"} else NotAllowed()
-        return await form_flow.start(form, ctx, unit_id=allowed[0].unit.id or 0)
+        unit_id = allowed[0].unit.id or 0
+        if form.monthly:
+            answers, intro = await monthly.proposal(form, ctx, unit_id)
+            return await form_flow.start(form, ctx, unit_id=unit_id, answers=answers, intro=intro)
+        return await form_flow.start(form, ctx, unit_id=unit_id)
 
     async def _idle(self, msg: Incoming, text: str | None, state: State, ctx: Context) -> Outcome:
         t = ctx.t

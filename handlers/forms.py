@@ -5,6 +5,7 @@ The form engine (flows/form.py) knows no particular form; everything a form asks
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +49,19 @@ class Condition(_Strict):
         return value is not None
 
 
+class Prefill(_Strict):
+    """Where a monthly figure comes from: this month's reports of the same group.
+
+    `count` counts the reports of `form`; `sum` adds up their `field`; `count_where` counts those
+    whose `field` equals `equals`; `count_distinct` counts the different values of `field`.
+    """
+
+    form: str
+    agg: Literal["count", "sum", "count_where", "count_distinct"] = "count"
+    field: str = ""
+    equals: str | int | float | bool | None = None
+
+
 class FieldDef(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     type: FieldType
@@ -64,6 +78,10 @@ class FieldDef(_Strict):
     # text
     min_length: int = 0
     max_length: int | None = None
+    accept_photo: bool = False  # a photo may stand for the text (urgent incidents)
+    upper: bool = False  # codes: stored in capitals
+    pattern: str | None = None  # a regular expression the whole answer must match
+    pattern_message: str = ""  # what to say when it does not
     # choice / multi_choice
     options: list[Option] = []
     # date
@@ -73,6 +91,8 @@ class FieldDef(_Strict):
     allow_address: bool = True
     # shown only when the condition holds
     show_if: Condition | None = None
+    # monthly report: the value proposed from this month's reports
+    prefill: Prefill | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldDef:
@@ -86,6 +106,11 @@ class FieldDef(_Strict):
             raise ValueError(f"options make no sense for a {self.type} field")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is greater than max")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
         return self
 
     @property
@@ -100,6 +125,16 @@ class FormDef(_Strict):
     title: str = Field(min_length=1, max_length=80)
     description: str = ""
     roles: list[Literal["leader", "deputy", "official", "resident"]] = ["leader", "deputy"]
+    # An urgent incident: sent at once to the officials on duty, escalated if nobody acknowledges.
+    urgent: bool = False
+    # Show the summary and ask "Gửi" before saving (urgent incidents save on the last answer).
+    confirm: bool = True
+    # Household-level poverty data: shown only to the group's leaders and social-affairs officials.
+    sensitive: bool = False
+    # Proposes every field from this month's reports and opens at the summary (the monthly report).
+    monthly: bool = False
+    # A one-tap "nothing happened this month" report offered beside this form, with this label.
+    nil_report: str = ""
     fields: list[FieldDef] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -134,7 +169,9 @@ class FormRegistry:
         return self.forms.get(key)
 
     def for_task(self, task: str, role: str) -> list[FormDef]:
-        return [f for f in self.forms.values() if f.task == task and role in f.roles]
+        """The forms listed under a task's menu entry (urgent and monthly forms have their own)."""
+        return [f for f in self.forms.values()
+                if f.task == task and role in f.roles and not f.urgent and not f.monthly]
 
     def __len__(self) -> int:
         return len(self.forms)
@@ -157,7 +194,28 @@ def load_forms(folder: Path, task_keys: set[str]) -> FormRegistry:
         if form.key in {f.key for f in forms}:
             raise FormError(f"{path}: form key {form.key!r} is used by another form")
         forms.append(form)
+    _check_prefills(forms, folder)
     return FormRegistry(forms)
+
+
+def _check_prefills(forms: list[FormDef], folder: Path) -> None:
+    """A monthly figure must name a form that exists and, where it adds up a field, a number field."""
+    by_key = {form.key: form for form in forms}
+    for form in forms:
+        for field in form.fields:
+            spec = field.prefill
+            if spec is None:
+                continue
+            where = f"{folder / (form.key + '.toml')}: field {field.key!r} (prefill)"
+            source = by_key.get(spec.form)
+            if source is None:
+                raise FormError(f"{where}: no form {spec.form!r}")
+            if spec.agg != "count":
+                named = source.field(spec.field)
+                if named is None:
+                    raise FormError(f"{where}: form {spec.form!r} has no field {spec.field!r}")
+                if spec.agg == "sum" and named.type != "number":
+                    raise FormError(f"{where}: {spec.form}.{spec.field} is not a number")
 
 
 def _describe(error: Any, raw: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Iterator
 from typing import IO, Any
 
-TRANSLATABLE = {"title", "description", "label", "prompt", "hint", "unit"}
+TRANSLATABLE = {"title", "description", "label", "prompt", "hint", "unit", "pattern_message", "nil_report"}
 
 
 def extract_toml(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, timedelta
 
 from handlers.text import fold
@@ -10,14 +11,33 @@ from handlers.text import fold
 _NUMBER = re.compile(r"^[+-]?\d[\d.,\s]*$")
 
 
+_MULTIPLIERS = {"k": 1_000, "nghin": 1_000, "ngan": 1_000, "tr": 1_000_000, "trieu": 1_000_000,
+                "ty": 1_000_000_000}
+_SCALED = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|ty)\s*(\d{1,3})?(?:\s*(?:d|dong|vnd))?$")
+
+
+def _plain(text: str) -> str:
+    """Lower case without diacritics or spaces, keeping digits and separators: "1,5 Tỷ" → "1,5ty"."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D").casefold())
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn" and not ch.isspace())
+
+
 def parse_number(text: str, *, integer: bool) -> float | int | None:
     """Reads "1.500.000", "1 500 000", "2,5" or "2.5"; None when it is not a number.
 
     Vietnamese writes thousands with dots and decimals with a comma. A lone separator
-    followed by exactly three digits is read as thousands ("1.500" → 1500).
+    followed by exactly three digits is read as thousands ("1.500" → 1500). Amounts may be
+    spoken: "500k", "2 triệu", "1tr5" (1.500.000), "1,5 tỷ".
     """
     raw = text.strip().replace("\u00a0", " ")
-    raw = re.sub(r"\s*(đ|d|vnd|vnđ|đồng|dong|k|kg|người|nguoi|hộ|ho|bao|túi|tui)$", "", raw, flags=re.I)
+    scaled = _SCALED.match(_plain(raw))
+    if scaled:
+        base = float(scaled.group(1).replace(",", "."))
+        factor = _MULTIPLIERS[scaled.group(2)]
+        rest = scaled.group(3)  # "1tr5": the digits after the unit are its next digits
+        value = base * factor + (int(rest) * factor // 10 ** len(rest) if rest else 0)
+        return int(value) if value.is_integer() else (None if integer else value)
+    raw = re.sub(r"\s*(đ|d|vnd|vnđ|đồng|dong|kg|người|nguoi|hộ|ho|bao|túi|tui)$", "", raw, flags=re.I)
     if not raw or not _NUMBER.match(raw):
         return None
     sign = -1 if raw.startswith("-") else 1

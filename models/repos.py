@@ -23,6 +23,7 @@ from models.tables import (
     Invite,
     Person,
     Report,
+    ReportEvent,
     RoleAssignment,
     Unit,
     utcnow,
@@ -75,7 +76,7 @@ _role = RoleAssignment.__table__  # type: ignore[attr-defined]
 _unit = Unit.__table__  # type: ignore[attr-defined]
 _ROLES_OF = (
     select(_role.c.role, _unit.c.id, _unit.c.code, _unit.c.name, _unit.c.level, _unit.c.parent_id, _unit.c.path,
-           _unit.c.households)
+           _unit.c.households, _role.c.duties)
     .select_from(_role.join(_unit, _unit.c.id == _role.c.unit_id))
     .where(_role.c.person_id == bindparam("person_id"), _role.c.active.is_(True))
     .order_by(_role.c.id)
@@ -105,6 +106,11 @@ _SAVE_CONVERSATION = (
 class HeldRole:
     role: str
     unit: Unit
+    duties: frozenset[str] = frozenset()
+
+    def covers(self, path: str) -> bool:
+        """True when `path` is this role's unit or under it."""
+        return path.startswith(self.unit.path)
 
 
 class StaleConversation(Exception):
@@ -249,7 +255,8 @@ class Repo:
         conn = await self._connection()
         rows = (await conn.execute(_ROLES_OF, {"person_id": person_id})).all()
         return [HeldRole(role=row[0], unit=Unit(id=row[1], code=row[2], name=row[3], level=row[4],
-                                                parent_id=row[5], path=row[6], households=row[7]))
+                                                parent_id=row[5], path=row[6], households=row[7]),
+                         duties=frozenset(filter(None, row[8].split(","))))
                 for row in rows]
 
     async def grant_role(self, *, person_id: int, unit_id: int, role: str) -> None:
@@ -325,7 +332,7 @@ class Repo:
         )
         return getattr(result, "rowcount", 0) == 1
 
-    # --- reports and attachments -----------------------------------------------------------
+    # --- reports ---------------------------------------------------------------------------
 
     async def add_report(
         self,
@@ -333,47 +340,144 @@ class Repo:
         form_key: str,
         form_version: int,
         task: str,
-        unit_id: int,
+        unit: Unit,
         reporter_id: int,
         data: dict[str, Any],
         at: datetime,
+        urgent: bool = False,
+        escalate_at: datetime | None = None,
+        supersedes: Report | None = None,
     ) -> Report:
+        """Saves a report (or a correction of `supersedes`, which is kept) with a fresh short code."""
         # 31^6 codes: a clash is rare, and the unique index catches it; try again with another code.
         for attempt in range(5):
-            report = Report(code=new_code(6), form_key=form_key, form_version=form_version, task=task,
-                            unit_id=unit_id, reporter_id=reporter_id, data=data, created_at=at, updated_at=at)
+            code = f"{supersedes.code.split('-')[0]}-{self._next_version(supersedes)}" if supersedes else new_code(6)
+            report = Report(code=code, form_key=form_key, form_version=form_version, task=task, unit_id=unit.id,
+                            unit_path=unit.path, reporter_id=reporter_id, data=data, created_at=at, updated_at=at,
+                            urgent=urgent, escalate_at=escalate_at,
+                            supersedes_id=supersedes.id if supersedes else None)
             try:
                 async with self.session.begin_nested():
                     self.session.add(report)
                     await self.session.flush()
-                return report
             except IntegrityError:
-                if attempt == 4:
+                if attempt == 4 or supersedes:
                     raise
+                continue
+            assert report.id is not None
+            if supersedes is not None:
+                supersedes.superseded = True
+            self.session.add(ReportEvent(report_id=report.id, at=at, person_id=reporter_id, status="sent"))
+            return report
         raise AssertionError("unreachable")
 
-    async def reports_by(self, reporter_id: int, *, limit: int = 10) -> Sequence[Report]:
+    @staticmethod
+    def _next_version(report: Report) -> int:
+        _base, _sep, number = report.code.partition("-")
+        return int(number) + 1 if number.isdigit() else 2
+
+    async def report(self, report_id: int) -> Report | None:
+        return await self.session.get(Report, report_id)
+
+    async def report_by_code(self, code: str) -> Report | None:
+        return (await self.session.scalars(select(Report).where(Report.code == code))).first()
+
+    async def change_status(
+        self, report: Report, *, status: str, person_id: int | None, at: datetime, note: str = ""
+    ) -> None:
+        """Records a new status, who set it and why; the first acknowledgement is kept."""
+        report.status = status
+        report.status_reason = note if status == "returned" else ""
+        report.updated_at = at
+        if status != "sent":
+            report.escalate_at = None
+            if report.acknowledged_at is None:
+                report.acknowledged_at, report.acknowledged_by = at, person_id
+        self.session.add(ReportEvent(report_id=report.id, at=at, person_id=person_id, status=status, note=note))
+        await self.session.flush()
+
+    async def escalated(self, report: Report, *, level: int, at: datetime, next_at: datetime | None, note: str) -> None:
+        report.escalation_level = level
+        report.escalate_at = next_at
+        self.session.add(ReportEvent(report_id=report.id, at=at, status="escalated", note=note))
+        await self.session.flush()
+
+    async def events(self, report_id: int) -> Sequence[tuple[ReportEvent, str | None]]:
+        rows = (await self.session.execute(
+            select(ReportEvent, Person.name)
+            .outerjoin(Person, Person.id == ReportEvent.person_id)
+            .where(ReportEvent.report_id == report_id)
+            .order_by(ReportEvent.at, ReportEvent.id)
+        )).all()
+        return [(row[0], row[1]) for row in rows]
+
+    async def reports_by(self, reporter_id: int, *, limit: int = 10, offset: int = 0) -> Sequence[Report]:
         return (
             await self.session.scalars(
                 select(Report)
-                .where(Report.reporter_id == reporter_id)
-                .order_by(Report.created_at.desc(), Report.id.desc())  # type: ignore[attr-defined,union-attr]
+                .where(Report.reporter_id == reporter_id, Report.superseded.is_(False))
+                .order_by(Report.created_at.desc(), Report.id.desc())
+                .offset(offset)
                 .limit(limit)
             )
         ).all()
 
-    async def reports_under(self, unit: Unit, *, limit: int = 10) -> Sequence[tuple[Report, Unit]]:
-        low, high = subtree_range(unit.path)
-        rows = (
-            await self.session.execute(
-                select(Report, Unit)
-                .join(Unit, Unit.id == Report.unit_id)  # type: ignore[arg-type]
-                .where(Unit.path >= low, Unit.path < high)
-                .order_by(Report.created_at.desc(), Report.id.desc())  # type: ignore[attr-defined,union-attr]
-                .limit(limit)
-            )
-        ).all()
+    async def reports_under(
+        self, path: str, *, urgent: bool | None = None, statuses: Sequence[str] | None = None,
+        limit: int = 10, offset: int = 0,
+    ) -> Sequence[tuple[Report, Unit]]:
+        """Reports of every unit under `path`, newest first (current versions only)."""
+        low, high = subtree_range(path)
+        query = (
+            select(Report, Unit)
+            .join(Unit, Unit.id == Report.unit_id)
+            .where(Report.unit_path >= low, Report.unit_path < high, Report.superseded.is_(False))
+        )
+        if urgent is not None:
+            query = query.where(Report.urgent.is_(urgent))
+        if statuses:
+            query = query.where(Report.status.in_(statuses))
+        rows = (await self.session.execute(
+            query.order_by(Report.created_at.desc(), Report.id.desc()).offset(offset).limit(limit)
+        )).all()
         return [(row[0], row[1]) for row in rows]
+
+    async def reports_in_period(self, unit_id: int, start: datetime, end: datetime) -> Sequence[Report]:
+        """A group's current reports created in [start, end)."""
+        return (await self.session.scalars(
+            select(Report).where(Report.unit_id == unit_id, Report.created_at >= start, Report.created_at < end,
+                                 Report.superseded.is_(False))
+            .order_by(Report.created_at)
+        )).all()
+
+    async def officials_of(self, unit_id: int, *, duty: str | None = None) -> list[tuple[int, str, str]]:
+        """(person id, name, language) of a unit's officials; with `duty`, only those who have it."""
+        rows = (await self.session.execute(
+            select(RoleAssignment.person_id, Person.name, RoleAssignment.duties, Person.language)
+            .join(Person, Person.id == RoleAssignment.person_id)
+            .where(RoleAssignment.unit_id == unit_id, RoleAssignment.role == "official",
+                   RoleAssignment.active.is_(True))
+            .order_by(RoleAssignment.id)
+        )).all()
+        return [(row[0], row[1], row[3]) for row in rows if duty is None or duty in row[2].split(",")]
+
+    async def due_escalations(self, now: datetime, *, limit: int = 50) -> Sequence[Report]:
+        """Urgent reports still unacknowledged past their deadline, locked for this instance."""
+        return (await self.session.scalars(
+            select(Report)
+            .where(Report.urgent.is_(True), Report.status == "sent", Report.escalate_at <= now)
+            .order_by(Report.escalate_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )).all()
+
+    async def person_name(self, person_id: int) -> str:
+        return (await self.session.scalar(select(Person.name).where(Person.id == person_id))) or ""
+
+    async def person_language(self, person_id: int) -> str:
+        return (await self.session.scalar(select(Person.language).where(Person.id == person_id))) or "vi"
+
+    # --- attachments -----------------------------------------------------------------------
 
     async def attachment_by_hash(self, sha256: str) -> Attachment | None:
         return (await self.session.scalars(select(Attachment).where(Attachment.sha256 == sha256))).first()

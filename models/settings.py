@@ -84,6 +84,11 @@ class LimitSettings(_Section):
     invite_default_days: int = Field(default=30, ge=1)
 
 
+class IncidentSettings(_Section):
+    ack_minutes: int = Field(default=15, ge=1, le=24 * 60)  # unacknowledged this long: next level up
+    check_seconds: int = Field(default=30, ge=1, le=3600)  # how often the ticker looks for them
+
+
 class UnitSettings(_Section):
     levels: list[str] = ["city", "district", "ward", "group"]
     labels: dict[str, str] = {
@@ -121,6 +126,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings = WebSettings()
     limits: LimitSettings = LimitSettings()
+    incidents: IncidentSettings = IncidentSettings()
     units: UnitSettings = UnitSettings()
     tasks: list[TaskSetting] = DEFAULT_TASKS
     telegram: ChannelSettings = ChannelSettings(api_url="https://api.telegram.org")

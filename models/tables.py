@@ -70,6 +70,9 @@ class RoleAssignment(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
     role: str = Field(max_length=16)
+    # Extra duties of an official, comma separated: "on_duty" (receives urgent incidents),
+    # "social" (may see household-level poverty data).
+    duties: str = Field(default="", max_length=64)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -98,11 +101,13 @@ class Conversation(SQLModel, table=True):
 
 
 class Report(SQLModel, table=True):
-    """A filled form. A correction is a new row that supersedes the old one."""
+    """A filled form. A correction is a new row that supersedes the old one, which is kept."""
 
     __table_args__ = (
         Index("ix_report_unit_created", "unit_id", "created_at"),
         Index("ix_report_task_created", "task", "created_at"),
+        Index("ix_report_path_status", "unit_path", "status", "created_at"),
+        Index("ix_report_urgent_status", "urgent", "status", "unit_path"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -111,12 +116,35 @@ class Report(SQLModel, table=True):
     form_version: int = Field(default=1)
     task: str = Field(max_length=32)
     unit_id: int = Field(foreign_key="unit.id")
+    # The unit's path, copied so that "everything under this ward" needs no join.
+    unit_path: str = Field(default="", sa_column=Column(PathType, nullable=False, server_default=""))
     reporter_id: int = Field(foreign_key="person.id", index=True)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
     status: str = Field(default="sent", max_length=16)
+    status_reason: str = Field(default="", max_length=500)
+    urgent: bool = Field(default=False)
+    acknowledged_at: datetime | None = Field(default=None)
+    acknowledged_by: int | None = Field(default=None, foreign_key="person.id")
+    # Urgent incidents not acknowledged by this time go one level up.
+    escalation_level: int = Field(default=0)
+    escalate_at: datetime | None = Field(default=None, index=True)
     supersedes_id: int | None = Field(default=None, foreign_key="report.id")
+    superseded: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportEvent(SQLModel, table=True):
+    """Every change of a report's status: when, who, what, and why."""
+
+    __tablename__ = "report_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    status: str = Field(max_length=16)
+    note: str = Field(default="", max_length=500)
 
 
 class Attachment(SQLModel, table=True):

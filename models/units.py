@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.repos import subtree_range
-from models.tables import Unit
+from models.tables import Report, Unit
 
 COLUMNS = ["code", "name", "level", "parent_code", "households"]
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -143,6 +143,12 @@ async def _move(session: AsyncSession, unit: Unit, parent: Unit | None, loaded: 
         update(Unit)
         .where(Unit.path >= low, Unit.path < high)  # type: ignore[arg-type]
         .values(path=new + func.substr(Unit.path, len(old) + 1))
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Report)
+        .where(Report.unit_path >= low, Report.unit_path < high)  # type: ignore[arg-type]
+        .values(unit_path=new + func.substr(Report.unit_path, len(old) + 1))
         .execution_options(synchronize_session=False)
     )
     for other in loaded:

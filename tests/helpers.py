@@ -33,6 +33,13 @@ class Chat:
         """Presses the button whose label contains `label` in the last answer."""
         return await self._send(button=self.button_id(label))
 
+    async def open_form(self, task: str, title: str) -> str:
+        """Presses the task's menu button, then the form's title when the task lists several forms."""
+        answer = await self.press(task)
+        if f"📝 {title}" not in answer:
+            answer = await self.press(title)
+        return answer
+
     async def press_id(self, button_id: str) -> str:
         return await self._send(button=button_id)
 

@@ -6,21 +6,23 @@ whether a single field is being edited from the summary, and a multi-choice sele
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
+from handlers import reporting
 from handlers.context import Context, Outcome, State
 from handlers.errors import UserError
 from handlers.flows.menu import main_menu
 from handlers.forms import FieldDef, FormDef
-from handlers.i18n import _
+from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Keyboard, Reply, rows
 from handlers.parsing import parse_coordinates, parse_date, parse_number
 from handlers.text import clean, fold
 
 NAME = "form"
-YES = {"co", "c", "yes", "y", "dung", "u", "uh", "ok", "da co"}
-NO = {"khong", "k", "ko", "no", "n", "chua", "khong co"}
+YES = {"co", "c", "yes", "y", "dung", "u", "uh", "ok", "da co", "roi", "da", "da roi", "co roi"}
+NO = {"khong", "k", "ko", "no", "n", "chua", "khong co", "chua co"}
 TYPE_NAMES = {
     "number": _("một số"),
     "text": _("một đoạn chữ"),
@@ -37,17 +39,33 @@ class Invalid(UserError):
     """The answer does not fit the field; the message says what is expected."""
 
 
-async def start(form: FormDef, ctx: Context, *, unit_id: int, answers: dict[str, Any] | None = None) -> Outcome:
-    """Opens a form at its first question."""
+async def start(
+    form: FormDef, ctx: Context, *, unit_id: int, answers: dict[str, Any] | None = None,
+    supersedes: int | None = None, intro: str = "",
+) -> Outcome:
+    """Opens a form at its first question, or at the summary when every answer is already there
+    (a correction, or a monthly report proposed from this month's reports)."""
     data: dict[str, Any] = {"form": form.key, "unit": unit_id, "ans": dict(answers or {}),
                             "trail": [], "edit": False, "sel": []}
+    if supersedes:
+        data["supersedes"] = supersedes
     first = _next_field(form, data["ans"], after=None)
     assert first is not None  # a form has at least one field, and the first has no condition
     data["cur"] = first.key
-    state = State(flow=NAME, step="ask", data=data)
-    intro = Reply(ctx.t("📝 {title}", title=ctx.t(form.title))
-                  + (f"\n{ctx.t(form.description)}" if form.description else ""))
-    return Outcome([intro, *await show(state, ctx)], state)
+    head = ctx.t("📝 {title}", title=ctx.t(form.title))
+    if form.description:
+        head += f"\n{ctx.t(form.description)}"
+    if intro:
+        head += f"\n{intro}"
+    missing = next((f for f in form.fields if form.visible(f, data["ans"]) and f.key not in data["ans"]), None)
+    if answers is None:
+        state = State(flow=NAME, step="ask", data=data)
+    elif missing is None:
+        state = State(flow=NAME, step="summary", data=data)
+    else:  # ask only what is missing, then the summary (as after an edit)
+        data.update(cur=missing.key, edit=True)
+        state = State(flow=NAME, step="ask", data=data)
+    return Outcome([Reply(head), *await show(state, ctx)], state)
 
 
 class FormFlow:
@@ -81,8 +99,12 @@ async def show(state: State, ctx: Context) -> list[Reply]:
 
 def question(form: FormDef, field: FieldDef, state: State, ctx: Context) -> Reply:
     t = ctx.t
-    number = form.index(field.key) + 1
-    lines = [f"({number}/{len(form.fields)}) {t(field.question)}"]
+    # Count the questions this person may still be asked: one whose condition is already answered
+    # "no" is left out, so the total only ever shrinks.
+    answers = state.data["ans"]
+    shown = [f.key for f in form.fields if f.key == field.key or form.visible(f, answers)
+             or (f.show_if is not None and f.show_if.field not in answers)]
+    lines = [f"({shown.index(field.key) + 1}/{len(shown)}) {t(field.question)}"]
     if field.hint:
         lines.append(t(field.hint))
     lines.append(_expectation(field, ctx))
@@ -154,7 +176,11 @@ def _max_length(field: FieldDef, ctx: Context) -> int:
 
 def display(field: FieldDef, value: Any, ctx: Context) -> str:
     """An answer as the user should read it back."""
-    t = ctx.t
+    return display_value(field, value, ctx.t)
+
+
+def display_value(field: FieldDef, value: Any, t: Translator) -> str:
+    """An answer as a person reads it, in the language of `t`."""
     if value is None:
         return t("(bỏ qua)")
     if field.type == "number":
@@ -169,7 +195,7 @@ def display(field: FieldDef, value: Any, ctx: Context) -> str:
     if field.type == "date":
         year, month, day = str(value).split("-")
         return f"{day}/{month}/{year}"
-    if field.type == "photo":
+    if field.type == "photo" or (isinstance(value, dict) and value.get("attachment")):
         return t("📷 đã gửi ảnh")
     if field.type == "location":
         if value.get("lat") is not None:
@@ -237,7 +263,7 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
         return Outcome([question(form, field, state, ctx)], state)
     data["ans"][field.key] = answer
     data["sel"] = []
-    return _advance(form, state, ctx)
+    return await _advance(form, state, ctx)
 
 
 async def _read_answer(
@@ -248,6 +274,8 @@ async def _read_answer(
         if field.required:
             raise Invalid(_("Câu này bắt buộc, không bỏ qua được."))
         return None, True
+    if msg.photo is not None and field.type == "text" and field.accept_photo:
+        return await _photo(msg, ctx), True
     if msg.photo is not None and field.type != "photo":
         raise Invalid(_("Câu này cần {kind}, không phải ảnh."), kind=t(TYPE_NAMES[field.type]))
     if msg.location is not None and field.type != "location":
@@ -284,6 +312,10 @@ async def _read_answer(
                           n=t.number(len(text)), limit=t.number(limit))
         if len(text) < field.min_length:
             raise Invalid(_("Câu trả lời quá ngắn: cần ít nhất {n} ký tự."), n=field.min_length)
+        if field.upper:
+            text = text.upper()
+        if field.pattern and not re.fullmatch(field.pattern, text):
+            raise Invalid(field.pattern_message or _("Câu trả lời không đúng dạng yêu cầu."))
         return text, True
     if field.type == "photo":
         return await _photo(msg, ctx), True
@@ -373,6 +405,8 @@ def _location(field: FieldDef, msg: Incoming, text: str, ctx: Context) -> dict[s
         lat, lon = coords
     elif field.allow_address and len(text) >= 5:
         return {"lat": None, "lon": None, "address": text[:300]}
+    elif text and not field.allow_address:
+        raise Invalid(_("Câu này cần vị trí chính xác: bấm 📎 rồi chọn Vị trí, hoặc gõ tọa độ như 16.0544, 108.2022."))
     elif text:
         raise Invalid(_("Địa chỉ quá ngắn. Hãy gõ rõ số nhà, tên đường, hoặc gửi vị trí."))
     else:
@@ -384,7 +418,7 @@ def _location(field: FieldDef, msg: Incoming, text: str, ctx: Context) -> dict[s
     return {"lat": lat, "lon": lon, "address": msg.location.address if msg.location else ""}
 
 
-def _advance(form: FormDef, state: State, ctx: Context) -> Outcome:
+async def _advance(form: FormDef, state: State, ctx: Context) -> Outcome:
     data = state.data
     if data.get("edit"):
         # After an edit, ask only what the change newly made visible, then the summary again.
@@ -397,6 +431,8 @@ def _advance(form: FormDef, state: State, ctx: Context) -> Outcome:
     data["trail"].append(data["cur"])
     nxt = _next_field(form, data["ans"], after=data["cur"])
     if nxt is None:
+        if not form.confirm:
+            return await _send(form, state, ctx)
         return Outcome([summary(form, state, ctx)], State(NAME, "summary", data))
     data["cur"] = nxt.key
     return Outcome([question(form, nxt, state, ctx)], State(NAME, "ask", data))
@@ -425,12 +461,23 @@ async def _on_summary(form: FormDef, state: State, ctx: Context, action: str | N
     if action != "send":
         return Outcome([Reply(ctx.t("Bấm «Gửi báo cáo» để gửi, hoặc «Sửa một câu».")),
                         summary(form, state, ctx)], state)
+    return await _send(form, state, ctx)
+
+
+def monthly_key(ctx: Context) -> str:
+    """The local month a monthly report is for, "2026-11"."""
+    return f"{ctx.clock.now().astimezone(ctx.settings.app.tz):%Y-%m}"
+
+
+async def _send(form: FormDef, state: State, ctx: Context) -> Outcome:
+    """Saves the report (an urgent one also goes to the officials on duty) and returns to the menu."""
+    data = state.data
     answers = {f.key: data["ans"].get(f.key) for f in form.fields if form.visible(f, data["ans"])}
-    report = await ctx.repo.add_report(form_key=form.key, form_version=form.version, task=form.task,
-                                       unit_id=int(data["unit"]), reporter_id=ctx.person_id, data=answers,
-                                       at=ctx.clock.now())
-    t = ctx.t
-    done = t("✅ Đã gửi báo cáo «{title}».\nMã báo cáo: {code}\nTrạng thái: Đã gửi · {when}",
-             title=t(form.title), code=report.code, when=t.datetime(report.created_at))
+    if form.monthly:
+        answers["_month"] = monthly_key(ctx)
+    report, replies, deliveries = await reporting.submit(
+        form, answers, unit_id=int(data["unit"]), reporter_id=ctx.person_id, reporter_name=ctx.who.name,
+        repo=ctx.repo, forms=ctx.forms, settings=ctx.settings, now=ctx.clock.now(), t=ctx.t,
+        translate=ctx.translate, supersedes_id=data.get("supersedes"))
     menu = await main_menu(ctx)
-    return Outcome([Reply(done), *menu], State("", "", {"sent": report.code}))
+    return Outcome([*replies, *menu], State("", "", {"sent": report.code}), deliveries)

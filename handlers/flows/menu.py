@@ -28,14 +28,19 @@ async def main_menu(ctx: Context, intro: str | None = None) -> list[Reply]:
         return [Reply(intro or intro_text(ctx))]
     names = {held.role for held in roles}
     buttons: list[Button] = []
+    urgent = [f for f in ctx.forms.forms.values() if f.urgent and names & set(f.roles)]
+    buttons += [ctx.menu_button(f"f.{f.key}", "🚨 " + t(f.title)) for f in urgent]
     if names & set(LEADER_ROLES):
         for task in ctx.settings.tasks:
             if any(ctx.forms.for_task(task.key, role) for role in names):
                 label = f"{task.icon} {t(task.label)}".strip()
                 buttons.append(ctx.menu_button(f"t.{task.key}", label))
+        monthly = [f for f in ctx.forms.forms.values() if f.monthly and names & set(f.roles)]
+        buttons += [ctx.menu_button(f"f.{f.key}", "🗓️ " + t(f.title)) for f in monthly]
         buttons.append(ctx.menu_button("my", t("📜 Báo cáo của tôi")))
     if "official" in names:
-        buttons.append(ctx.menu_button("area", t("📋 Báo cáo mới trong khu vực")))
+        buttons.append(ctx.menu_button("oi", t("🚨 Tin khẩn đang mở")))
+        buttons.append(ctx.menu_button("nr", t("📥 Báo cáo chưa xử lý")))
     buttons.append(ctx.menu_button("help", t("❓ Hướng dẫn")))
     buttons.append(ctx.menu_button("lang", t("🌐 Ngôn ngữ")))
     text = intro or t("Bạn muốn làm gì? Chọn một mục bên dưới.")
@@ -62,8 +67,11 @@ async def help_text(ctx: Context) -> Reply:
     if names & set(LEADER_ROLES):
         lines.append(t("• Chọn một nhiệm vụ trong menu để gửi báo cáo; bot hỏi từng câu, có nút để chọn."))
         lines.append(t("• Trước khi gửi, bạn xem lại và sửa được từng câu."))
+    if names & set(LEADER_ROLES):
+        lines.append(t("• «Báo tin khẩn»: ba câu hỏi, tin đến ngay cán bộ trực của phường."))
     if "official" in names:
-        lines.append(t("• «Báo cáo mới trong khu vực» cho xem các báo cáo mới nhất của các tổ."))
+        lines.append(t("• «Tin khẩn đang mở» và «Báo cáo chưa xử lý»: bấm vào từng báo cáo để tiếp nhận, "
+                       "xử lý hoặc trả lại."))
     lines += [
         t("• /menu: về menu chính"),
         t("• /huy: hủy việc đang làm"),

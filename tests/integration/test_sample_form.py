@@ -7,6 +7,8 @@ from sqlalchemy import select
 from models.tables import Report
 from tests.helpers import Chat
 
+GREEN = "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp"
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 
 
@@ -20,7 +22,7 @@ async def register_leader(app: object) -> Chat:
 
 async def test_leader_files_the_sample_form_with_buttons(app) -> None:
     chat = await register_leader(app)
-    assert "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp" in await chat.press("Vệ sinh môi trường")
+    assert "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp" in await chat.open_form("Vệ sinh môi trường", GREEN)
     assert "(1/10) Tổ mình ra quân ngày nào?" in chat.text
     assert "Có bao nhiêu người tham gia?" in await chat.press("Hôm nay")
     assert "Vui lòng nhập một số từ 1 đến 2.000" in chat.text
@@ -59,7 +61,7 @@ async def test_leader_files_the_sample_form_with_buttons(app) -> None:
 
 async def test_skip_condition_back_and_edit(app) -> None:
     chat = await register_leader(app)
-    await chat.press("Vệ sinh môi trường")
+    await chat.open_form("Vệ sinh môi trường", GREEN)
     await chat.send("21/11/2026")
     await chat.send("10")
     assert "Có bao nhiêu người tham gia?" in await chat.press("Quay lại")
@@ -87,7 +89,7 @@ async def test_skip_condition_back_and_edit(app) -> None:
 
 async def test_bad_answers_are_refused_with_a_reason_and_nothing_is_lost(app, clock) -> None:
     chat = await register_leader(app)
-    await chat.press("Vệ sinh môi trường")
+    await chat.open_form("Vệ sinh môi trường", GREEN)
     assert "còn ở tương lai" in await chat.send("30/12/2026")
     assert "Không đọc được ngày «32/13»" in await chat.send("32/13")
     assert "quá xa" in await chat.send("01/01/2025")
@@ -119,7 +121,7 @@ async def test_bad_answers_are_refused_with_a_reason_and_nothing_is_lost(app, cl
 
 async def test_pressing_send_twice_saves_one_report(app) -> None:
     chat = await register_leader(app)
-    await chat.press("Vệ sinh môi trường")
+    await chat.open_form("Vệ sinh môi trường", GREEN)
     for answer in ("hôm nay", "8", "3"):
         await chat.send(answer)
     await chat.press("Trồng cây")

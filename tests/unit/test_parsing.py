@@ -22,6 +22,12 @@ def test_vietnamese_numbers() -> None:
     assert parse_number("2.5", integer=False) == 2.5
     assert parse_number("1.234,5", integer=False) == 1234.5
     assert parse_number("2,5", integer=True) is None
+    assert parse_number("500k", integer=True) == 500_000
+    assert parse_number("2 triệu", integer=True) == 2_000_000
+    assert parse_number("1tr5", integer=True) == 1_500_000
+    assert parse_number("1,5 tỷ", integer=True) == 1_500_000_000
+    assert parse_number("300 nghìn đồng", integer=True) == 300_000
+    assert parse_number("12 kg", integer=False) == 12
     for bad in ("", "abc", "1..2", "1.2.3", ",5", "5,", "--3", "1.50.000"):
         assert parse_number(bad, integer=False) is None, bad
 

@@ -1,0 +1,223 @@
+"""What happens to a report once it is filed: saving, urgent routing to officials on duty,
+acknowledgement, status changes told to the reporter, and escalation of unanswered incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from handlers.errors import NotAllowed, UserError
+from handlers.forms import FormDef, FormRegistry
+from handlers.i18n import Translator, _
+from handlers.messages import Button, Delivery, Reply
+from models.repos import HeldRole, Repo
+from models.settings import Settings
+from models.tables import Report, Unit
+
+STATUS_LABELS = {
+    "sent": _("Đã gửi"),
+    "received": _("Đã tiếp nhận"),
+    "in_progress": _("Đang xử lý"),
+    "resolved": _("Đã xử lý"),
+    "returned": _("Trả lại"),
+    "escalated": _("Chuyển cấp trên"),
+}
+OPEN = ("sent", "received", "in_progress")
+EMERGENCY = _("Khẩn cấp, gọi ngay: 113 Công an · 114 Cứu hỏa · 115 Cấp cứu.")
+
+Translate = Callable[[str], Translator]
+
+
+async def ward_of(repo: Repo, unit: Unit) -> Unit:
+    """The ward or commune a group belongs to (its nearest ancestor that is not a group)."""
+    ancestors = await repo.ancestors(unit)
+    wards = [u for u in ancestors if u.level == "ward"]
+    if wards:
+        return wards[-1]
+    return ancestors[-1] if ancestors else unit
+
+
+async def recipients(repo: Repo, unit_id: int) -> list[tuple[int, str, str]]:
+    """Officials of a unit who receive urgent incidents: those on duty, or all when none is."""
+    return await repo.officials_of(unit_id, duty="on_duty") or await repo.officials_of(unit_id)
+
+
+def title_of(forms: FormRegistry, t: Translator, form_key: str) -> str:
+    form = forms.get(form_key)
+    if form is not None:
+        return t(form.title)
+    if form_key == NIL_FORM:
+        return t(NIL_TITLE)
+    return form_key
+
+
+NIL_FORM = "an_ninh_khong_vu_viec"
+NIL_TITLE = _("Tháng này không có vụ việc")
+
+
+def incident_reply(
+    report: Report, group: Unit, reporter: str, lines: list[str], t: Translator, *, note: str = ""
+) -> Reply:
+    """The message officials receive for an urgent incident, with its buttons."""
+    head = [t("🚨 TIN KHẨN {code}", code=report.code)]
+    if note:
+        head.append(note)
+    head += [
+        t("Từ: {name} — {group}", name=reporter, group=group.name),
+        t("Lúc: {when}", when=t.datetime(report.created_at)),
+        *lines,
+    ]
+    buttons = (
+        (Button(f"m.ack.{report.id}", t("✅ Đã tiếp nhận")), Button(f"m.st.{report.id}.resolved", t("✔️ Đã xử lý"))),
+    )
+    photo = _photo_of(report)
+    return Reply("\n".join(head), buttons, photo_id=photo)
+
+
+def _photo_of(report: Report) -> int | None:
+    for value in report.data.values():
+        if isinstance(value, dict) and value.get("attachment"):
+            return int(value["attachment"])
+    return None
+
+
+def answer_lines(form: FormDef | None, report: Report, t: Translator) -> list[str]:
+    """The report's answers as "Label: value" lines."""
+    from handlers.flows.form import display_value
+
+    if form is None:
+        return [f"{key}: {value}" for key, value in report.data.items() if not key.startswith("_")]
+    lines = []
+    for field in form.fields:
+        if field.key in report.data:
+            lines.append(f"• {t(field.label)}: {display_value(field, report.data[field.key], t)}")
+    return lines
+
+
+async def submit(
+    form: FormDef, answers: dict[str, Any], *, unit_id: int, reporter_id: int, reporter_name: str, repo: Repo,
+    forms: FormRegistry, settings: Settings, now: datetime, t: Translator, translate: Translate,
+    supersedes_id: int | None = None,
+) -> tuple[Report, list[Reply], list[Delivery]]:
+    """Saves the report; an urgent one goes at once to the officials on duty of the ward."""
+    unit = await repo.unit(unit_id)
+    if unit is None:
+        raise UserError(_("Không tìm thấy tổ của bạn. Vui lòng liên hệ cán bộ phường."))
+    old = await repo.report(supersedes_id) if supersedes_id else None
+    escalate_at = now + timedelta(minutes=settings.incidents.ack_minutes) if form.urgent else None
+    report = await repo.add_report(form_key=form.key, form_version=form.version, task=form.task, unit=unit,
+                                   reporter_id=reporter_id, data=answers, at=now, urgent=form.urgent,
+                                   escalate_at=escalate_at, supersedes=old)
+    if not form.urgent:
+        text = t("✅ Đã gửi báo cáo «{title}».\nMã báo cáo: {code}\nTrạng thái: Đã gửi · {when}",
+                 title=t(form.title), code=report.code, when=t.datetime(now))
+        if old is not None:
+            text += "\n" + t("Đây là bản sửa của báo cáo {code}; bản cũ vẫn được lưu.", code=old.code)
+        return report, [Reply(text)], []
+    ward = await ward_of(repo, unit)
+    officials = await recipients(repo, ward.id or 0)
+    deliveries = []
+    for person_id, _name, language in officials:
+        other = translate(language)
+        message = incident_reply(report, unit, reporter_name, answer_lines(form, report, other), other)
+        deliveries.append(Delivery(person_id, message))
+    if officials:
+        text = t("🚨 Đã chuyển tin khẩn tới {n} cán bộ trực của {ward} lúc {when}. Mã: {code}.\n"
+                 "Khi cán bộ tiếp nhận, bạn sẽ được báo ngay.",
+                 n=len(officials), ward=ward.name, when=t.datetime(now), code=report.code)
+    else:
+        text = t("🚨 Đã ghi nhận tin khẩn (mã {code}) nhưng {ward} chưa có cán bộ trực trên hệ thống; "
+                 "tin sẽ được chuyển lên cấp trên.", code=report.code, ward=ward.name)
+        report.escalate_at = now
+    return report, [Reply(text + "\n\n" + t(EMERGENCY))], deliveries
+
+
+def _may_handle(roles: list[HeldRole], report: Report) -> HeldRole | None:
+    return next((held for held in roles if held.role == "official" and held.covers(report.unit_path)), None)
+
+
+async def change_status(
+    report_id: int, status: str, *, roles: list[HeldRole], person_id: int, person_name: str, repo: Repo,
+    forms: FormRegistry, now: datetime, t: Translator, translate: Translate, note: str = "",
+) -> tuple[list[Reply], list[Delivery]]:
+    """An official acknowledges, works on, resolves or returns a report; the reporter is told."""
+    report = await repo.report(report_id)
+    if report is None or status not in STATUS_LABELS or status in ("sent", "escalated"):
+        raise UserError(_("Nút này không hợp lệ."))
+    held = _may_handle(roles, report)
+    if held is None:
+        raise NotAllowed(_("Báo cáo này không thuộc địa bàn của bạn."))
+    title = title_of(forms, t, report.form_key)
+    if report.superseded:
+        return [Reply(t("Báo cáo {code} đã được người gửi sửa; hãy mở bản mới nhất.", code=report.code))], []
+    if status == "received" and report.status != "sent":
+        who = await repo.person_name(report.acknowledged_by) if report.acknowledged_by else "?"
+        when = t.datetime(report.acknowledged_at) if report.acknowledged_at else ""
+        return [Reply(t("Báo cáo {code} đã được {name} tiếp nhận lúc {when}.", code=report.code, name=who,
+                        when=when))], []
+    if report.status == status:
+        return [Reply(t("Báo cáo {code} đã ở trạng thái «{status}».", code=report.code,
+                        status=t(STATUS_LABELS[status])))], []
+    if report.status in ("resolved", "returned") and status != "in_progress":
+        return [Reply(t("Báo cáo {code} đã kết thúc ({status}).", code=report.code,
+                        status=t(STATUS_LABELS[report.status])))], []
+    await repo.change_status(report, status=status, person_id=person_id, at=now, note=note)
+    reporter_language = await repo.person_language(report.reporter_id)
+    other = translate(reporter_language)
+    unit = held.unit.name
+    if status == "received":
+        told = other("✅ {title} {code} đã được {name} ({unit}) tiếp nhận lúc {when}.", title=other(title),
+                     code=report.code, name=person_name, unit=unit, when=other.datetime(now))
+    elif status == "returned":
+        told = other("↩️ {title} {code} bị trả lại bởi {name} ({unit}). Lý do: {reason}", title=other(title),
+                     code=report.code, name=person_name, unit=unit, reason=note)
+    else:
+        told = other("{title} {code}: {status} — {name} ({unit}), {when}.", title=other(title), code=report.code,
+                     status=other(STATUS_LABELS[status]), name=person_name, unit=unit, when=other.datetime(now))
+    done = t("Đã cập nhật {code}: {status}. Người gửi đã được báo.", code=report.code,
+             status=t(STATUS_LABELS[status]))
+    return [Reply(done)], [Delivery(report.reporter_id, Reply(told))]
+
+
+async def escalate_due(
+    repo: Repo, *, forms: FormRegistry, settings: Settings, now: datetime, translate: Translate
+) -> list[Delivery]:
+    """Sends unacknowledged urgent incidents one level up and tells their reporters."""
+    deliveries: list[Delivery] = []
+    for report in await repo.due_escalations(now):
+        unit = await repo.unit(report.unit_id)
+        assert unit is not None
+        chain = [*(await repo.ancestors(unit))]
+        ward = await ward_of(repo, unit)
+        # Level 0 is the ward; each escalation goes to the next unit above it that has officials.
+        above = [u for u in chain if len(u.path) < len(ward.path)]
+        above.reverse()
+        level = report.escalation_level
+        target: Unit | None = None
+        officials: list[tuple[int, str, str]] = []
+        for candidate in above[level:]:
+            level += 1
+            officials = await recipients(repo, candidate.id or 0)
+            if officials:
+                target = candidate
+                break
+        if target is None:
+            await repo.escalated(report, level=report.escalation_level, at=now, next_at=None,
+                                 note="no higher level with officials")
+            continue
+        minutes = settings.incidents.ack_minutes
+        await repo.escalated(report, level=level, at=now, next_at=now + timedelta(minutes=minutes),
+                             note=target.name)
+        reporter = await repo.person_name(report.reporter_id)
+        form = forms.get(report.form_key)
+        for person_id, _name, language in officials:
+            other = translate(language)
+            note = other("⚠️ Chuyển cấp: {ward} chưa tiếp nhận sau {n} phút.", ward=ward.name, n=minutes)
+            lines = answer_lines(form, report, other)
+            deliveries.append(Delivery(person_id, incident_reply(report, unit, reporter, lines, other, note=note)))
+        other = translate(await repo.person_language(report.reporter_id))
+        deliveries.append(Delivery(report.reporter_id, Reply(other(
+            "⚠️ Tin khẩn {code} chưa được {ward} tiếp nhận sau {n} phút; đã chuyển lên {target}.\n{emergency}",
+            code=report.code, ward=ward.name, n=minutes, target=target.name, emergency=other(EMERGENCY)))))
+    return deliveries

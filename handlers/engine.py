@@ -12,13 +12,14 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context, Flow, Outcome, State, version_tag
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
 from handlers.flows import form as form_flow
-from handlers.flows.menu import help_text, language_choice, main_menu
 from handlers.flows import monthly, review
+from handlers.flows.menu import help_text, language_choice, main_menu
 from handlers.flows.start import register
 from handlers.forms import FormRegistry
 from handlers.i18n import LANGUAGES, Catalogs, Translator, _
@@ -84,6 +85,9 @@ class Engine:
                             return await self._handle(Repo(session), msg)
                     except StaleConversation:
                         log.info("conversation of %s:%s changed meanwhile; handling again", *key)
+                    except IntegrityError:
+                        # A unique key taken meanwhile (a report code): everything was rolled back.
+                        log.info("unique key clash for %s:%s; handling again", *key)
                 return Handled([self._apology(msg)])
         except Exception:
             log.exception("could not handle %s from %s:%s", msg.kind, msg.channel, msg.user_id)

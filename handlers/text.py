@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _NOT_WORD = re.compile(r"[^\w\s]", re.UNICODE)
@@ -15,6 +16,7 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Lower case, no diacritics, no emoji or punctuation: "Đã XỬ LÝ ✅" → "da xu ly"."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))

@@ -103,9 +103,22 @@ _SAVE_CONVERSATION = (
 
 
 @dataclass(frozen=True, slots=True)
+class UnitRef:
+    """A unit as roles carry it: the columns, without the ORM's bookkeeping."""
+
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    path: str
+    households: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class HeldRole:
     role: str
-    unit: Unit
+    unit: UnitRef
     duties: frozenset[str] = frozenset()
 
     def covers(self, path: str) -> bool:
@@ -134,7 +147,9 @@ class Repo:
             if conn.dialect.name != "sqlite":
                 self._raw = False
             else:
-                driver = (await conn.get_raw_connection()).driver_connection
+                # Already checked out for this transaction: reading it needs no I/O.
+                assert conn.sync_connection is not None
+                driver = conn.sync_connection.connection.driver_connection
                 self._raw = driver._conn if isinstance(driver, InLoopConnection) and driver._conn else False
         return self._raw or None
 
@@ -236,7 +251,7 @@ class Repo:
     async def unit_by_code(self, code: str) -> Unit | None:
         return (await self.session.scalars(select(Unit).where(Unit.code == code))).first()
 
-    async def ancestors(self, unit: Unit) -> list[Unit]:
+    async def ancestors(self, unit: Unit | UnitRef) -> list[Unit]:
         """The units above `unit`, from the top down."""
         ids = [int(part) for part in unit.path.strip("/").split("/")[:-1] if part]
         if not ids:
@@ -244,7 +259,7 @@ class Repo:
         found = {u.id: u for u in (await self.session.scalars(select(Unit).where(Unit.id.in_(ids)))).all()}  # type: ignore[union-attr]
         return [found[i] for i in ids if i in found]
 
-    async def units_under(self, unit: Unit, *, level: str | None = None) -> Sequence[Unit]:
+    async def units_under(self, unit: Unit | UnitRef, *, level: str | None = None) -> Sequence[Unit]:
         low, high = subtree_range(unit.path)
         query = select(Unit).where(Unit.path >= low, Unit.path < high)
         if level:
@@ -254,8 +269,8 @@ class Repo:
     async def roles_of(self, person_id: int) -> list[HeldRole]:
         conn = await self._connection()
         rows = (await conn.execute(_ROLES_OF, {"person_id": person_id})).all()
-        return [HeldRole(role=row[0], unit=Unit(id=row[1], code=row[2], name=row[3], level=row[4],
-                                                parent_id=row[5], path=row[6], households=row[7]),
+        return [HeldRole(role=row[0], unit=UnitRef(id=row[1], code=row[2], name=row[3], level=row[4],
+                                                   parent_id=row[5], path=row[6], households=row[7]),
                          duties=frozenset(filter(None, row[8].split(","))))
                 for row in rows]
 
@@ -340,7 +355,7 @@ class Repo:
         form_key: str,
         form_version: int,
         task: str,
-        unit: Unit,
+        unit: Unit | UnitRef,
         reporter_id: int,
         data: dict[str, Any],
         at: datetime,
@@ -349,27 +364,19 @@ class Repo:
         supersedes: Report | None = None,
     ) -> Report:
         """Saves a report (or a correction of `supersedes`, which is kept) with a fresh short code."""
-        # 31^6 codes: a clash is rare, and the unique index catches it; try again with another code.
-        for attempt in range(5):
-            code = f"{supersedes.code.split('-')[0]}-{self._next_version(supersedes)}" if supersedes else new_code(6)
-            report = Report(code=code, form_key=form_key, form_version=form_version, task=task, unit_id=unit.id,
-                            unit_path=unit.path, reporter_id=reporter_id, data=data, created_at=at, updated_at=at,
-                            urgent=urgent, escalate_at=escalate_at,
-                            supersedes_id=supersedes.id if supersedes else None)
-            try:
-                async with self.session.begin_nested():
-                    self.session.add(report)
-                    await self.session.flush()
-            except IntegrityError:
-                if attempt == 4 or supersedes:
-                    raise
-                continue
-            assert report.id is not None
-            if supersedes is not None:
-                supersedes.superseded = True
-            self.session.add(ReportEvent(report_id=report.id, at=at, person_id=reporter_id, status="sent"))
-            return report
-        raise AssertionError("unreachable")
+        # 31^6 codes: a clash is so rare that the unique index rolling the message back (and the
+        # engine handling it again with a new code) is cheaper than checking every time.
+        code = f"{supersedes.code.split('-')[0]}-{self._next_version(supersedes)}" if supersedes else new_code(6)
+        report = Report(code=code, form_key=form_key, form_version=form_version, task=task, unit_id=unit.id,
+                        unit_path=unit.path, reporter_id=reporter_id, data=data, created_at=at, updated_at=at,
+                        urgent=urgent, escalate_at=escalate_at, supersedes_id=supersedes.id if supersedes else None)
+        self.session.add(report)
+        await self.session.flush()
+        assert report.id is not None
+        if supersedes is not None:
+            supersedes.superseded = True
+        self.session.add(ReportEvent(report_id=report.id, at=at, person_id=reporter_id, status="sent"))
+        return report
 
     @staticmethod
     def _next_version(report: Report) -> int:

@@ -20,7 +20,10 @@ def month_of(now: datetime, ctx: Context) -> tuple[datetime, datetime, str, str]
     """The local calendar month around `now`: its start and end in UTC, "2026-11" and "11/2026"."""
     local = now.astimezone(ctx.settings.app.tz)
     first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    following = first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(month=first.month + 1)
+    if first.month == 12:
+        following = first.replace(year=first.year + 1, month=1)
+    else:
+        following = first.replace(month=first.month + 1)
     return first.astimezone(UTC), following.astimezone(UTC), f"{first:%Y-%m}", f"{first:%m/%Y}"
 
 

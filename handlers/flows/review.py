@@ -24,7 +24,8 @@ def _line(ctx: Context, report: Report, unit: Unit | None = None) -> str:
     status = t(STATUS_LABELS.get(report.status, report.status))
     where = f" · {unit.name}" if unit else ""
     urgent = "🚨 " if report.urgent else ""
-    return f"{urgent}{report.code} · {t.date(report.created_at)}{where} · {title_of(ctx.forms, t, report.form_key)} · {status}"
+    title = title_of(ctx.forms, t, report.form_key)
+    return f"{urgent}{report.code} · {t.date(report.created_at)}{where} · {title} · {status}"
 
 
 def _pager(ctx: Context, action: str, page: int, more: bool) -> list[Button]:
@@ -47,7 +48,7 @@ async def my_reports(ctx: Context, page: int = 0) -> list[Reply]:
     shown = found[:PAGE]
     text = t("📜 Báo cáo của bạn (trang {page}). Bấm để xem chi tiết:", page=page + 1)
     buttons = [ctx.menu_button(f"rv.{r.id}", _line(ctx, r)[:60]) for r in shown]
-    nav = _pager(ctx, "my", page, len(found) > PAGE) + [ctx.menu_button("menu", t("⬅️ Menu chính"))]
+    nav = [*_pager(ctx, "my", page, len(found) > PAGE), ctx.menu_button("menu", t("⬅️ Menu chính"))]
     return [Reply(text, (*rows(buttons), tuple(nav)))]
 
 
@@ -72,7 +73,7 @@ async def official_list(ctx: Context, kind: str, page: int = 0) -> list[Reply]:
         return [Reply(f"{title}\n{empty}", rows([ctx.menu_button("menu", t("⬅️ Menu chính"))]))]
     text = t("{title} — trang {page}, mới nhất trước:", title=title, page=page + 1)
     buttons = [ctx.menu_button(f"rv.{r.id}", _line(ctx, r, u)[:60]) for r, u in shown]
-    nav = _pager(ctx, kind, page, len(found) > (page + 1) * PAGE) + [ctx.menu_button("menu", t("⬅️ Menu chính"))]
+    nav = [*_pager(ctx, kind, page, len(found) > (page + 1) * PAGE), ctx.menu_button("menu", t("⬅️ Menu chính"))]
     return [Reply(text, (*rows(buttons), tuple(nav)))]
 
 

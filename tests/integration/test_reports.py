@@ -44,7 +44,7 @@ async def leader_files_an_incident(app) -> tuple[Chat, str]:
 
 
 async def test_an_urgent_incident_reaches_the_official_on_duty_who_acknowledges_it(app, clock) -> None:
-    leader, code = await leader_files_an_incident(app)
+    _leader, code = await leader_files_an_incident(app)
     received = await inbox(app, "demo-canbo")
     assert len(received) == 1
     alert = received[0]
@@ -89,7 +89,8 @@ async def test_nobody_acknowledges_so_it_goes_up_and_the_leader_is_told(app, clo
     assert "⚠️ Chuyển cấp: Phường Hải Châu chưa tiếp nhận sau 15 phút." in city[0]["text"]
     assert f"🚨 TIN KHẨN {code}" in city[0]["text"]
     told = (await inbox(app, "demo-totruong"))[-1]["text"]
-    assert f"⚠️ Tin khẩn {code} chưa được Phường Hải Châu tiếp nhận sau 15 phút; đã chuyển lên Thành phố Đà Nẵng." in told
+    assert (f"⚠️ Tin khẩn {code} chưa được Phường Hải Châu tiếp nhận sau 15 phút; "
+            "đã chuyển lên Thành phố Đà Nẵng.") in told
     # Nothing above the city: no more escalation, and a restart of the ticker sends nothing twice.
     clock.advance(minutes=20)
     assert await app.escalate_incidents() == 0
@@ -127,7 +128,8 @@ async def test_statuses_history_and_a_correction(app, clock) -> None:
     assert f"Mã: {code} · Tổ dân phố Thạch Thang 3" in details and "• Số người tham gia: 9 người" in details
     assert "🔧 Đang xử lý" in official.labels and "✏️ Sửa báo cáo" not in official.labels
     await official.press("Đang xử lý")
-    assert f"{code}: Đang xử lý — Anh Phạm Minh Tuấn (Phường Hải Châu)" in (await inbox(app, "demo-totruong"))[-1]["text"]
+    told = (await inbox(app, "demo-totruong"))[-1]["text"]
+    assert f"{code}: Đang xử lý — Anh Phạm Minh Tuấn (Phường Hải Châu)" in told
     await official.press_id("m.nr.0")
     assert code not in " ".join(official.labels)  # no longer waiting
     await official.send("/menu")

@@ -94,7 +94,7 @@ async def test_feedback_not_yet_passed_to_the_ward(app) -> None:
     assert "Câu này cần một đoạn chữ, không phải ảnh." in await chat.photo(PNG)
     complaint = "Nắp cống trước nhà số 7 kiệt 42 bị vỡ, trời tối rất dễ sụt chân."
     assert "Gửi một ảnh kèm theo (nếu có)." in await chat.send(complaint)
-    assert "Việc phản ánh ở đâu (nếu có)?" in await chat.photo(PNG)
+    assert "Nơi xảy ra việc phản ánh (nếu có)?" in await chat.photo(PNG)
     assert "Tổ đã chuyển phản ánh này lên phường chưa?" in await chat.location(16.0678, 108.2208)
     assert "Hãy bấm «Có» hoặc «Không»." in await chat.send("mai chuyển")
     assert "(6/6) Tổ đã tự giải quyết xong việc này chưa?" in await chat.press("Không")
@@ -117,7 +117,7 @@ async def test_feedback_already_passed_to_the_ward_skips_the_follow_up(app) -> N
     await chat.press("Điện, nước")
     await chat.send("Nước máy yếu vào buổi tối ở khu vực kiệt 18 Hà Huy Tập.")
     await chat.press("Bỏ qua")
-    assert "Việc phản ánh ở đâu (nếu có)?" in chat.text
+    assert "Nơi xảy ra việc phản ánh (nếu có)?" in chat.text
     assert "Tổ đã chuyển phản ánh này lên phường chưa?" in await chat.press("Bỏ qua")
     summary = await chat.press("Có")
     for line in ["• Lĩnh vực: Điện, nước", "• Ảnh: (bỏ qua)", "• Vị trí: (bỏ qua)", "• Đã chuyển lên phường: Có"]:

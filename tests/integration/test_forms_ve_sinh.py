@@ -47,12 +47,12 @@ async def test_a_waste_hotspot_with_another_kind_of_waste(app) -> None:
     assert "(4/7) Đó là loại rác gì khác?" in await chat.press("Xong")
     assert "Điểm rác lớn cỡ nào?" in await chat.send("Xác gia cầm, lông gà")
     assert "Rác ở đó bao lâu rồi?" in await chat.press("Lớn")
-    assert "Ghi chú thêm (nếu có)?" in await chat.press("Dọn rồi lại bị đổ lại")
+    assert "Ghi chú thêm (nếu có)?" in await chat.press("Dọn rồi vẫn bị đổ lại")
     summary = await chat.send("Thường bị đổ lúc tối khuya, đề nghị lắp camera và biển cấm.")
     assert "Kiểm tra lại báo cáo «Điểm đen rác thải»" in summary
     for line in ["• Vị trí: 📍 16.06780, 108.22080", "• Ảnh điểm rác: 📷 đã gửi ảnh",
                  "• Loại rác: Xà bần, phế thải xây dựng, Khác", "• Loại rác khác: Xác gia cầm, lông gà",
-                 "• Quy mô: Lớn — trên 5 m³ (cả xe tải)", "• Đã tồn đọng: Dọn rồi lại bị đổ lại nhiều lần",
+                 "• Quy mô: Lớn — trên 5 m³ (cả xe tải)", "• Đã tồn đọng: Dọn rồi vẫn bị đổ lại nhiều lần",
                  "• Ghi chú: Thường bị đổ lúc tối khuya, đề nghị lắp camera và biển cấm."]:
         assert line in summary
     done = await chat.press("Gửi báo cáo")

@@ -1,0 +1,399 @@
+"""The Zalo channel: updates from the Zalo Bot Platform in, numbered-menu messages out.
+
+Updates arrive by long polling (`getUpdates`, one update per call) or by webhook. Each chat's
+updates are handled one after another, in order; different chats run side by side, and at most
+`MAX_IN_FLIGHT` updates wait at once, so a backlog slows polling down instead of piling up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import bindparam, select
+
+from bot.channels import BlockedByUser
+from bot.zalo_client import ZaloClient, ZaloError, ZaloUnauthorized
+from bot.zalo_menus import Piece, Shown, render
+from handlers.i18n import Translator, _
+from handlers.messages import Incoming, PhotoIn, Reply, split_command
+from models.settings import SettingsError
+from models.tables import Attachment, Conversation, Identity, Person
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+WEBHOOK_PATH = "/zalo/webhook"
+FILES_PATH = "/zalo/files"
+MAX_IN_FLIGHT = 256
+SEEN_LIMIT = 20_000  # message ids remembered to drop repeated updates
+LOOKUP_MAX_CHARS = 80  # longer texts are answers, never a button's number or words
+
+TEXT = "message.text.received"
+IMAGE = "message.image.received"
+STICKER = "message.sticker.received"
+UNSUPPORTED = "message.unsupported.received"
+
+# The buttons last shown to a Zalo user (the engine keeps them in the conversation row) and their language.
+_SHOWN_QUERY = (
+    select(Conversation.data, Person.language)  # type: ignore[call-overload]
+    .select_from(Identity)
+    .join(Person, Person.id == Identity.person_id)
+    .outerjoin(Conversation, Conversation.identity_id == Identity.id)
+    .where(Identity.channel == CHANNEL, Identity.external_id == bindparam("user"))
+)
+
+STICKER_REPLY = _("Cảm ơn bạn! 😊 Tôi chưa hiểu được nhãn dán. Hãy gõ chữ hoặc số, hoặc gõ /menu để xem các việc "
+                  "tôi giúp được.")
+UNSUPPORTED_REPLY = _("Xin lỗi, Zalo không chuyển nội dung tin nhắn này cho tôi (Zalo ẩn nội dung của một số tài "
+                      "khoản và một số loại tin như vị trí, tệp, tin thoại). Vui lòng gõ chữ hoặc gửi ảnh; "
+                      "vị trí thì gõ địa chỉ hoặc tọa độ.")
+PHOTO_FAILED = _("Xin lỗi, tôi không tải được ảnh bạn gửi từ Zalo. Vui lòng gửi lại ảnh.")
+
+
+class ZaloChannel:
+    """The Zalo messenger adapter (see bot/channels.py for what every channel offers)."""
+
+    name = CHANNEL
+
+    def __init__(self, app: App, *, client: ZaloClient | None = None, poll_timeout: int = 30,
+                 concurrency: int = 16) -> None:
+        self.app = app
+        self.settings = app.settings.zalo
+        self.mode = self.settings.mode
+        self.secret = self.settings.webhook_secret
+        self.webhook_url = self.settings.webhook_url or (
+            f"{app.settings.web.public_url.rstrip('/')}{WEBHOOK_PATH}" if app.settings.web.public_url else "")
+        if self.mode == "webhook":
+            if not 8 <= len(self.secret) <= 256:
+                raise SettingsError("zalo.webhook_secret (TOTRUONG_ZALO__WEBHOOK_SECRET) must have 8 to 256 "
+                                    "characters in webhook mode")
+            if not self.webhook_url:
+                raise SettingsError("zalo webhook mode needs zalo.webhook_url or web.public_url")
+        self.client = client or ZaloClient(self.settings.token, self.settings.api_url)
+        self.poll_timeout = poll_timeout
+        self._files_key = hashlib.sha256(b"totruong-zalo-files:" + self.settings.token.encode()).digest()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._running = asyncio.Semaphore(concurrency)
+        self._queues: dict[str, deque[tuple[dict[str, Any], asyncio.Future[None] | None]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._languages: dict[str, str] = {}
+        # Buttons sent to a chat outside its own turn (a delivery): the conversation row does not
+        # hold them, so their numbers are remembered here until that chat's next message.
+        self._delivered: dict[str, Shown] = {}
+        self._runner: asyncio.Task[None] | None = None
+        self.dead = False
+        self.processed = 0  # updates finished (handled, ignored or dropped as repeats)
+
+    # --- start and stop -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Starts receiving in the background: long polling, or registering the webhook."""
+        self._runner = asyncio.create_task(self._run(), name="zalo")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        workers = list(self._workers.values())
+        if workers:
+            await asyncio.wait(workers, timeout=10)
+        await self.client.aclose()
+
+    async def _run(self) -> None:
+        try:
+            await self._connect()
+            if self.mode == "polling":
+                await self._poll()
+        except ZaloUnauthorized as error:
+            self._fatal(error)
+
+    async def _connect(self) -> None:
+        """Checks the token and sets up the webhook (or removes it, to poll); waits out outages."""
+        failures = 0
+        while True:
+            try:
+                me = await self.client.get_me()
+                if self.mode == "webhook":
+                    await self.client.set_webhook(self.webhook_url, self.secret)
+                else:
+                    await self.client.delete_webhook()
+            except ZaloUnauthorized:
+                raise
+            except ZaloError as error:
+                failures += 1
+                wait = self.client.backoff.delay(failures)
+                log.warning("Zalo is not ready (%s); trying again in %.0f s", error, wait)
+                await asyncio.sleep(wait)
+                continue
+            name = me.get("account_name") or me.get("display_name") or me.get("id")
+            where = f"webhook {self.webhook_url}" if self.mode == "webhook" else "long polling"
+            log.info("Zalo bot %s connected (%s)", name, where)
+            return
+
+    async def _poll(self) -> None:
+        failures = 0
+        while not self.dead:
+            try:
+                update = await self.client.get_updates(self.poll_timeout)
+            except ZaloUnauthorized:
+                raise
+            except ZaloError as error:
+                failures += 1
+                wait = self.client.backoff.delay(failures)
+                log.warning("Zalo getUpdates failed (%s); polling again in %.0f s", error, wait)
+                await asyncio.sleep(wait)
+                continue
+            failures = 0
+            if update is not None:
+                await self._slots.acquire()
+                self._enqueue(update, None)
+
+    def _fatal(self, error: ZaloError) -> None:
+        if not self.dead:
+            self.dead = True
+            log.error("Zalo rejected the bot token (401 on %s): the Zalo channel is stopped. "
+                      "Check TOTRUONG_ZALO__TOKEN and restart.", error.method)
+        if self._runner is not None and self._runner is not asyncio.current_task():
+            self._runner.cancel()
+
+    # --- receiving ----------------------------------------------------------------------------
+
+    async def accept(self, update: dict[str, Any]) -> None:
+        """Handles one update (from the webhook) in its chat's order; returns when it is done."""
+        await self._slots.acquire()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue(update, done)
+        await done
+
+    def _enqueue(self, update: dict[str, Any], done: asyncio.Future[None] | None) -> None:
+        message = _dict(update.get("message"))
+        message_id = str(message.get("message_id") or "")
+        if message_id:
+            if message_id in self._seen:
+                log.info("dropping a repeated Zalo update %s", message_id)
+                self._finish(done)
+                return
+            self._seen[message_id] = None
+            if len(self._seen) > SEEN_LIMIT:
+                self._seen.popitem(last=False)
+        key = _chat_id(message) or _user_id(message)
+        self._queues.setdefault(key, deque()).append((update, done))
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._drain(key))
+
+    def _finish(self, done: asyncio.Future[None] | None) -> None:
+        self.processed += 1
+        self._slots.release()
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    async def _drain(self, key: str) -> None:
+        """Handles one chat's updates in order until its queue is empty."""
+        queue = self._queues[key]
+        try:
+            while queue:
+                update, done = queue.popleft()
+                try:
+                    async with self._running:
+                        await self._process(update)
+                except Exception:
+                    log.exception("could not handle a Zalo %s in chat %s", update.get("event_name"), key)
+                finally:
+                    self._finish(done)
+        finally:
+            del self._queues[key]
+            del self._workers[key]
+
+    async def _process(self, update: dict[str, Any]) -> None:
+        event = str(update.get("event_name") or "")
+        message = _dict(update.get("message"))
+        sender = _dict(message.get("from"))
+        user_id, chat_id = _user_id(message), _chat_id(message) or _user_id(message)
+        if event not in (TEXT, IMAGE, STICKER, UNSUPPORTED):
+            log.info("ignoring a Zalo %s event", event or "nameless")
+            return
+        if not user_id or sender.get("is_bot"):
+            return
+        if _dict(message.get("chat")).get("chat_type") == "GROUP":
+            # Replies and later notices would go to everyone in the group: only private chats.
+            log.info("ignoring a Zalo message in a group chat")
+            return
+        base: dict[str, Any] = {"channel": CHANNEL, "user_id": user_id, "chat_id": chat_id,
+                                "display_name": str(sender.get("display_name") or sender.get("name") or ""),
+                                "at": _moment(message.get("date")) or self.app.clock.now()}
+        if event == STICKER:
+            await self._send(chat_id, [Reply(self._t(chat_id)(STICKER_REPLY))])
+            return
+        if event == UNSUPPORTED:
+            await self._send(chat_id, [Reply(self._t(chat_id)(UNSUPPORTED_REPLY))])
+            return
+        if event == IMAGE:
+            photo = await self._download(message, chat_id)
+            if photo is None:
+                await self._send(chat_id, [Reply(self._t(chat_id)(PHOTO_FAILED))])
+                return
+            msg = Incoming(**base, photo=photo)
+        else:
+            msg = await self._text_message(str(message.get("text") or ""), base)
+        handled = await self.app.receive(msg)
+        await self._send(chat_id, handled.replies)
+
+    async def _text_message(self, text: str, base: dict[str, Any]) -> Incoming:
+        """A text as a command, as the button its number or words select, or as plain text."""
+        command = split_command(text)
+        if command is not None:
+            return Incoming(**base, command=command[0], argument=command[1])
+        if len(text) <= LOOKUP_MAX_CHARS:
+            shown = await self._shown(base["user_id"], base["chat_id"])
+            button = shown.select(text)
+            if button is not None:
+                return Incoming(**base, button=button)
+        return Incoming(**base, text=text)
+
+    async def _shown(self, user_id: str, chat_id: str) -> Shown:
+        """The buttons this chat saw last: from a delivery, else from the conversation row."""
+        delivered = self._delivered.pop(chat_id, None)
+        # A bare connection, not an ORM session: this runs for most texts, and a session costs double.
+        async with self.app.db_engine.connect() as connection:
+            row = (await connection.execute(_SHOWN_QUERY, {"user": user_id})).first()
+        if row is None:
+            return delivered or Shown()
+        data, language = row
+        self._languages[chat_id] = language
+        if delivered is not None:
+            return delivered
+        pairs = (data or {}).get("_buttons") or []
+        return Shown(tuple((str(pair[0]), str(pair[1])) for pair in pairs if len(pair) == 2))
+
+    async def _download(self, message: dict[str, Any], chat_id: str) -> PhotoIn | None:
+        """Fetches the photo of an image event, keeping at most one byte over the size limit."""
+        url = message.get("photo_url") or message.get("photo") or message.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            log.warning("a Zalo image event without a photo URL")
+            return None
+        with contextlib.suppress(ZaloError):
+            await self.client.send_chat_action(chat_id, "typing")
+        fetched = await self.client.download(url, self.app.settings.limits.photo_max_bytes + 1)
+        if fetched is None:
+            return None
+        content, mime = fetched
+        return PhotoIn(content=content, mime=mime, filename=urlsplit(url).path.rsplit("/", 1)[-1][:100])
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]:
+        """Sends replies to a chat outside its own turn (deliveries); remembers their numbering."""
+        shown = Shown.of(replies)
+        if shown.buttons:
+            self._delivered[chat_id] = shown
+        return await self._send(chat_id, replies, deliveries=True)
+
+    async def _send(self, chat_id: str, replies: Sequence[Reply], *, deliveries: bool = False) -> list[str]:
+        if self.dead or not replies:
+            return []
+        ids: list[str] = []
+        for piece in render(replies, self._t(chat_id), file_url=self.file_url):
+            try:
+                ids.append(await self._send_piece(chat_id, piece))
+            except ZaloUnauthorized as error:
+                self._fatal(error)
+                return ids
+            except ZaloError as error:
+                if error.code == 403 and deliveries:
+                    raise BlockedByUser(chat_id) from error
+                log.warning("could not send a Zalo message to chat %s: %s", chat_id, error)
+        return ids
+
+    async def _send_piece(self, chat_id: str, piece: Piece) -> str:
+        if piece.photo_url:
+            result = await self.client.send_photo(chat_id, piece.photo_url)
+        else:
+            result = await self.client.send_message(chat_id, piece.text)
+        return str(result.get("message_id") or "")
+
+    def _t(self, chat_id: str) -> Translator:
+        language = self._languages.get(chat_id) or self.app.settings.app.language
+        return self.app.catalogs.translator(language, self.app.settings.app.tz)
+
+    # --- files and webhook --------------------------------------------------------------------
+
+    def _signature(self, attachment_id: int) -> str:
+        return hmac.new(self._files_key, str(attachment_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+    def file_url(self, attachment_id: int) -> str | None:
+        """A URL Zalo can fetch the attachment from, when the app has a public address."""
+        public = self.app.settings.web.public_url.rstrip("/")
+        if not public:
+            return None
+        return f"{public}{FILES_PATH}/{attachment_id}/{self._signature(attachment_id)}"
+
+    def mount(self, web: FastAPI) -> None:
+        """Adds the signed file route (photos Zalo fetches) and, in webhook mode, the webhook."""
+
+        @web.get(FILES_PATH + "/{attachment_id}/{signature}", include_in_schema=False)
+        async def zalo_file(attachment_id: int, signature: str) -> FileResponse:
+            if not hmac.compare_digest(signature.encode(), self._signature(attachment_id).encode()):
+                raise HTTPException(404, "no such file")
+            async with self.app.sessions() as session:
+                attachment = await session.get(Attachment, attachment_id)
+            if attachment is None:
+                raise HTTPException(404, "no such file")
+            return FileResponse(self.app.files.path_of(attachment), media_type=attachment.mime)
+
+        if self.mode != "webhook":
+            return
+        path = urlsplit(self.settings.webhook_url).path or WEBHOOK_PATH
+
+        @web.post(path, include_in_schema=False)
+        async def zalo_webhook(request: Request) -> JSONResponse:
+            given = request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self.secret.encode()):
+                log.warning("refused a Zalo webhook call without the right secret")
+                return JSONResponse({"ok": False, "description": "forbidden"}, status_code=403)
+            try:
+                body = await request.json()
+            except ValueError:
+                return JSONResponse({"ok": False, "description": "not JSON"}, status_code=400)
+            # The documentation wraps the update like getUpdates; real traffic may not.
+            update = body.get("result") if isinstance(body, dict) and "result" in body else body
+            if not isinstance(update, dict):
+                return JSONResponse({"ok": False, "description": "no update"}, status_code=400)
+            if not self.dead:
+                await self.accept(update)
+            return JSONResponse({"ok": True})
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one: updates are read defensively."""
+    return value if isinstance(value, dict) else {}
+
+
+def _user_id(message: dict[str, Any]) -> str:
+    return str(_dict(message.get("from")).get("id") or "")
+
+
+def _chat_id(message: dict[str, Any]) -> str:
+    return str(_dict(message.get("chat")).get("id") or "")
+
+
+def _moment(milliseconds: Any) -> datetime | None:
+    """Zalo's `date`, in milliseconds since 1970, as an aware UTC moment."""
+    if isinstance(milliseconds, int | float) and milliseconds > 0:
+        return datetime.fromtimestamp(milliseconds / 1000, UTC)
+    return None

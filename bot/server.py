@@ -19,9 +19,17 @@ async def serve(settings: Settings) -> None:
     await prepare_database(app)
     await app.start()
     web = create_web(app)
+    # Open long polls of the simulator would hold a shutdown for up to 30 s: give them 3.
     config = uvicorn.Config(web, host=settings.web.host, port=settings.web.port, log_level="warning",
-                            access_log=False, lifespan="off")
+                            access_log=False, lifespan="off", timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
+    original_exit = server.handle_exit
+
+    def handle_exit(sig: int, frame: object) -> None:
+        app.simulator.wake_all()
+        original_exit(sig, frame)  # type: ignore[arg-type]
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
     address = f"http://{settings.web.host}:{settings.web.port}"
     if settings.web.simulator:
         print(f"Tổ trưởng is running. Simulator: {address}  (Ctrl+C to stop)", flush=True)

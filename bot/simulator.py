@@ -45,15 +45,22 @@ class SimulatorChannel:
 
     async def messages_after(self, external_id: str, after: int, *, wait: float = 0) -> list[dict[str, Any]]:
         """The user's messages with an id above `after`; waits up to `wait` seconds for one."""
+        # Register before reading: a message delivered between the read and the wait still wakes us.
+        event = self._changed.setdefault(external_id, asyncio.Event()) if wait > 0 else None
         found = await self._read(external_id, after)
-        if found or wait <= 0:
+        if found or event is None:
             return found
-        event = self._changed.setdefault(external_id, asyncio.Event())
         try:
             await asyncio.wait_for(event.wait(), timeout=wait)
         except TimeoutError:
             return []
         return await self._read(external_id, after)
+
+    def wake_all(self) -> None:
+        """Ends every long poll now (the app is stopping)."""
+        for event in self._changed.values():
+            event.set()
+        self._changed.clear()
 
     async def _read(self, external_id: str, after: int) -> list[dict[str, Any]]:
         async with self.sessions() as session:

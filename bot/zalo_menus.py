@@ -141,8 +141,7 @@ def render(replies: Sequence[Reply], t: Translator, *, file_url: Callable[[int],
             lines.append(t(LOCATION_HINT))
         elif reply.keyboard == Keyboard.REQUEST_CONTACT:
             lines.append(t(CONTACT_HINT))
-        elif buttons and "📎" in reply.text:
-            # A stopgap: the core marks no photo question; its wording names the 📎 button.
+        elif reply.keyboard == Keyboard.REQUEST_PHOTO:
             lines.append(t(PHOTO_HINT))
         if reply.document_id is not None and (url := file_url(reply.document_id)):
             lines.append(t(FILE_LINE, url=url))

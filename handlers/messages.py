@@ -63,6 +63,7 @@ class Keyboard(StrEnum):
     MENU = "menu"  # a persistent main menu (Telegram reply keyboard)
     REQUEST_LOCATION = "location"
     REQUEST_CONTACT = "contact"
+    REQUEST_PHOTO = "photo"  # the question wants a photo: adapters may add how to send one
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class Reply:
             "keyboard": self.keyboard.value,
             "photo_id": self.photo_id,
             "document_id": self.document_id,
+            "edit": self.edit,
         }
 
     @property

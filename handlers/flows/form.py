@@ -126,6 +126,8 @@ def question(form: FormDef, field: FieldDef, state: State, ctx: Context) -> Repl
         buttons.append([ctx.button("today", t("Hôm nay")), ctx.button("yday", t("Hôm qua"))])
     elif field.type == "location":
         keyboard = Keyboard.REQUEST_LOCATION
+    elif field.type == "photo" or field.accept_photo:
+        keyboard = Keyboard.REQUEST_PHOTO
     nav = []
     if state.data.get("trail") or state.data.get("edit"):
         nav.append(ctx.button("back", t("⬅️ Quay lại")))
@@ -152,9 +154,10 @@ def _expectation(field: FieldDef, ctx: Context) -> str:
         return t("Gõ ngày theo dạng ngày/tháng/năm, ví dụ {example}, hoặc bấm nút.",
                  example=t.date(ctx.clock.now()))
     if field.type == "photo":
-        return t("Gửi một ảnh: bấm biểu tượng 📎 hoặc 📷 rồi chọn ảnh.")
-    return t("Gửi vị trí (bấm 📎 rồi chọn Vị trí), hoặc gõ tọa độ như 16.0544, 108.2022"
-             + (", hoặc gõ địa chỉ." if field.allow_address else "."))
+        return t("Gửi một ảnh: chụp mới hoặc chọn ảnh có sẵn trong máy.")
+    if field.allow_address:
+        return t("Gửi vị trí, hoặc gõ địa chỉ, hoặc gõ tọa độ như 16.0544, 108.2022.")
+    return t("Gửi vị trí, hoặc gõ tọa độ như 16.0544, 108.2022.")
 
 
 def _number_rule(field: FieldDef, ctx: Context) -> str:
@@ -318,7 +321,7 @@ async def _read_answer(
             raise Invalid(field.pattern_message or _("Câu trả lời không đúng dạng yêu cầu."))
         return text, True
     if field.type == "photo":
-        return await _photo(msg, ctx), True
+        return await _photo(msg, ctx, field), True
     return _location(field, msg, text, ctx), True
 
 
@@ -385,9 +388,11 @@ def _as_date_action(action: str | None) -> str | None:
     return {"today": "hôm nay", "yday": "hôm qua"}.get(action or "")
 
 
-async def _photo(msg: Incoming, ctx: Context) -> dict[str, int]:
+async def _photo(msg: Incoming, ctx: Context, field: FieldDef | None = None) -> dict[str, int]:
     if msg.photo is None:
-        raise Invalid(_("Câu này cần một ảnh. Bấm biểu tượng 📎 hoặc 📷 để gửi ảnh."))
+        if field is not None and not field.required:
+            raise Invalid(_("Câu này cần một ảnh. Hãy gửi một ảnh, hoặc chọn «Bỏ qua» nếu không có."))
+        raise Invalid(_("Câu này cần một ảnh. Hãy gửi một ảnh."))
     limit = ctx.settings.limits.photo_max_bytes
     if len(msg.photo.content) > limit:
         raise Invalid(_("Ảnh quá lớn ({size} MB). Giới hạn là {limit} MB; hãy gửi ảnh nhỏ hơn."),
@@ -406,11 +411,11 @@ def _location(field: FieldDef, msg: Incoming, text: str, ctx: Context) -> dict[s
     elif field.allow_address and len(text) >= 5:
         return {"lat": None, "lon": None, "address": text[:300]}
     elif text and not field.allow_address:
-        raise Invalid(_("Câu này cần vị trí chính xác: bấm 📎 rồi chọn Vị trí, hoặc gõ tọa độ như 16.0544, 108.2022."))
+        raise Invalid(_("Câu này cần vị trí chính xác: gửi vị trí, hoặc gõ tọa độ như 16.0544, 108.2022."))
     elif text:
         raise Invalid(_("Địa chỉ quá ngắn. Hãy gõ rõ số nhà, tên đường, hoặc gửi vị trí."))
     else:
-        raise Invalid(_("Câu này cần một vị trí. Bấm 📎 rồi chọn Vị trí, hoặc gõ địa chỉ."))
+        raise Invalid(_("Câu này cần một vị trí: gửi vị trí, hoặc gõ địa chỉ."))
     south, west, north, east = ctx.settings.app.area_bbox
     if not (south <= lat <= north and west <= lon <= east):
         raise Invalid(_("Vị trí {lat}, {lon} nằm ngoài {area}. Vui lòng gửi vị trí trong địa bàn."),

@@ -19,6 +19,13 @@ PAGE = 5
 REASON = "reason"
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """Cuts a button label at a word, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ·,") + "…"
+
+
 def _line(ctx: Context, report: Report, unit: Unit | None = None) -> str:
     t = ctx.t
     status = t(STATUS_LABELS.get(report.status, report.status))
@@ -47,7 +54,7 @@ async def my_reports(ctx: Context, page: int = 0) -> list[Reply]:
         return [Reply(t("Bạn chưa gửi báo cáo nào."), rows([ctx.menu_button("menu", t("⬅️ Menu chính"))]))]
     shown = found[:PAGE]
     text = t("📜 Báo cáo của bạn (trang {page}). Bấm để xem chi tiết:", page=page + 1)
-    buttons = [ctx.menu_button(f"rv.{r.id}", _line(ctx, r)[:60]) for r in shown]
+    buttons = [ctx.menu_button(f"rv.{r.id}", _short(_line(ctx, r))) for r in shown]
     nav = [*_pager(ctx, "my", page, len(found) > PAGE), ctx.menu_button("menu", t("⬅️ Menu chính"))]
     return [Reply(text, (*rows(buttons), tuple(nav)))]
 
@@ -72,7 +79,7 @@ async def official_list(ctx: Context, kind: str, page: int = 0) -> list[Reply]:
         empty = t("Không có tin khẩn nào đang mở.") if kind == "oi" else t("Không có báo cáo nào chờ xử lý.")
         return [Reply(f"{title}\n{empty}", rows([ctx.menu_button("menu", t("⬅️ Menu chính"))]))]
     text = t("{title} — trang {page}, mới nhất trước:", title=title, page=page + 1)
-    buttons = [ctx.menu_button(f"rv.{r.id}", _line(ctx, r, u)[:60]) for r, u in shown]
+    buttons = [ctx.menu_button(f"rv.{r.id}", _short(_line(ctx, r, u))) for r, u in shown]
     nav = [*_pager(ctx, kind, page, len(found) > (page + 1) * PAGE), ctx.menu_button("menu", t("⬅️ Menu chính"))]
     return [Reply(text, (*rows(buttons), tuple(nav)))]
 

@@ -84,7 +84,7 @@ async def test_a_theft_with_nobody_hurt_then_corrected_from_the_summary(app) -> 
     assert "Địa chỉ quá ngắn. Hãy gõ rõ số nhà, tên đường, hoặc gửi vị trí." in await chat.send("K42")
     assert "Kể ngắn gọn" in await chat.send("Kiệt 42 Hà Huy Tập")
     await chat.send("Mất trộm xe máy để trong sân lúc 2 giờ sáng, cửa cổng bị cắt khóa.")
-    assert "Câu này cần một ảnh. Bấm biểu tượng 📎 hoặc 📷 để gửi ảnh." in await chat.send("không có ảnh")
+    assert "Câu này cần một ảnh. Hãy gửi một ảnh, hoặc chọn «Bỏ qua» nếu không có." in await chat.send("không có ảnh")
     assert "Có ai bị thương không?" in await chat.press("Bỏ qua")
     assert "Tổ đã báo cho 113 hoặc công an khu vực chưa?" in await chat.press("Không")
     assert "Hãy bấm «Có» hoặc «Không»." in await chat.send("để mai")

@@ -38,7 +38,7 @@ async def test_a_waste_hotspot_with_another_kind_of_waste(app) -> None:
     assert "nằm ngoài Thành phố Đà Nẵng" in await chat.location(10.7769, 106.7009)  # Thành phố Hồ Chí Minh
     assert "(2/7) Chụp một ảnh điểm rác và gửi lên." in await chat.location(16.0678, 108.2208)
     assert "⏭ Bỏ qua" not in chat.labels  # the photo is required too
-    assert "Câu này cần một ảnh. Bấm biểu tượng 📎 hoặc 📷 để gửi ảnh." in await chat.send("chưa chụp")
+    assert "Câu này cần một ảnh. Hãy gửi một ảnh." in await chat.send("chưa chụp")
     assert "Ở đó có những loại rác gì?" in await chat.photo(JPEG)
     assert "Hãy chọn ít nhất một mục rồi bấm «Xong»." in await chat.press("Xong")
     await chat.press("Xà bần")

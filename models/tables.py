@@ -170,6 +170,56 @@ class AuditLog(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
 
 
+class Notice(SQLModel, table=True):
+    """A notice from a leader or an official to the residents and/or leaders of a unit subtree."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    sender_id: int = Field(foreign_key="person.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    unit_path: str = Field(default="", sa_column=Column(PathType, nullable=False, index=True))
+    audience: str = Field(default="residents", max_length=16)  # residents | leaders | both
+    text: str = Field(max_length=4000)
+    photo_id: int | None = Field(default=None, foreign_key="attachment.id")
+    urgent: bool = Field(default=False)
+    send_at: datetime = Field(default_factory=utcnow)
+    total: int = Field(default=0)
+    # Progress told to the sender so far: the last tenth reported and when.
+    progress_tenths: int = Field(default=0)
+    progress_at: datetime | None = Field(default=None)
+    finished_at: datetime | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Outbox(SQLModel, table=True):
+    """One message to one identity, written in the transaction that caused it; the dispatcher
+    claims due rows, sends them within each channel's limits and records what happened."""
+
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "due_at"),
+        Index("ix_outbox_notice_status", "notice_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=96, unique=True)  # what it is and for whom: sending it twice is impossible
+    identity_id: int = Field(foreign_key="identity.id", index=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    payload: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JsonType, nullable=False))
+    kind: str = Field(default="direct", max_length=16)  # direct | broadcast (opt-out applies)
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    # pending → sending → sent | retry → … | blocked | failed | skipped
+    status: str = Field(default="pending", max_length=16)
+    due_at: datetime = Field(default_factory=utcnow)
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = Field(default=None)
+    claimed_by: str = Field(default="", max_length=64)
+    sent_at: datetime | None = Field(default=None)
+    message_id: str = Field(default="", max_length=64)
+    error: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class SimMessage(SQLModel, table=True):
     """A message the bot sent to a simulator user, kept so the page can read it after any id."""
 

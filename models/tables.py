@@ -191,6 +191,25 @@ class Notice(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Feedback(SQLModel, table=True):
+    """A resident's feedback (phản ánh) to their group's leader, and what became of it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    resident_id: int = Field(foreign_key="person.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    unit_path: str = Field(default="", sa_column=Column(PathType, nullable=False, index=True))
+    text: str = Field(default="", max_length=4000)
+    photo_id: int | None = Field(default=None, foreign_key="attachment.id")
+    location: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
+    status: str = Field(default="new", max_length=16)  # new | answered | passed | closed
+    answer: str = Field(default="", max_length=2000)
+    handled_by: int | None = Field(default=None, foreign_key="person.id")
+    report_id: int | None = Field(default=None, foreign_key="report.id")  # when passed to the ward
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Outbox(SQLModel, table=True):
     """One message to one identity, written in the transaction that caused it; the dispatcher
     claims due rows, sends them within each channel's limits and records what happened."""

@@ -5,23 +5,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.channels import BlockedByUser, Channel
+from bot.channels import Channel
 from bot.simulator import CHANNEL as SIM_CHANNEL
 from bot.simulator import SimulatorChannel
+from handlers import notices, outbox
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs
-from handlers.messages import Incoming, Reply
+from handlers.messages import Delivery, Incoming, Reply
 from handlers.ports import Clock, SystemClock
 from models import db
 from models.files import LocalFileStore
 from models.repos import Repo
 from models.settings import Settings
-from models.tables import Identity
 from scheduler import jobs
+from scheduler.dispatcher import Dispatcher, Sender
 from scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -39,47 +39,44 @@ class App:
     simulator: SimulatorChannel
     ticker: Ticker
     clock: Clock
+    dispatcher: Dispatcher
     # Messenger adapters by channel name ("telegram", "zalo"), started with the app.
     channels: dict[str, Channel] = field(default_factory=dict)
 
     async def receive(self, msg: Incoming) -> Handled:
-        """Runs one incoming message through the core and delivers what it produced to others.
+        """Runs one incoming message through the core; what it produced for others is in the outbox.
 
         The replies to the sender are the caller's (the adapter that received the message).
         """
         handled = await self.engine.handle(msg)
-        for delivery in handled.deliveries:
-            await self.deliver_to_person(delivery.person_id, [delivery.reply])
+        if handled.deliveries:
+            self.dispatcher.wake()
         return handled
 
-    async def deliver_to_person(self, person_id: int, replies: list[Reply]) -> None:
-        """Sends to every identity of the person, on whichever channel it is."""
-        async with self.sessions() as session:
-            identities = (await session.scalars(
-                select(Identity).where(Identity.person_id == person_id, Identity.blocked.is_(False))  # type: ignore[attr-defined]
-            )).all()
-        for identity in identities:
-            if identity.channel == SIM_CHANNEL:
-                await self.simulator.deliver(identity.external_id, replies)
-                continue
-            channel = self.channels.get(identity.channel)
-            if channel is None:
-                continue
-            try:
-                await channel.send(identity.chat_id or identity.external_id, replies)
-            except BlockedByUser:
-                async with self.sessions() as session, session.begin():
-                    await Repo(session).set_identity_blocked(identity.id or 0, True)
-            except Exception:
-                log.exception("could not deliver to %s:%s", identity.channel, identity.external_id)
+    async def deliver_to_person(self, person_id: int, replies: list[Reply], *, broadcast: bool = False) -> None:
+        """Queues messages for every identity of the person, on whichever channel it is."""
+        async with self.sessions() as session, session.begin():
+            await outbox.enqueue(Repo(session), [Delivery(person_id, reply) for reply in replies],
+                                 now=self.clock.now(), settings=self.settings, broadcast=broadcast)
+        self.dispatcher.wake()
+
+    async def notice_progress(self, notice_ids: set[int]) -> None:
+        """After each recorded batch: tell the senders of these notices how far delivery got."""
+        async with self.sessions() as session, session.begin():
+            repo = Repo(session)
+            told = await notices.progress(repo, notice_ids, now=self.clock.now(), translate=self.engine.translator)
+            await outbox.enqueue(repo, told, now=self.clock.now(), settings=self.settings)
+        if told:
+            self.dispatcher.wake()
 
     async def escalate_incidents(self) -> int:
         """The ticker's job: urgent incidents nobody acknowledged go one level up."""
         return await jobs.escalate_incidents(sessions=self.sessions, engine=self.engine, clock=self.clock,
-                                             deliver=self.deliver_to_person)
+                                             wake=self.dispatcher.wake)
 
     async def start(self) -> None:
         self.ticker.start()
+        self.dispatcher.start()
         for channel in self.channels.values():
             await channel.start()
 
@@ -89,6 +86,7 @@ class App:
                 await channel.stop()
             except Exception:
                 log.exception("stopping channel %s", channel.name)
+        await self.dispatcher.stop()
         self.ticker.shutdown()
         await self.db_engine.dispose()
 
@@ -104,9 +102,13 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     engine = Engine(sessions=sessions, settings=settings, forms=forms, catalogs=catalogs, files=files, clock=clock)
     simulator = SimulatorChannel(sessions)
     ticker = Ticker(settings.app.timezone)
+    senders: dict[str, Sender] = {SIM_CHANNEL: simulator}
+    dispatcher = Dispatcher(sessions=sessions, senders=senders, clock=clock, settings=settings.outbox)
     app = App(settings=settings, db_engine=db_engine, sessions=sessions, forms=forms, catalogs=catalogs,
-              files=files, engine=engine, simulator=simulator, ticker=ticker, clock=clock)
+              files=files, engine=engine, simulator=simulator, ticker=ticker, clock=clock, dispatcher=dispatcher)
     _add_channels(app)
+    senders.update(app.channels)
+    dispatcher.on_recorded = app.notice_progress
     ticker.every("escalate-incidents", settings.incidents.check_seconds, app.escalate_incidents)
     return app
 

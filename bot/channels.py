@@ -8,10 +8,9 @@ from typing import Protocol
 from fastapi import FastAPI
 
 from handlers.messages import Reply
+from handlers.ports import BlockedByUser, RetryLater
 
-
-class BlockedByUser(Exception):
-    """The user blocked the bot (Telegram 403): stop sending to this identity."""
+__all__ = ["BlockedByUser", "Channel", "RetryLater"]
 
 
 class Channel(Protocol):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.messages import Reply
-from models.tables import Identity, SimMessage
+from models.tables import SimMessage
 
 CHANNEL = "sim"
 
@@ -34,14 +34,10 @@ class SimulatorChannel:
             event.set()
         return stored
 
-    async def deliver_to_person(self, person_id: int, replies: Sequence[Reply]) -> None:
-        """Delivers to every simulator identity of the person (others are the messengers' job)."""
-        async with self.sessions() as session:
-            ids = (await session.scalars(
-                select(Identity.external_id).where(Identity.person_id == person_id, Identity.channel == CHANNEL)
-            )).all()
-        for external_id in ids:
-            await self.deliver(external_id, replies)
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]:
+        """The outbox dispatcher's way in: stores the messages for the page to read."""
+        stored = await self.deliver(chat_id, replies)
+        return [str(message["id"]) for message in stored]
 
     async def messages_after(self, external_id: str, after: int, *, wait: float = 0) -> list[dict[str, Any]]:
         """The user's messages with an id above `after`; waits up to `wait` seconds for one."""

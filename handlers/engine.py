@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import outbox
 from handlers.context import Context, Flow, Outcome, State, version_tag
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
+from handlers.flows import feedback, monthly, notice, people, review
 from handlers.flows import form as form_flow
-from handlers.flows import monthly, review
 from handlers.flows.menu import help_text, language_choice, main_menu
 from handlers.flows.start import register
 from handlers.forms import FormRegistry
@@ -70,7 +71,13 @@ class Engine:
         self.catalogs = catalogs
         self.files = files
         self.clock = clock
-        self.flows: dict[str, Flow] = {form_flow.NAME: form_flow.FormFlow(), review.REASON: review.ReasonFlow()}
+        self.flows: dict[str, Flow] = {
+            form_flow.NAME: form_flow.FormFlow(),
+            review.REASON: review.ReasonFlow(),
+            notice.NAME: notice.NoticeFlow(),
+            feedback.NAME: feedback.FeedbackFlow(),
+            feedback.ANSWER: feedback.AnswerFlow(),
+        }
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def handle(self, msg: Incoming) -> Handled:
@@ -121,6 +128,8 @@ class Engine:
         next_state.data = {**next_state.data, "_buttons": [[b.id, fold(b.label)] for b in shown][:40]}
         await repo.save_conversation(who.identity_id, flow=next_state.flow, step=next_state.step,
                                      data=next_state.data, expected_version=state.version)
+        if outcome.deliveries:  # in this transaction: they are sent if and only if it commits
+            await outbox.enqueue(repo, outcome.deliveries, now=self.clock.now(), settings=self.settings)
         return Handled(outcome.replies, outcome.deliveries, who.person_id)
 
     def _context(self, who: Who, repo: Repo, state: State) -> Context:
@@ -161,8 +170,11 @@ class Engine:
                 return await self._button(msg, pressed, state, ctx)
         flow = self.flows.get(state.flow)
         if flow is not None:
-            if msg.kind == "empty" or (text is not None and not text):
+            if msg.kind == "empty":
                 return Outcome([Reply(t("Tôi chưa đọc được tin nhắn này.")), *await flow.show(state, ctx)], state)
+            if text is not None and not text:
+                return Outcome([Reply(t("Tin nhắn đang trống. Hãy gõ nội dung.")), *await flow.show(state, ctx)],
+                               state)
             return await flow.handle(msg, state, ctx, None)
         return await self._idle(msg, text, state, ctx)
 
@@ -257,8 +269,8 @@ class Engine:
             return Outcome([language_choice(ctx)], state)
         if name == "lang" and rest in LANGUAGES:
             return await self._set_language(rest, state, ctx)
-        if name in ("ack", "st", "rv"):
-            # Quick actions on a report: they leave a form in progress where it was.
+        if name in ("ack", "st", "rv", "fp", "fc", "nd", "nt", "inv"):
+            # Quick actions: they leave a form in progress where it was.
             outcome = await self._report_action(name, rest, ctx)
             if in_flow:
                 return Outcome([*outcome.replies, *await self._show(state, ctx)], state, outcome.deliveries)
@@ -281,9 +293,29 @@ class Engine:
             return await review.ask_reason(ctx, _number(rest))
         if name == "nil":
             return Outcome(await monthly.nil_report(ctx, rest), None)
+        if name == "nw":
+            return await notice.start(ctx)
+        if name == "ns":
+            return Outcome(await people.sent_notices(ctx), None)
+        if name == "fb":
+            return await feedback.start(ctx)
+        if name == "fa":
+            return await feedback.ask_answer(ctx, _number(rest))
+        if name == "stop":
+            return await self._stop(ctx)
         raise UserError(_("Nút này không hợp lệ."))
 
     async def _report_action(self, name: str, rest: str, ctx: Context) -> Outcome:
+        if name == "fp":
+            return await feedback.pass_to_ward(ctx, _number(rest))
+        if name == "fc":
+            return await feedback.close(ctx, _number(rest))
+        if name == "nd":
+            return Outcome(await people.notice_report(ctx, _number(rest)), None)
+        if name == "nt":
+            return Outcome(await people.recent_notices(ctx), None)
+        if name == "inv":
+            return Outcome(await people.group_code(ctx), None)
         if name == "rv":
             return Outcome(await review.view(ctx, _number(rest)), None)
         if name == "ack":

@@ -23,3 +23,15 @@ class FileStore(Protocol):
     async def save(self, repo: Repo, *, content: bytes, mime: str, uploader: int | None) -> int:
         """Stores a file (once per content) and returns its Attachment id."""
         ...
+
+
+class BlockedByUser(Exception):
+    """The user blocked the bot (Telegram 403): stop sending to this identity."""
+
+
+class RetryLater(Exception):
+    """The channel asks us to wait (Telegram 429 `retry_after`) before sending again."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds} s")
+        self.seconds = seconds

@@ -21,6 +21,7 @@ from models.tables import (
     Conversation,
     Identity,
     Invite,
+    Notice,
     Person,
     Report,
     ReportEvent,
@@ -467,6 +468,44 @@ class Repo:
             .order_by(RoleAssignment.id)
         )).all()
         return [(row[0], row[1], row[3]) for row in rows if duty is None or duty in row[2].split(",")]
+
+    async def leaders_of(self, unit_id: int) -> list[tuple[int, str, str]]:
+        """(person id, name, language) of a group's leader and deputies."""
+        rows = (await self.session.execute(
+            select(RoleAssignment.person_id, Person.name, Person.language)
+            .join(Person, Person.id == RoleAssignment.person_id)
+            .where(RoleAssignment.unit_id == unit_id, RoleAssignment.role.in_(("leader", "deputy")),
+                   RoleAssignment.active.is_(True))
+            .order_by(RoleAssignment.role.desc(), RoleAssignment.id)
+        )).all()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    async def notices_for(self, paths: Sequence[str], audiences: Sequence[str], *, now: datetime,
+                          limit: int = 5) -> Sequence[Notice]:
+        """The latest notices sent to any of these units (a group and the units above it)."""
+        return (await self.session.scalars(
+            select(Notice).where(Notice.unit_path.in_(paths), Notice.audience.in_(audiences),
+                                 Notice.send_at <= now)
+            .order_by(Notice.send_at.desc(), Notice.id.desc()).limit(limit)
+        )).all()
+
+    async def notices_under(self, path: str, *, sender_id: int | None = None, limit: int = 10) -> Sequence[Notice]:
+        low, high = subtree_range(path)
+        query = select(Notice).where(Notice.unit_path >= low, Notice.unit_path < high)
+        if sender_id is not None:
+            query = query.where(Notice.sender_id == sender_id)
+        return (await self.session.scalars(query.order_by(Notice.id.desc()).limit(limit))).all()
+
+    async def group_invite(self, unit_id: int, *, created_by: int) -> Invite:
+        """The group's unlimited resident code (made the first time it is asked for)."""
+        found = (await self.session.scalars(
+            select(Invite).where(Invite.unit_id == unit_id, Invite.role == "resident", Invite.max_uses == 0,
+                                 Invite.expires_at.is_(None)).order_by(Invite.id)
+        )).first()
+        if found is not None:
+            return found
+        return await self.create_invite(unit_id=unit_id, role="resident", max_uses=0, expires_at=None,
+                                        created_by=created_by)
 
     async def due_escalations(self, now: datetime, *, limit: int = 50) -> Sequence[Report]:
         """Urgent reports still unacknowledged past their deadline, locked for this instance."""

@@ -89,6 +89,24 @@ class IncidentSettings(_Section):
     check_seconds: int = Field(default=30, ge=1, le=3600)  # how often the ticker looks for them
 
 
+class NoticeSettings(_Section):
+    quiet_start: str = Field(default="21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time
+    quiet_end: str = Field(default="06:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    max_chars: int = Field(default=2000, ge=10, le=4000)
+
+
+class OutboxSettings(_Section):
+    """How the dispatcher sends: per-channel rates (messages per second) and spacing per chat."""
+
+    rates: dict[str, float] = {"telegram": 25.0, "zalo": 10.0, "sim": 500.0}
+    per_chat_seconds: dict[str, float] = {"telegram": 1.0, "zalo": 1.0, "sim": 0.0}
+    batch: int = Field(default=500, ge=1, le=10_000)
+    concurrency: int = Field(default=32, ge=1, le=1000)
+    lease_seconds: int = Field(default=120, ge=5)
+    max_attempts: int = Field(default=8, ge=1)
+    idle_seconds: float = Field(default=1.0, gt=0, le=60)
+
+
 class UnitSettings(_Section):
     levels: list[str] = ["city", "district", "ward", "group"]
     labels: dict[str, str] = {
@@ -127,6 +145,8 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
     limits: LimitSettings = LimitSettings()
     incidents: IncidentSettings = IncidentSettings()
+    notices: NoticeSettings = NoticeSettings()
+    outbox: OutboxSettings = OutboxSettings()
     units: UnitSettings = UnitSettings()
     tasks: list[TaskSetting] = DEFAULT_TASKS
     telegram: ChannelSettings = ChannelSettings(api_url="https://api.telegram.org")

@@ -38,11 +38,21 @@ async def main_menu(ctx: Context, intro: str | None = None) -> list[Reply]:
         monthly = [f for f in ctx.forms.forms.values() if f.monthly and names & set(f.roles)]
         buttons += [ctx.menu_button(f"f.{f.key}", "🗓️ " + t(f.title)) for f in monthly]
         buttons.append(ctx.menu_button("my", t("📜 Báo cáo của tôi")))
+        buttons.append(ctx.menu_button("inv", t("👥 Mời người dân")))
     if "official" in names:
         buttons.append(ctx.menu_button("oi", t("🚨 Tin khẩn đang mở")))
         buttons.append(ctx.menu_button("nr", t("📥 Báo cáo chưa xử lý")))
+    if names & {"official", *LEADER_ROLES}:
+        buttons.append(ctx.menu_button("nw", t("📢 Gửi thông báo")))
+        buttons.append(ctx.menu_button("ns", t("📤 Thông báo đã gửi")))
+    if "resident" in names:
+        buttons.append(ctx.menu_button("fb", t("💬 Gửi phản ánh")))
+    if names & {"resident", *LEADER_ROLES}:
+        buttons.append(ctx.menu_button("nt", t("📢 Thông báo gần đây")))
     buttons.append(ctx.menu_button("help", t("❓ Hướng dẫn")))
     buttons.append(ctx.menu_button("lang", t("🌐 Ngôn ngữ")))
+    if names == {"resident"}:
+        buttons.append(ctx.menu_button("stop", t("🔕 Dừng nhận tin")))
     text = intro or t("Bạn muốn làm gì? Chọn một mục bên dưới.")
     return [Reply(text, rows(buttons))]
 
@@ -72,6 +82,10 @@ async def help_text(ctx: Context) -> Reply:
     if "official" in names:
         lines.append(t("• «Tin khẩn đang mở» và «Báo cáo chưa xử lý»: bấm vào từng báo cáo để tiếp nhận, "
                        "xử lý hoặc trả lại."))
+    if names & {"official", *LEADER_ROLES}:
+        lines.append(t("• «Gửi thông báo»: soạn, xem trước số người nhận, rồi gửi; bạn được báo tiến độ."))
+    if "resident" in names:
+        lines.append(t("• «Gửi phản ánh»: gõ nội dung, kèm ảnh hoặc vị trí; tổ trưởng sẽ trả lời."))
     lines += [
         t("• /menu: về menu chính"),
         t("• /huy: hủy việc đang làm"),

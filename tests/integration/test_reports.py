@@ -16,7 +16,8 @@ GREEN = "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp"
 
 
 async def inbox(app, user: str, after: int = 0) -> list[dict]:
-    """What the simulator user received from others (deliveries), newest last."""
+    """What the simulator user received from others (through the outbox), newest last."""
+    await app.dispatcher.drain()
     return await app.simulator.messages_after(user, after)
 
 

@@ -365,7 +365,15 @@ async def test_an_official_on_zalo_acknowledges_an_urgent_incident_by_number(
         done = await leader.photo(PNG)
         assert "🚨 Đã chuyển tin khẩn tới 1 cán bộ trực của Phường Hải Châu" in done
         code = done.split("Mã: ")[1].split(".")[0]
+        for _ in range(100):  # the alert goes through the outbox too
+            if fake.texts_to(official.user_id) and "TIN KHẨN" in fake.texts_to(official.user_id)[-1]:
+                break
+            await asyncio.sleep(0.05)
         alert = fake.texts_to(official.user_id)[-1]
         assert f"🚨 TIN KHẨN {code}" in alert and "1. ✅ Đã tiếp nhận\n2. ✔️ Đã xử lý" in alert
         assert f"Đã cập nhật {code}: Đã tiếp nhận" in await official.say("1")
+        for _ in range(100):  # the leader is told through the outbox, by the running dispatcher
+            if f"✅ Báo tin khẩn {code} đã được" in fake.texts_to(leader.user_id)[-1]:
+                break
+            await asyncio.sleep(0.05)
         assert f"✅ Báo tin khẩn {code} đã được" in fake.texts_to(leader.user_id)[-1]

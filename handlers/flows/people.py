@@ -1,0 +1,74 @@
+"""Small things residents, leaders and officials ask for: the latest notices of my group, the
+group's code for residents, the notices I sent and how their delivery went."""
+
+from __future__ import annotations
+
+from handlers import notices
+from handlers.context import LEADER_ROLES, Context
+from handlers.errors import NotAllowed, UserError
+from handlers.i18n import _
+from handlers.messages import Reply, rows
+from models.tables import Notice
+
+
+async def recent_notices(ctx: Context) -> list[Reply]:
+    """The last notices sent to my group or to the ward and city above it."""
+    t = ctx.t
+    held = next((h for h in await ctx.roles() if h.role in ("resident", *LEADER_ROLES)), None)
+    if held is None:
+        raise NotAllowed()
+    parts = [p for p in held.unit.path.strip("/").split("/") if p]
+    paths = ["/" + "/".join(parts[: n + 1]) + "/" for n in range(len(parts))]
+    audiences = ("residents", "both") if held.role == "resident" else ("leaders", "both", "residents")
+    found = await ctx.repo.notices_for(paths, audiences, now=ctx.clock.now(), limit=5)
+    if not found:
+        return [Reply(t("Chưa có thông báo nào gửi tới tổ của bạn."))]
+    replies = [Reply(t("📢 {n} thông báo gần nhất:", n=len(found)))]
+    for notice in reversed(found):
+        unit = await ctx.repo.unit(notice.unit_id)
+        replies.append(Reply(f"{t.datetime(notice.send_at)} · {unit.name if unit else ''}\n{notice.text}",
+                             photo_id=notice.photo_id))
+    return replies
+
+
+async def group_code(ctx: Context) -> list[Reply]:
+    """The code residents type to join the leader's group (to read out or show at a meeting)."""
+    t = ctx.t
+    held = next((h for h in await ctx.roles() if h.role in LEADER_ROLES), None)
+    if held is None:
+        raise NotAllowed(_("Chức năng này chỉ dành cho tổ trưởng, tổ phó."))
+    invite = await ctx.repo.group_invite(held.unit.id, created_by=ctx.person_id)
+    text = t("👥 Mã để người dân tham gia {group}: {code}\n\nNgười dân nhắn mã này cho bot (hoặc gõ "
+             "/start {code}). Mã dùng được nhiều lần, không hết hạn.", group=held.unit.name, code=invite.code)
+    return [Reply(text)]
+
+
+async def sent_notices(ctx: Context) -> list[Reply]:
+    """The notices of my area (officials) or my own (leaders), each opening its delivery report."""
+    t = ctx.t
+    roles = await ctx.roles()
+    found: list[Notice] = []
+    for held in roles:
+        if held.role == "official":
+            found += await ctx.repo.notices_under(held.unit.path)
+        elif held.role in LEADER_ROLES:
+            found += await ctx.repo.notices_under(held.unit.path, sender_id=ctx.person_id)
+    if not roles or all(h.role == "resident" for h in roles):
+        raise NotAllowed()
+    unique = sorted({n.id: n for n in found}.values(), key=lambda n: n.id or 0, reverse=True)[:10]
+    if not unique:
+        return [Reply(t("Chưa có thông báo nào."))]
+    buttons = [ctx.menu_button(f"nd.{n.id}", f"{n.code} · {t.date(n.created_at)} · {n.text[:30]}") for n in unique]
+    buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
+    return [Reply(t("📤 Thông báo đã gửi. Bấm để xem kết quả gửi:"), rows(buttons))]
+
+
+async def notice_report(ctx: Context, notice_id: int) -> list[Reply]:
+    notice = await ctx.repo.session.get(Notice, notice_id)
+    if notice is None:
+        raise UserError(_("Không tìm thấy thông báo này."))
+    roles = await ctx.roles()
+    if not (notice.sender_id == ctx.person_id
+            or any(h.role == "official" and h.covers(notice.unit_path) for h in roles)):
+        raise NotAllowed(_("Thông báo này không thuộc địa bàn của bạn."))
+    return [Reply(await notices.delivery_report(ctx.repo, notice, ctx.t))]

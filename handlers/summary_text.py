@@ -1,0 +1,218 @@
+"""The summary as text for a phone: short lines, Vietnamese number formats, no tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from handlers.i18n import Translator, _
+from handlers.reporting import STATUS_LABELS
+
+if TYPE_CHECKING:
+    from handlers.summary import Figures, GroupLine, Summary
+
+# The option labels of the forms the summary reads (the same wording as forms/*.toml, so they share
+# the catalogs' translations; tests/unit/test_summary_labels.py keeps them in step).
+INCIDENT_KINDS = {
+    "trom_cap": _("Trộm cắp"),
+    "danh_nhau": _("Đánh nhau, gây rối"),
+    "ma_tuy": _("Ma túy"),
+    "tai_nan_gt": _("Tai nạn giao thông"),
+    "chay_no": _("Cháy, nổ"),
+    "nguoi_la": _("Người lạ khả nghi"),
+    "khac": _("Khác"),
+}
+URGENT_KINDS = {
+    "chay_no": _("Cháy, nổ"),
+    "tai_nan": _("Tai nạn, người bị thương"),
+    "danh_nhau": _("Đánh nhau, gây rối"),
+    "trom_cuop": _("Trộm, cướp"),
+    "ngap_lut": _("Ngập lụt, sạt lở, cây đổ"),
+    "khac": _("Việc khẩn khác"),
+}
+CATEGORIES = {"ho_ngheo": _("Hộ nghèo"), "can_ngheo": _("Hộ cận nghèo"), "dot_xuat": _("Khó khăn đột xuất")}
+SOURCES = {
+    "nha_nuoc": _("Nhà nước"),
+    "mat_tran": _("Mặt trận Tổ quốc"),
+    "mtq": _("Mạnh thường quân"),
+    "to_van_dong": _("Tổ tự vận động"),
+}
+SUPPORT_KINDS = {
+    "tien_mat": _("Tiền mặt"),
+    "gao": _("Gạo và nhu yếu phẩm"),
+    "viec_lam": _("Việc làm"),
+    "vay_von": _("Vay vốn"),
+    "sua_nha": _("Sửa nhà"),
+    "hoc_bong": _("Học bổng"),
+    "y_te": _("Y tế (thẻ BHYT, khám chữa bệnh)"),
+}
+RESIDENCE_LABELS = {
+    "thuong_tru_moi": _("Thường trú mới"),
+    "tam_tru_moi": _("Tạm trú mới"),
+    "chuyen_di": _("Chuyển đi"),
+    "tam_vang": _("Tạm vắng"),
+    "ho_moi_den": _("Hộ mới đến"),
+}
+
+
+def label(t: Translator, labels: dict[str, str], key: str) -> str:
+    return t(labels[key]) if key in labels else key
+
+
+def percent(t: Translator, part: float, whole: float) -> str:
+    """75% — or "—" when there is nothing to divide by."""
+    return f"{t.number(round(100 * part / whole))}%" if whole else "—"
+
+
+def change(t: Translator, now: float, before: float, *, points: bool = False) -> str:
+    """" (▲ 3)", " (▼ 1)", " (=)": the change from the period before; nothing when both are zero."""
+    if not now and not before:
+        return ""
+    diff = round(now - before, 1)
+    if diff == 0:
+        return " (=)"
+    arrow = "▲" if diff > 0 else "▼"
+    amount = t.number(abs(diff))
+    return f" ({arrow} {t('{n} điểm %', n=amount)})" if points else f" ({arrow} {amount})"
+
+
+def _rate(part: int, whole: int) -> float:
+    return 100 * part / whole if whole else 0.0
+
+
+def render_text(summary: Summary, t: Translator) -> str:
+    """The whole summary, section by section, with the change from the period before."""
+    now, before = summary.current.figures, summary.previous.figures
+    head = [
+        t("📊 Tóm tắt: {unit}", unit=summary.unit.name),
+        summary.current.period.label(t),
+        t("So với: {period}", period=summary.previous.period.label(t)),
+    ]
+    sections = [head, _reporting(summary, t), _urgent(summary, t), _security(now, before, t),
+                _sanitation(summary, t), _poverty(now, before, t), _democracy(now, before, t), _ranking(summary, t)]
+    return "\n\n".join("\n".join(lines) for lines in sections if lines)
+
+
+def _reporting(summary: Summary, t: Translator) -> list[str]:
+    now, before = summary.current.figures, summary.previous.figures
+    months = summary.current.months
+    if not months:
+        return [t("📝 Báo cáo tháng: — (chỉ tính theo tháng, quý, năm)")]
+    groups = len(summary.groups)
+    if len(months) == 1:
+        filed = t("• Đã nộp: {filed}/{groups} tổ", filed=t.number(now.filed), groups=t.number(groups))
+    else:
+        filed = t("• Đã nộp: {filed}/{due} báo cáo ({groups} tổ × {months} tháng)", filed=t.number(now.filed),
+                  due=t.number(now.months_due), groups=t.number(groups), months=len(months))
+    rate = percent(t, now.filed, now.months_due)
+    if before.months_due:
+        rate += change(t, _rate(now.filed, now.months_due), _rate(before.filed, before.months_due), points=True)
+    lines = [t("📝 Báo cáo tháng"), filed, t("• Tỷ lệ: {rate}", rate=rate),
+             t("• Đúng hạn: {on_time} · trễ hạn: {late}", on_time=t.number(now.on_time), late=t.number(now.late))]
+    missing = [line.unit.name for line in summary.groups if line.figures.filed < line.figures.months_due]
+    if missing and len(missing) <= 3:
+        lines.append(t("• Chưa đủ: {names}", names=", ".join(missing)))
+    elif missing:
+        lines.append(t("• Chưa đủ: {n} tổ", n=t.number(len(missing))))
+    return lines
+
+
+def _urgent(summary: Summary, t: Translator) -> list[str]:
+    now, before = summary.current.figures, summary.previous.figures
+    lines = [t("🚨 Tin khẩn: {n}", n=t.number(now.urgent)) + change(t, now.urgent, before.urgent)]
+    if now.urgent:
+        lines.append(t("• Tiếp nhận trong {minutes} phút: {rate}", minutes=summary.ack_minutes,
+                       rate=percent(t, now.urgent_in_time, now.urgent)))
+        median = summary.current.ack_median
+        if median is not None:
+            lines.append(t("• Thời gian tiếp nhận (trung vị): {minutes} phút", minutes=t.number(round(median))))
+        lines.append(t("• Còn mở: {n}", n=t.number(now.urgent_open)))
+    return lines
+
+
+def _security(now: Figures, before: Figures, t: Translator) -> list[str]:
+    total, earlier = sum(now.incidents.values()), sum(before.incidents.values())
+    lines = [t("🛡️ An ninh trật tự"), t("• Vụ việc: {n}", n=t.number(total)) + change(t, total, earlier)]
+    lines += [f"  – {label(t, INCIDENT_KINDS, kind)}: {t.number(n)}" for kind, n in now.incidents.most_common()]
+    if any(now.residence.values()):
+        lines.append(t("• Biến động cư trú (người):"))
+        lines += [f"  – {t(text)}: {t.number(now.residence[key])}" for key, text in RESIDENCE_LABELS.items()
+                  if now.residence[key]]
+    return lines
+
+
+def _sanitation(summary: Summary, t: Translator) -> list[str]:
+    now, before = summary.current.figures, summary.previous.figures
+    lines = [t("🌿 Vệ sinh môi trường"),
+             t("• Chủ nhật Xanh: {n} buổi", n=t.number(now.green_sessions))
+             + change(t, now.green_sessions, before.green_sessions)]
+    if now.green_sessions:
+        lines.append(t("  {people} lượt người · {kg} kg rác", people=t.number(now.participants),
+                       kg=t.number(round(now.waste_kg, 1))))
+    lines.append(t("• Điểm đen rác: {n} báo · {cleared} đã dọn", n=t.number(now.hotspots),
+                   cleared=t.number(now.hotspots_cleared)))
+    year = summary.current.period.last.year
+    target = summary.model_target
+    spots = t("• Điểm mẫu mới: {n}", n=t.number(now.model_new))
+    if target:
+        spots += " · " + t("năm {year}: {done}/{target}", year=year, done=t.number(summary.current.model_year),
+                           target=t.number(target))
+    lines.append(spots)
+    lines.append(t("• Tổ không rác: {n}/{groups} tổ", n=t.number(now.litter_free),
+                   groups=t.number(len(summary.groups))))
+    return lines
+
+
+def _poverty(now: Figures, before: Figures, t: Translator) -> list[str]:
+    lines = [t("🤝 Giảm nghèo"),
+             t("• Hộ được hỗ trợ: {n}", n=t.number(now.supported)) + change(t, now.supported, before.supported)]
+    lines += [f"  – {label(t, CATEGORIES, key)}: {t.number(n)}" for key, n in now.supported_by.most_common()]
+    lines.append(t("• Giá trị: {money}", money=t.money(now.money)))
+    lines += [f"  – {label(t, SOURCES, key)}: {t.money(n)}" for key, n in now.money_by.most_common() if n]
+    lines.append(t("• Hộ thoát nghèo: {n}", n=t.number(now.left_poverty)) + change(t, now.left_poverty,
+                                                                                     before.left_poverty))
+    return lines
+
+
+def _democracy(now: Figures, before: Figures, t: Translator) -> list[str]:
+    lines = [t("🗳️ Dân chủ, phản ánh"),
+             t("• Họp tổ: {n} cuộc", n=t.number(now.meetings)) + change(t, now.meetings, before.meetings)]
+    if now.meetings:
+        lines.append(t("  Hộ dự họp: {rate}", rate=percent(t, now.attended, now.invited)))
+    lines.append(t("• Phản ánh: {n}", n=t.number(now.feedback)) + change(t, now.feedback, before.feedback))
+    if now.feedback:
+        lines.append(t("  Chuyển phường {passed} · đã xong {closed}", passed=t.number(now.feedback_passed),
+                       closed=t.number(now.feedback_closed)))
+    return lines
+
+
+def _ranking(summary: Summary, t: Translator) -> list[str]:
+    if len(summary.groups) < 2:
+        return []
+    top, bottom = summary.ranking()
+    with_months = bool(summary.current.months)
+
+    def line(n: int, group: GroupLine) -> str:
+        reports = t("{n} báo cáo", n=t.number(group.figures.reports))
+        if with_months:
+            reports = percent(t, group.figures.filed, group.figures.months_due) + " · " + reports
+        return f"{n}. {group.unit.name}: {reports}"
+
+    lines = [t("🏆 Thi đua"), t("Dẫn đầu:"), *(line(n, g) for n, g in enumerate(top, 1))]
+    if bottom:
+        lines += [t("Cần cố gắng:"), *(line(n, g) for n, g in enumerate(bottom, 1))]
+    return lines
+
+
+def daily_text(t: Translator, *, unit: str, total: int, acked: int, still_open: int, listed: Sequence[Any]) -> str:
+    """The daily digest: urgent incidents of the last 24 hours."""
+    lines = [t("🚨 Tin khẩn 24 giờ qua: {unit}", unit=unit),
+             t("{n} tin · {acked} đã tiếp nhận · {open} còn mở", n=t.number(total), acked=t.number(acked),
+               open=t.number(still_open)), ""]
+    for _id, code, at, group, kind, status in listed:
+        state = t(STATUS_LABELS.get(status, status))
+        lines.append(f"• {code} · {t.datetime(at)} · {group}")
+        lines.append(f"  {label(t, URGENT_KINDS, kind or 'khac')} · {state}")
+    if total > len(listed):
+        lines.append(t("… và {n} tin khác.", n=t.number(total - len(listed))))
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""The outbox in the database: writing rows with unique keys in the caller's transaction, and the
+dispatcher's claim and record queries (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.repos import subtree_range
+from models.tables import Identity, Notice, Outbox, Person, RoleAssignment, utcnow
+
+AUDIENCE_ROLES = {"residents": ("resident",), "leaders": ("leader", "deputy"),
+                  "both": ("resident", "leader", "deputy")}
+
+
+def _insert(session: AsyncSession) -> Any:
+    """An INSERT that skips rows whose unique key exists (a message is never queued twice)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(Outbox)
+
+
+async def enqueue_identities(
+    session: AsyncSession,
+    *,
+    person_ids: Sequence[int],
+    key: str,
+    payload: list[dict[str, Any]],
+    due_at: datetime,
+    kind: str = "direct",
+    notice_id: int | None = None,
+) -> int:
+    """Queues one message for every reachable identity of the people; `key` gets ":i<identity>"."""
+    query = select(Identity.id, Identity.channel, Identity.chat_id, Identity.external_id).where(
+        Identity.person_id.in_(person_ids), Identity.blocked.is_(False))
+    if kind == "broadcast":
+        query = query.join(Person, Person.id == Identity.person_id).where(Person.opted_out.is_(False))
+    rows = (await session.execute(query)).all()
+    values = [{"key": f"{key}:i{row[0]}", "identity_id": row[0], "channel": row[1], "chat_id": row[2] or row[3],
+               "payload": payload, "kind": kind, "notice_id": notice_id, "status": "pending", "due_at": due_at,
+               "attempts": 0, "claimed_by": "", "message_id": "", "error": "", "created_at": utcnow()}
+              for row in rows]
+    if not values:
+        return 0
+    result = await session.execute(_insert(session).values(values).on_conflict_do_nothing())
+    return int(result.rowcount or 0)
+
+
+def _recipients(unit_path: str, audience: str) -> Any:
+    low, high = subtree_range(unit_path)
+    from models.tables import Unit
+
+    return (
+        select(Identity.id, Identity.channel, Identity.chat_id, Identity.external_id, Person.language)
+        .join(Person, Person.id == Identity.person_id)
+        .where(
+            Identity.blocked.is_(False),
+            Person.opted_out.is_(False),
+            Identity.person_id.in_(
+                select(RoleAssignment.person_id)
+                .join(Unit, Unit.id == RoleAssignment.unit_id)
+                .where(RoleAssignment.active.is_(True), RoleAssignment.role.in_(AUDIENCE_ROLES[audience]),
+                       Unit.path >= low, Unit.path < high)
+            ),
+        )
+    )
+
+
+async def count_recipients(session: AsyncSession, unit_path: str, audience: str) -> dict[str, int]:
+    """How many identities a notice would reach, by channel."""
+    inner = _recipients(unit_path, audience).subquery()
+    rows = (await session.execute(select(inner.c.channel, func.count()).group_by(inner.c.channel))).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+async def enqueue_notice(
+    session: AsyncSession, notice: Notice, payloads: dict[str, list[dict[str, Any]]], due_at: datetime
+) -> int:
+    """Queues the notice for every recipient, in one INSERT … SELECT per language."""
+    for language, payload in payloads.items():
+        inner = _recipients(notice.unit_path, notice.audience)
+        if language == "vi":
+            inner = inner.where(or_(Person.language == "vi", Person.language.not_in(list(payloads))))
+        else:
+            inner = inner.where(Person.language == language)
+        inner = inner.subquery()
+        chosen = select(
+            literal(f"notice:{notice.id}:i") + cast(inner.c.id, String),
+            inner.c.id,
+            inner.c.channel,
+            case((inner.c.chat_id == "", inner.c.external_id), else_=inner.c.chat_id),
+            literal(payload, Outbox.__table__.c.payload.type),  # type: ignore[attr-defined]
+            literal("broadcast"),
+            literal(notice.id),
+            literal("pending"),
+            literal(due_at, Outbox.__table__.c.due_at.type),  # type: ignore[attr-defined]
+            literal(0),
+            literal(""),
+            literal(""),
+            literal(""),
+            literal(utcnow(), Outbox.__table__.c.created_at.type),  # type: ignore[attr-defined]
+        ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+        statement = _insert(session).from_select(
+            ["key", "identity_id", "channel", "chat_id", "payload", "kind", "notice_id", "status", "due_at",
+             "attempts", "claimed_by", "message_id", "error", "created_at"], chosen).on_conflict_do_nothing()
+        await session.execute(statement)
+    # rowcount of INSERT … SELECT is not reported by every driver: count what is there.
+    return int(await session.scalar(select(func.count()).select_from(Outbox).where(Outbox.notice_id == notice.id))
+               or 0)
+
+
+@dataclass(slots=True)
+class Claimed:
+    id: int
+    key: str
+    identity_id: int
+    channel: str
+    chat_id: str
+    payload: list[dict[str, Any]]
+    notice_id: int | None
+    attempts: int
+    was_sending: bool  # taken over from an instance whose lease ran out: maybe sent already
+    skip: str  # why it must not be sent after all ("" to send)
+
+
+async def claim(session: AsyncSession, *, now: datetime, limit: int, lease_seconds: int, instance: str,
+                channels: Sequence[str]) -> list[Claimed]:
+    """Takes up to `limit` due rows for this instance (rows locked by another are skipped)."""
+    due = or_(
+        and_(Outbox.status.in_(("pending", "retry")), Outbox.due_at <= now),
+        and_(Outbox.status == "sending", Outbox.lease_until < now),
+    )
+    query = (
+        select(Outbox.id, Outbox.key, Outbox.identity_id, Outbox.channel, Outbox.chat_id, Outbox.payload,
+               Outbox.notice_id, Outbox.attempts, Outbox.status, Outbox.kind, Identity.blocked, Person.opted_out)
+        .join(Identity, Identity.id == Outbox.identity_id)
+        .join(Person, Person.id == Identity.person_id)
+        .where(due, Outbox.channel.in_(channels))
+        .order_by(Outbox.due_at, Outbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Outbox)
+    )
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(Outbox).where(Outbox.id.in_([row[0] for row in rows]))
+        .values(status="sending", lease_until=now + timedelta(seconds=lease_seconds), claimed_by=instance,
+                attempts=Outbox.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = []
+    for row in rows:
+        skip = "blocked" if row[10] else ("opted_out" if row[9] == "broadcast" and row[11] else "")
+        claimed.append(Claimed(id=row[0], key=row[1], identity_id=row[2], channel=row[3], chat_id=row[4],
+                               payload=row[5], notice_id=row[6], attempts=row[7] + 1,
+                               was_sending=row[8] == "sending", skip=skip))
+    return claimed
+
+
+@dataclass(slots=True)
+class Outcome:
+    id: int
+    status: str  # sent | retry | blocked | failed | skipped
+    message_id: str = ""
+    error: str = ""
+    retry_at: datetime | None = None
+    identity_id: int = 0
+
+
+async def record(session: AsyncSession, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+    """Writes what happened to each row; a blocked user's identity is marked blocked."""
+    for outcome in outcomes:
+        values: dict[str, Any] = {"status": outcome.status, "error": outcome.error[:300], "lease_until": None}
+        if outcome.status == "sent":
+            values.update(sent_at=now, message_id=outcome.message_id[:64])
+        if outcome.status == "retry":
+            values.update(due_at=outcome.retry_at or now)
+        await session.execute(update(Outbox).where(Outbox.id == outcome.id).values(**values)
+                              .execution_options(synchronize_session=False))
+    blocked = {o.identity_id for o in outcomes if o.status == "blocked" and o.identity_id}
+    if blocked:
+        await session.execute(update(Identity).where(Identity.id.in_(blocked)).values(blocked=True)
+                              .execution_options(synchronize_session=False))
+
+
+async def notice_counts(session: AsyncSession, notice_id: int) -> dict[str, int]:
+    rows = (await session.execute(
+        select(Outbox.status, func.count()).where(Outbox.notice_id == notice_id).group_by(Outbox.status)
+    )).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+async def pending_count(session: AsyncSession, now: datetime) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(Outbox).where(Outbox.status.in_(("pending", "retry", "sending")),
+                                                       Outbox.due_at <= now)) or 0)

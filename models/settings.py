@@ -102,7 +102,7 @@ class OutboxSettings(_Section):
     per_chat_seconds: dict[str, float] = {"telegram": 1.0, "zalo": 1.0, "sim": 0.0}
     batch: int = Field(default=500, ge=1, le=10_000)
     concurrency: int = Field(default=32, ge=1, le=1000)
-    lease_seconds: int = Field(default=120, ge=5)
+    lease_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=8, ge=1)
     idle_seconds: float = Field(default=1.0, gt=0, le=60)
 

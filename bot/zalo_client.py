@@ -62,8 +62,10 @@ class ZaloClient:
         self.timeout = timeout
         # API calls go straight to httpx's transport: they need none of the client layer (cookies,
         # redirects, auth, URL merging), which costs about as much as the HTTP exchange itself.
+        # httpcore's pool does work for every connection on every request: a few busy connections
+        # cost far less CPU than many (bench/bench_outbox.py: 64 connections halved the send rate).
         self.transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
         # Photos users send are fetched from Zalo's file servers, not through the bot URL.
         self.downloads = httpx.AsyncClient(timeout=30, follow_redirects=True)
         # After a 429 every call waits until then (monotonic seconds): the limit is the bot's, not a chat's.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, true, update
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,16 +174,25 @@ class Outcome:
     identity_id: int = 0
 
 
+_RECORD = (
+    update(Outbox)
+    .where(Outbox.id == bindparam("row_id"))
+    .values(status=bindparam("new_status"), error=bindparam("reason"), lease_until=None,
+            sent_at=bindparam("when_sent"), message_id=bindparam("channel_id"), due_at=bindparam("next_due"))
+)
+
+
 async def record(session: AsyncSession, outcomes: Sequence[Outcome], *, now: datetime) -> None:
-    """Writes what happened to each row; a blocked user's identity is marked blocked."""
-    for outcome in outcomes:
-        values: dict[str, Any] = {"status": outcome.status, "error": outcome.error[:300], "lease_until": None}
-        if outcome.status == "sent":
-            values.update(sent_at=now, message_id=outcome.message_id[:64])
-        if outcome.status == "retry":
-            values.update(due_at=outcome.retry_at or now)
-        await session.execute(update(Outbox).where(Outbox.id == outcome.id).values(**values)
-                              .execution_options(synchronize_session=False))
+    """Writes what happened to each row (one executemany); a blocked user's identity is marked."""
+    if not outcomes:
+        return
+    conn = await session.connection()
+    await conn.execute(_RECORD, [
+        {"row_id": o.id, "new_status": o.status, "reason": o.error[:300],
+         "when_sent": now if o.status == "sent" else None, "channel_id": o.message_id[:64],
+         "next_due": o.retry_at if o.status == "retry" and o.retry_at else now}
+        for o in outcomes
+    ])
     blocked = {o.identity_id for o in outcomes if o.status == "blocked" and o.identity_id}
     if blocked:
         await session.execute(update(Identity).where(Identity.id.in_(blocked)).values(blocked=True)

@@ -101,7 +101,7 @@ class OutboxSettings(_Section):
     rates: dict[str, float] = {"telegram": 25.0, "zalo": 10.0, "sim": 500.0}
     per_chat_seconds: dict[str, float] = {"telegram": 1.0, "zalo": 1.0, "sim": 0.0}
     batch: int = Field(default=500, ge=1, le=10_000)
-    concurrency: int = Field(default=32, ge=1, le=1000)
+    concurrency: int = Field(default=8, ge=1, le=1000)  # sends in flight: matches the HTTP pools
     lease_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=8, ge=1)
     idle_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -76,7 +76,8 @@ class Sql:
             raise ValueError(f"not a field key: {key!r}")
         if self.sqlite:
             return func.json_extract(_report.c.data, literal_column(f"'$.{key}'"))
-        return _report.c.data.op("->>")(literal_column(f"'{key}'"))
+        arrow: ColumnElement[Any] = _report.c.data.op("->>")(literal_column(f"'{key}'"))
+        return arrow
 
     def number(self, key: str) -> ColumnElement[Any]:
         # SQLite's json_extract returns numbers as numbers; PostgreSQL's ->> returns text.
@@ -94,7 +95,8 @@ class Sql:
         return func.extract("epoch", _report.c.acknowledged_at - _report.c.created_at) / 60.0
 
     async def rows(self, query: Select[Any]) -> Sequence[Any]:
-        return (await self.session.execute(query)).all()
+        found: Sequence[Any] = (await self.session.execute(query)).all()
+        return found
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
@@ -237,6 +237,49 @@ class Outbox(SQLModel, table=True):
     message_id: str = Field(default="", max_length=64)
     error: str = Field(default="", max_length=300)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Campaign(SQLModel, table=True):
+    """A recurring or dated campaign: reminders before each event and a follow-up after it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    # Campaigns from config.toml are kept in step with it by this key; chat-made ones have none.
+    config_key: str | None = Field(default=None, max_length=64, unique=True)
+    name: str = Field(max_length=120)
+    description: str = Field(default="", max_length=1000)
+    kind: str = Field(default="event", max_length=24)  # event | report_deadline
+    unit_id: int = Field(foreign_key="unit.id")
+    unit_path: str = Field(default="", sa_column=Column(PathType, nullable=False, index=True))
+    audience: str = Field(default="both", max_length=16)  # residents | leaders | both
+    # {"kind": "weekly", "weekday": 6, "time": "07:00"}, monthly {"day": 5} or {"rule": "last", "weekday": 6},
+    # yearly {"month": 6, "day": 5}, once {"dates": ["2026-12-01"]}
+    schedule: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
+    # [{"days_before": 1, "time": "19:00"}, {"days_before": 0, "time": "06:00"}]
+    reminders: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JsonType, nullable=False))
+    # {"hours_after": 3, "form": "ve_sinh_chu_nhat_xanh"}; for report deadlines the days of each step
+    follow_up: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
+    status: str = Field(default="active", max_length=16)  # active | paused | ended
+    ends_on: date | None = Field(default=None)
+    created_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Occurrence(SQLModel, table=True):
+    """One moment of a campaign that was due: sent (to how many) or skipped (and why). Its unique
+    key makes a second instance or a restart unable to send it twice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=96, unique=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    step: str = Field(max_length=24)  # reminder | follow_up | deadline | nudge | late
+    due_at: datetime = Field(index=True)
+    event_at: datetime
+    status: str = Field(max_length=16)  # sent | skipped
+    reason: str = Field(default="", max_length=300)
+    recipients: int = Field(default=0)
+    processed_at: datetime = Field(default_factory=utcnow)
 
 
 class SimMessage(SQLModel, table=True):

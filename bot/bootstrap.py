@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import Channel
 from bot.simulator import CHANNEL as SIM_CHANNEL
 from bot.simulator import SimulatorChannel
-from handlers import notices, outbox
+from handlers import campaigns, notices, outbox
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs
@@ -40,6 +41,8 @@ class App:
     ticker: Ticker
     clock: Clock
     dispatcher: Dispatcher
+    # Per campaign, the moment up to which this process has looked (a restart looks back two days).
+    campaign_marks: dict[int, datetime] = field(default_factory=dict)
     # Messenger adapters by channel name ("telegram", "zalo"), started with the app.
     channels: dict[str, Channel] = field(default_factory=dict)
 
@@ -68,6 +71,15 @@ class App:
             await outbox.enqueue(repo, told, now=self.clock.now(), settings=self.settings)
         if told:
             self.dispatcher.wake()
+
+    async def run_campaigns(self) -> int:
+        """The ticker's job: campaign moments that are due become occurrences and queued messages."""
+        async with self.sessions() as session, session.begin():
+            queued = await campaigns.run_due(Repo(session), now=self.clock.now(), settings=self.settings,
+                                             translate=self.engine.translator, since=self.campaign_marks)
+        if queued:
+            self.dispatcher.wake()
+        return queued
 
     async def escalate_incidents(self) -> int:
         """The ticker's job: urgent incidents nobody acknowledged go one level up."""
@@ -110,6 +122,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     senders.update(app.channels)
     dispatcher.on_recorded = app.notice_progress
     ticker.every("escalate-incidents", settings.incidents.check_seconds, app.escalate_incidents)
+    ticker.every("campaigns", settings.campaigns.check_seconds, app.run_campaigns)
     return app
 
 
@@ -138,3 +151,7 @@ async def prepare_database(app: App) -> None:
             if await demo.is_empty(session):
                 await demo.load(session, app.settings)
                 log.info("loaded the demo data")
+    async with app.sessions() as session, session.begin():
+        created = await campaigns.sync_defaults(Repo(session), app.settings, now=app.clock.now())
+        if created:
+            log.info("created %d campaigns from config.toml", created)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import outbox
 from handlers.context import Context, Flow, Outcome, State, version_tag
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
-from handlers.flows import feedback, monthly, notice, people, review
+from handlers.flows import feedback, monthly, notice, people, review, summary
 from handlers.flows import form as form_flow
 from handlers.flows.menu import help_text, language_choice, main_menu
 from handlers.flows.start import register
@@ -293,6 +293,10 @@ class Engine:
             return await review.ask_reason(ctx, _number(rest))
         if name == "nil":
             return Outcome(await monthly.nil_report(ctx, rest), None)
+        if name == summary.ACTION:
+            return await summary.action(ctx, rest)
+        if name == "fu":
+            return await self._follow_up(rest, ctx)
         if name == "nw":
             return await notice.start(ctx)
         if name == "ns":
@@ -355,6 +359,19 @@ class Engine:
             answers, intro = await monthly.proposal(form, ctx, unit_id)
             return await form_flow.start(form, ctx, unit_id=unit_id, answers=answers, intro=intro)
         return await form_flow.start(form, ctx, unit_id=unit_id)
+
+    async def _follow_up(self, rest: str, ctx: Context) -> Outcome:
+        """A campaign's follow-up button: the matching form with the event's date filled in."""
+        form_key, _sep, day = rest.rpartition(".")
+        form = self.forms.get(form_key)
+        if form is None or len(day) != 8 or not day.isdigit():
+            raise UserError(_("Nút này không hợp lệ."))
+        allowed = [held for held in await ctx.roles() if held.role in form.roles]
+        if not allowed:
+            raise NotALeader()
+        date_field = next((f for f in form.fields if f.type == "date"), None)
+        answers = {date_field.key: f"{day[:4]}-{day[4:6]}-{day[6:]}"} if date_field else {}
+        return await form_flow.start(form, ctx, unit_id=allowed[0].unit.id or 0, answers=answers)
 
     async def _idle(self, msg: Incoming, text: str | None, state: State, ctx: Context) -> Outcome:
         t = ctx.t

@@ -79,25 +79,28 @@ async def count_recipients(session: AsyncSession, unit_path: str, audience: str)
     return {row[0]: int(row[1]) for row in rows}
 
 
-async def enqueue_notice(
-    session: AsyncSession, notice: Notice, payloads: dict[str, list[dict[str, Any]]], due_at: datetime
+async def enqueue_audience(
+    session: AsyncSession, *, key: str, unit_path: str, audience: str, payloads: dict[str, list[dict[str, Any]]],
+    due_at: datetime, notice_id: int | None = None,
 ) -> int:
-    """Queues the notice for every recipient, in one INSERT … SELECT per language."""
+    """Queues a message for everyone of the audience under the unit, in one INSERT … SELECT per
+    language (a person whose language has no payload gets the Vietnamese one); returns how many."""
+    before = await _count(session, key)
     for language, payload in payloads.items():
-        inner = _recipients(notice.unit_path, notice.audience)
+        inner = _recipients(unit_path, audience)
         if language == "vi":
             inner = inner.where(or_(Person.language == "vi", Person.language.not_in(list(payloads))))
         else:
             inner = inner.where(Person.language == language)
         inner = inner.subquery()
         chosen = select(
-            literal(f"notice:{notice.id}:i") + cast(inner.c.id, String),
+            literal(f"{key}:i") + cast(inner.c.id, String),
             inner.c.id,
             inner.c.channel,
             case((inner.c.chat_id == "", inner.c.external_id), else_=inner.c.chat_id),
             literal(payload, Outbox.__table__.c.payload.type),  # type: ignore[attr-defined]
             literal("broadcast"),
-            literal(notice.id),
+            literal(notice_id, Outbox.__table__.c.notice_id.type),  # type: ignore[attr-defined]
             literal("pending"),
             literal(due_at, Outbox.__table__.c.due_at.type),  # type: ignore[attr-defined]
             literal(0),
@@ -111,8 +114,21 @@ async def enqueue_notice(
              "attempts", "claimed_by", "message_id", "error", "created_at"], chosen).on_conflict_do_nothing()
         await session.execute(statement)
     # rowcount of INSERT … SELECT is not reported by every driver: count what is there.
-    return int(await session.scalar(select(func.count()).select_from(Outbox).where(Outbox.notice_id == notice.id))
-               or 0)
+    return await _count(session, key) - before
+
+
+async def _count(session: AsyncSession, key: str) -> int:
+    low = f"{key}:i"
+    return int(await session.scalar(select(func.count()).select_from(Outbox).where(
+        Outbox.key >= low, Outbox.key < low[:-1] + "j")) or 0)
+
+
+async def enqueue_notice(
+    session: AsyncSession, notice: Notice, payloads: dict[str, list[dict[str, Any]]], due_at: datetime
+) -> int:
+    """Queues the notice for every recipient."""
+    return await enqueue_audience(session, key=f"notice:{notice.id}", unit_path=notice.unit_path,
+                                  audience=notice.audience, payloads=payloads, due_at=due_at, notice_id=notice.id)
 
 
 @dataclass(slots=True)

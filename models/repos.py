@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from models.sqlite_inloop import InLoopConnection
 from models.tables import (
     Attachment,
+    Campaign,
+    Occurrence,
     AuditLog,
     Conversation,
     Identity,
@@ -506,6 +508,42 @@ class Repo:
             return found
         return await self.create_invite(unit_id=unit_id, role="resident", max_uses=0, expires_at=None,
                                         created_by=created_by)
+
+    # --- campaigns -------------------------------------------------------------------------
+
+    async def active_campaigns(self) -> Sequence[Campaign]:
+        return (await self.session.scalars(select(Campaign).where(Campaign.status == "active")
+                                           .order_by(Campaign.id))).all()
+
+    async def campaign_with_config_key(self, key: str) -> int | None:
+        return await self.session.scalar(select(Campaign.id).where(Campaign.config_key == key))
+
+    async def campaigns_under(self, path: str) -> Sequence[Campaign]:
+        """Campaigns of this unit, of the units under it, and of the units above it (they reach it too)."""
+        parts = [p for p in path.strip("/").split("/") if p]
+        above = ["/" + "/".join(parts[: n + 1]) + "/" for n in range(len(parts))]
+        low, high = subtree_range(path)
+        return (await self.session.scalars(select(Campaign).where(
+            (Campaign.unit_path.in_(above)) | ((Campaign.unit_path >= low) & (Campaign.unit_path < high)))
+            .order_by(Campaign.status, Campaign.id))).all()
+
+    async def occurrence_exists(self, key: str) -> bool:
+        return bool(await self.session.scalar(select(Occurrence.id).where(Occurrence.key == key)))
+
+    async def occurrences_of(self, campaign_id: int, *, limit: int = 5) -> Sequence[Occurrence]:
+        return (await self.session.scalars(
+            select(Occurrence).where(Occurrence.campaign_id == campaign_id)
+            .order_by(Occurrence.due_at.desc(), Occurrence.id.desc()).limit(limit))).all()
+
+    async def groups_without_monthly_report(self, path: str, month_key: str, form_key: str) -> list[Unit]:
+        """Groups under the unit with no current report of `form_key` for the month ("2026-11")."""
+        low, high = subtree_range(path)
+        groups = (await self.session.scalars(select(Unit).where(
+            Unit.path >= low, Unit.path < high, Unit.level == "group").order_by(Unit.path))).all()
+        filed = {row[0] for row in (await self.session.execute(select(Report.unit_id, Report.data).where(
+            Report.form_key == form_key, Report.superseded.is_(False), Report.unit_path >= low,
+            Report.unit_path < high))).all() if row[1].get("_month") == month_key}
+        return [g for g in groups if g.id not in filed]
 
     async def due_escalations(self, now: datetime, *, limit: int = 50) -> Sequence[Report]:
         """Urgent reports still unacknowledged past their deadline, locked for this instance."""

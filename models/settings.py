@@ -107,6 +107,29 @@ class OutboxSettings(_Section):
     idle_seconds: float = Field(default=1.0, gt=0, le=60)
 
 
+class CampaignDefault(_Section):
+    """A campaign config.toml ships; created in the database when missing (chat edits then win)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    name: str
+    description: str = ""
+    kind: Literal["event", "report_deadline"] = "event"
+    unit: str  # unit code: the campaign covers it and everything under it
+    audience: Literal["residents", "leaders", "both"] = "both"
+    schedule: dict[str, Any]
+    reminders: list[dict[str, Any]] = []
+    follow_up: dict[str, Any] = {}
+
+
+class CampaignSettings(_Section):
+    check_seconds: int = Field(default=30, ge=1, le=3600)
+    # A reminder missed while the app was down is sent late within this many minutes, else skipped.
+    grace_minutes: int = Field(default=60, ge=0)
+    # The monthly report is for the previous month until this day of the month.
+    monthly_deadline_day: int = Field(default=5, ge=1, le=28)
+    defaults: list[CampaignDefault] = []
+
+
 class UnitSettings(_Section):
     levels: list[str] = ["city", "district", "ward", "group"]
     labels: dict[str, str] = {
@@ -146,6 +169,7 @@ class Settings(_Section):
     limits: LimitSettings = LimitSettings()
     incidents: IncidentSettings = IncidentSettings()
     notices: NoticeSettings = NoticeSettings()
+    campaigns: CampaignSettings = CampaignSettings()
     outbox: OutboxSettings = OutboxSettings()
     units: UnitSettings = UnitSettings()
     tasks: list[TaskSetting] = DEFAULT_TASKS

@@ -62,8 +62,9 @@ async def start(
         state = State(flow=NAME, step="ask", data=data)
     elif missing is None:
         state = State(flow=NAME, step="summary", data=data)
-    else:  # ask only what is missing, then the summary (as after an edit)
-        data.update(cur=missing.key, edit=True)
+    else:  # start at the first missing answer; "Quay lại" can still reach the ones given
+        before = form.fields[: form.index(missing.key)]
+        data.update(cur=missing.key, trail=[f.key for f in before if form.visible(f, data["ans"])])
         state = State(flow=NAME, step="ask", data=data)
     return Outcome([Reply(head), *await show(state, ctx)], state)
 

@@ -65,7 +65,8 @@ async def run_due(
     since = since if since is not None else {}
     queued = 0
     for campaign in await repo.active_campaigns():
-        start = max(campaign.created_at, campaign.updated_at, now - LOOKBACK, since.get(campaign.id or 0, now - LOOKBACK))
+        start = max(campaign.created_at, campaign.updated_at, now - LOOKBACK,
+                    since.get(campaign.id or 0, now - LOOKBACK))
         due = moments(campaign.schedule, campaign.reminders, campaign.follow_up, after=start, until=now,
                       tz=settings.app.tz, ends_on=campaign.ends_on)
         for moment in due:

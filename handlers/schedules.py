@@ -135,7 +135,9 @@ def moments(
     return sorted(found, key=lambda m: (m.due_at, m.step, m.seq))
 
 
-def next_event(schedule: dict[str, Any], *, now: datetime, tz: ZoneInfo, ends_on: date | None = None) -> datetime | None:
+def next_event(
+    schedule: dict[str, Any], *, now: datetime, tz: ZoneInfo, ends_on: date | None = None
+) -> datetime | None:
     """The next event after `now` (local time), for listings."""
     at = _time(schedule["time"])
     today = now.astimezone(tz).date()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, time, timedelta
 from typing import Any, Literal
@@ -18,7 +19,6 @@ from handlers.i18n import Translator
 from handlers.messages import Button, Reply, rows
 from handlers.periods import Period, containing
 from handlers.ports import FileStore
-from handlers.reporting import NIL_FORM
 from handlers.summary_text import daily_text, render_text
 from models import summary_queries as q
 from models.repos import HeldRole, Repo
@@ -38,10 +38,19 @@ LEFT_POVERTY_FORM = "giam_ngheo_thoat_ngheo"
 MEETING_FORM = "dan_chu_hop_to"
 FEEDBACK_FORM = "dan_chu_phan_anh"
 URGENT_FORM = "khan_cap"
-# Every form whose reports count as a group's activity in the ranking.
-ACTIVITY_FORMS = (MONTHLY_FORM, INCIDENT_FORM, RESIDENCE_FORM, GREEN_FORM, HOTSPOT_FORM, MODEL_FORM, LITTER_FORM,
-                  SUPPORT_FORM, LEFT_POVERTY_FORM, MEETING_FORM, FEEDBACK_FORM, URGENT_FORM, NIL_FORM)
 RESIDENCE = ("thuong_tru_moi", "tam_tru_moi", "chuyen_di", "tam_vang", "ho_moi_den")
+# What the period scan reads from each form's answers (every other form is only counted).
+SCAN = {
+    INCIDENT_FORM: q.FormFields(keys=("loai",)),
+    RESIDENCE_FORM: q.FormFields(sums=RESIDENCE),
+    GREEN_FORM: q.FormFields(sums=("nguoi_tham_gia", "so_ho", "rac_kg")),
+    MODEL_FORM: q.FormFields(keys=("hinh_thuc",)),
+    SUPPORT_FORM: q.FormFields(keys=("ma_ho", "dien", "nguon"), sums=("gia_tri",)),
+    LEFT_POVERTY_FORM: q.FormFields(keys=("ma_ho",)),
+    MEETING_FORM: q.FormFields(sums=("ho_du_hop", "tong_so_ho")),
+    # Feedback is closed when the group settled it itself, or the ward resolved the report.
+    FEEDBACK_FORM: q.FormFields(flags=(q.Flag("da_chuyen_phuong"), q.Flag("da_giai_quyet", or_resolved=True))),
+}
 # Plan 71: at least 10 model sanitation spots per ward per year.
 MODEL_SPOTS_PER_WARD = 10
 WARD_LEVEL = "ward"
@@ -148,7 +157,7 @@ class Summary:
             return line.reporting, line.figures.on_time, line.figures.reports
 
         ordered = sorted(sorted(self.groups, key=lambda g: g.unit.name), key=score, reverse=True)
-        top = ordered[:size]
+        top = [line for line in ordered[:size] if any(score(line))]
         bottom = [line for line in reversed(ordered) if line not in top][:size]
         return top, bottom
 
@@ -173,13 +182,12 @@ async def summarize(
     group_level = settings.units.levels[-1]
     groups = await q.units_under(session, unit.path, group_level)
     ack = settings.incidents.ack_minutes
-    current, by_path = await _collect(repo, unit, period, groups, ack, now)
-    previous, _before = await _collect(repo, unit, period.previous(), groups, ack, now)
+    kind, edges = _bucket_edges(period)
+    current, by_path, counts = await _collect(repo, unit, period, groups, ack, now, edges)
+    previous, _before, _counts = await _collect(repo, unit, period.previous(), groups, ack, now, ())
     parents = await q.units_by_id(session, [g.parent_id for g in groups if g.parent_id])
     lines = [GroupLine(g, parents[g.parent_id].name if g.parent_id in parents else "", by_path.get(g.path, Figures()))
              for g in groups]
-    kind, edges = _bucket_edges(period)
-    counts = await q.urgent_by_bucket(session, q.Scope(unit.path, period.start, period.end), edges)
     wards = 0 if unit.level == group_level else await q.count_units(session, unit.path, WARD_LEVEL)
     return Summary(unit=unit, current=current, previous=previous, groups=lines,
                    children=await _children(repo, unit, by_path), bucket_kind=kind, wards=wards, ack_minutes=ack,
@@ -187,53 +195,42 @@ async def summarize(
 
 
 async def _collect(
-    repo: Repo, unit: q.UnitRow, period: Period, groups: list[q.UnitRow], ack_minutes: int, now: datetime | None
-) -> tuple[Totals, dict[str, Figures]]:
-    """One period's figures per path (group), from one aggregate query per form, and their total."""
+    repo: Repo, unit: q.UnitRow, period: Period, groups: list[q.UnitRow], ack_minutes: int, now: datetime | None,
+    edges: Sequence[datetime],
+) -> tuple[Totals, dict[str, Figures], Counter[int]]:
+    """One period's figures per path (group) and in total — from the period scan, and the queries
+    of the monthly reports, the litter-free status and the model spots of the year — and the
+    urgent incidents per time bucket."""
     session = repo.session
     scope = q.Scope(unit.path, period.start, period.end)
     at: defaultdict[str, Figures] = defaultdict(Figures)
-    for path, _form, task, n in await q.form_counts(session, scope, ACTIVITY_FORMS):
-        at[path].reports += n
-        at[path].reports_by_task[task] += n
-    for path, kind, n in await q.category_counts(session, scope, INCIDENT_FORM, "loai"):
-        at[path].incidents[kind or "khac"] += n
-    for path, _n, *sums in await q.field_sums(session, scope, RESIDENCE_FORM, RESIDENCE):
-        at[path].residence.update({key: _whole(value) for key, value in zip(RESIDENCE, sums, strict=True)})
-    for path, n, people, households, kg in await q.field_sums(session, scope, GREEN_FORM,
-                                                               ("nguoi_tham_gia", "so_ho", "rac_kg")):
-        here = at[path]
-        here.green_sessions += n
-        here.participants += _whole(people)
-        here.green_households += _whole(households)
-        here.waste_kg += float(kg or 0)
-    for path, n, cleared in await q.hotspots(session, scope, HOTSPOT_FORM):
-        at[path].hotspots += n
-        at[path].hotspots_cleared += int(cleared or 0)
-    for path, kind, n in await q.category_counts(session, scope, MODEL_FORM, "hinh_thuc"):
-        if kind == "dang_ky":
-            at[path].model_new += n
+    codes: defaultdict[tuple[str, str, str], set[str]] = defaultdict(set)  # (form, path, category) → households
+    buckets: Counter[int] = Counter()
+    minutes: list[tuple[float, int]] = []
+    for row in await q.period_scan(session, scope, SCAN, edges=edges):
+        here = at[row.path]
+        here.reports += row.reports
+        here.reports_by_task[row.task] += row.reports
+        if row.urgent:
+            here.urgent += row.reports
+            here.urgent_open += row.still_open
+            if row.bucket is not None:
+                buckets[row.bucket] += row.reports
+            if row.minutes is not None:
+                here.urgent_acked += row.reports
+                here.urgent_in_time += row.reports if row.minutes <= ack_minutes else 0
+                minutes.append((row.minutes, row.reports))
+        _add(here, row, codes)
+    # Households are counted once per group (their code is the group's own), whatever the row.
+    for (form, path, category), found in codes.items():
+        if form == SUPPORT_FORM and category:
+            at[path].supported_by[category] += len(found)
+        elif form == SUPPORT_FORM:
+            at[path].supported += len(found)
         else:
-            at[path].model_upkeep += n
+            at[path].left_poverty += len(found)
     for path, status in await q.latest_values(session, unit.path, LITTER_FORM, "trang_thai", period.end):
         at[path].litter_free = int(status == "da_dat")
-    _support(at, await q.support(session, scope, SUPPORT_FORM))
-    for path, n in await q.distinct_households(session, scope, LEFT_POVERTY_FORM):
-        at[path].left_poverty += n
-    for path, n, attended, invited in await q.field_sums(session, scope, MEETING_FORM, ("ho_du_hop", "tong_so_ho")):
-        at[path].meetings += n
-        at[path].attended += _whole(attended)
-        at[path].invited += _whole(invited)
-    for path, n, passed, closed in await q.feedback(session, scope, FEEDBACK_FORM):
-        at[path].feedback += n
-        at[path].feedback_passed += int(passed or 0)
-        at[path].feedback_closed += int(closed or 0)
-    for path, n, in_time, acked, still_open in await q.urgent(session, scope, ack_minutes):
-        here = at[path]
-        here.urgent += n
-        here.urgent_in_time += int(in_time or 0)
-        here.urgent_acked += int(acked or 0)
-        here.urgent_open += int(still_open or 0)
     months = await _reporting(repo, unit, period, groups, at, now)
     total = Figures()
     for figures in at.values():
@@ -241,25 +238,63 @@ async def _collect(
     year = Period.calendar("year", period.last.replace(month=1, day=1), period.tz)
     model_year = sum(n for _path, kind, n in await q.category_counts(
         session, q.Scope(unit.path, year.start, period.end), MODEL_FORM, "hinh_thuc") if kind == "dang_ky")
-    median = await q.median_minutes_to_ack(session, scope, total.urgent_acked)
-    return Totals(period, total, months, ack_median=median, model_year=model_year), dict(at)
+    totals = Totals(period, total, months, ack_median=_median(minutes), model_year=model_year)
+    return totals, dict(at), buckets
 
 
-def _support(at: defaultdict[str, Figures], found: Any) -> None:
-    """Households supported per group: different codes, per category; money per source."""
-    households: defaultdict[str, set[str]] = defaultdict(set)
-    by_category: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
-    for path, household, category, source, n, value in found:
-        here = at[path]
+def _add(here: Figures, row: q.ScanRow, codes: defaultdict[tuple[str, str, str], set[str]]) -> None:
+    """Adds one row of the period scan to its group's figures, by form."""
+    form, n, sums, flags = row.form_key, row.reports, row.sums, row.flags
+    if form == INCIDENT_FORM:
+        here.incidents[row.keys[0] or "khac"] += n
+    elif form == RESIDENCE_FORM:
+        here.residence.update({key: _whole(value) for key, value in zip(RESIDENCE, sums, strict=False)})
+    elif form == GREEN_FORM:
+        here.green_sessions += n
+        here.participants += _whole(sums[0])
+        here.green_households += _whole(sums[1])
+        here.waste_kg += sums[2]
+    elif form == HOTSPOT_FORM:
+        here.hotspots += n
+        here.hotspots_cleared += row.resolved
+    elif form == MODEL_FORM:
+        if row.keys[0] == "dang_ky":
+            here.model_new += n
+        else:
+            here.model_upkeep += n
+    elif form == SUPPORT_FORM:
+        household, category, source = (str(key or "") for key in row.keys)
         here.supports += n
-        here.money += _whole(value)
-        here.money_by[source or "khac"] += _whole(value)
-        households[path].add(household or "")
-        by_category[path, category or "khac"].add(household or "")
-    for path, codes in households.items():
-        at[path].supported += len(codes)
-    for (path, category), codes in by_category.items():
-        at[path].supported_by[category] += len(codes)
+        here.money += _whole(sums[0])
+        here.money_by[source or "khac"] += _whole(sums[0])
+        codes[form, row.path, ""].add(household)
+        codes[form, row.path, category or "khac"].add(household)
+    elif form == LEFT_POVERTY_FORM:
+        codes[form, row.path, ""].add(str(row.keys[0] or ""))
+    elif form == MEETING_FORM:
+        here.meetings += n
+        here.attended += _whole(sums[0])
+        here.invited += _whole(sums[1])
+    elif form == FEEDBACK_FORM:
+        here.feedback += n
+        here.feedback_passed += flags[0]
+        here.feedback_closed += flags[1]
+
+
+def _median(values: list[tuple[float, int]]) -> float | None:
+    """The median of values given with how many times each occurs."""
+    total = sum(n for _value, n in values)
+    if not total:
+        return None
+    middle = [(total - 1) // 2, total // 2]
+    found: list[float] = []
+    seen = 0
+    for value, n in sorted(values):
+        while middle and middle[0] < seen + n:
+            found.append(value)
+            middle.pop(0)
+        seen += n
+    return sum(found) / len(found)
 
 
 async def _reporting(
@@ -361,7 +396,7 @@ async def digest_replies(
     replies: list[Reply] = []
     for held in [h for h in roles if h.role == "official"]:
         if kind == "daily":
-            replies += await _daily(repo, held, now=now, settings=settings, t=t)
+            replies += await _daily(repo, held, now=now, t=t)
             continue
         this = containing("week" if kind == "weekly" else "month", now, settings.app.tz)
         summary = await summarize(repo, unit_path=held.unit.path, period=this.previous(), settings=settings, now=now)
@@ -371,15 +406,16 @@ async def digest_replies(
     return replies
 
 
-async def _daily(repo: Repo, held: HeldRole, *, now: datetime, settings: Settings, t: Translator) -> list[Reply]:
+async def _daily(repo: Repo, held: HeldRole, *, now: datetime, t: Translator) -> list[Reply]:
+    """The urgent incidents of the last 24 hours in the official's area, if there were any."""
     scope = q.Scope(held.unit.path, now - timedelta(hours=24), now)
-    counts = await q.urgent(repo.session, scope, settings.incidents.ack_minutes)
-    total = sum(row[1] for row in counts)
+    urgent = [row for row in await q.period_scan(repo.session, scope, {}) if row.urgent]
+    total = sum(row.reports for row in urgent)
     if not total:
         return []
-    still_open = sum(int(row[4] or 0) for row in counts)
-    acked = sum(int(row[3] or 0) for row in counts)
+    acked = sum(row.reports for row in urgent if row.minutes is not None)
+    still_open = sum(row.still_open for row in urgent)
     listed = await q.urgent_list(repo.session, scope, limit=10)
     text = daily_text(t, unit=held.unit.name, total=total, acked=acked, still_open=still_open, listed=listed)
-    buttons = [Button(f"m.rv.{row[0]}", f"🚨 {row[1]}") for row in listed[:5]]
+    buttons = [Button(f"m.rv.{row[0]}", f"🚨 {row[1]}") for row in listed[:6]]
     return [Reply(text, rows(buttons, per_row=3))]

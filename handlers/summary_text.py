@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from handlers.summary import Figures, GroupLine, Summary
 
 # The option labels of the forms the summary reads (the same wording as forms/*.toml, so they share
-# the catalogs' translations; tests/unit/test_summary_labels.py keeps them in step).
+# the catalogs' translations; tests/integration/test_summary_periods.py keeps them in step).
 INCIDENT_KINDS = {
     "trom_cap": _("Trộm cắp"),
     "danh_nhau": _("Đánh nhau, gây rối"),
@@ -110,10 +110,10 @@ def _reporting(summary: Summary, t: Translator) -> list[str]:
     lines = [t("📝 Báo cáo tháng"), filed, t("• Tỷ lệ: {rate}", rate=rate),
              t("• Đúng hạn: {on_time} · trễ hạn: {late}", on_time=t.number(now.on_time), late=t.number(now.late))]
     missing = [line.unit.name for line in summary.groups if line.figures.filed < line.figures.months_due]
-    if missing and len(missing) <= 3:
-        lines.append(t("• Chưa đủ: {names}", names=", ".join(missing)))
-    elif missing:
-        lines.append(t("• Chưa đủ: {n} tổ", n=t.number(len(missing))))
+    if missing:
+        lines.append(t("• Chưa nộp đủ: {n} tổ", n=t.number(len(missing))))
+        if len(missing) <= 3:
+            lines += [f"  – {name}" for name in missing]
     return lines
 
 
@@ -198,7 +198,9 @@ def _ranking(summary: Summary, t: Translator) -> list[str]:
             reports = percent(t, group.figures.filed, group.figures.months_due) + " · " + reports
         return f"{n}. {group.unit.name}: {reports}"
 
-    lines = [t("🏆 Thi đua"), t("Dẫn đầu:"), *(line(n, g) for n, g in enumerate(top, 1))]
+    lines = [t("🏆 Thi đua")]
+    if top:
+        lines += [t("Dẫn đầu:"), *(line(n, g) for n, g in enumerate(top, 1))]
     if bottom:
         lines += [t("Cần cố gắng:"), *(line(n, g) for n, g in enumerate(bottom, 1))]
     return lines
@@ -209,7 +211,7 @@ def daily_text(t: Translator, *, unit: str, total: int, acked: int, still_open: 
     lines = [t("🚨 Tin khẩn 24 giờ qua: {unit}", unit=unit),
              t("{n} tin · {acked} đã tiếp nhận · {open} còn mở", n=t.number(total), acked=t.number(acked),
                open=t.number(still_open)), ""]
-    for _id, code, at, group, kind, status in listed:
+    for _id, code, at, group, kind, status, _acknowledged in listed:
         state = t(STATUS_LABELS.get(status, status))
         lines.append(f"• {code} · {t.datetime(at)} · {group}")
         lines.append(f"  {label(t, URGENT_KINDS, kind or 'khac')} · {state}")

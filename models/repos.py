@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from models.sqlite_inloop import InLoopConnection
 from models.tables import (
     Attachment,
-    Campaign,
-    Occurrence,
     AuditLog,
+    Campaign,
     Conversation,
     Identity,
     Invite,
     Notice,
+    Occurrence,
     Person,
     Report,
     ReportEvent,

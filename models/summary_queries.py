@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, case, cast, func, literal_column, select
+from sqlalchemy import Float, Numeric, Select, case, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,10 +35,18 @@ class Scope:
     start: datetime
     end: datetime
 
-    def where(self) -> list[ColumnElement[bool]]:
-        low, high = subtree_range(self.path)
-        return [_report.c.unit_path >= low, _report.c.unit_path < high, _report.c.created_at >= self.start,
-                _report.c.created_at < self.end, _report.c.superseded.is_(False)]
+    def where(self, sqlite: bool = False) -> list[ColumnElement[bool]]:
+        return [*_under(self.path, sqlite), _report.c.created_at >= self.start, _report.c.created_at < self.end,
+                _report.c.superseded.is_(False)]
+
+
+def _under(path: str, sqlite: bool) -> list[ColumnElement[bool]]:
+    """The path range of a subtree. SQLite cannot tell how narrow a path range is: for a whole city
+    it would walk the path index over every report ever filed. "+column" (SQLite's documented way)
+    keeps it on the period or form index instead, and the path is checked inside that index."""
+    low, high = subtree_range(path)
+    column = literal_column("+report.unit_path") if sqlite else _report.c.unit_path
+    return [column >= low, column < high]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,7 @@ class Sql:
     def minutes_to_ack(self) -> ColumnElement[Any]:
         if self.sqlite:
             return (func.julianday(_report.c.acknowledged_at) - func.julianday(_report.c.created_at)) * 1440.0
-        return func.extract("epoch", _report.c.acknowledged_at - _report.c.created_at) / 60.0
+        return cast(func.extract("epoch", _report.c.acknowledged_at - _report.c.created_at), Numeric) / 60
 
     async def rows(self, query: Select[Any]) -> Sequence[Any]:
         found: Sequence[Any] = (await self.session.execute(query)).all()
@@ -103,8 +111,8 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _of_form(scope: Scope, form_key: str) -> list[ColumnElement[bool]]:
-    return [_report.c.form_key == form_key, *scope.where()]
+def _of_form(sql: Sql, scope: Scope, form_key: str) -> list[ColumnElement[bool]]:
+    return [_report.c.form_key == form_key, *scope.where(sql.sqlite)]
 
 
 # --- units -----------------------------------------------------------------------------------
@@ -150,83 +158,105 @@ async def children_of(session: AsyncSession, unit_id: int, *, limit: int, offset
 # --- reports in a period --------------------------------------------------------------------
 
 
-async def form_counts(session: AsyncSession, scope: Scope, form_keys: Sequence[str]) -> Sequence[Any]:
-    """(path, form key, task, reports) for the given forms."""
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A yes/no answer counted when true (or, with `or_resolved`, also when the report was resolved)."""
+
+    field: str
+    or_resolved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FormFields:
+    """What the period scan reads from one form's answers: text fields to group by, numbers to add
+    up, yes/no answers to count."""
+
+    keys: tuple[str, ...] = ()
+    sums: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
+
+
+KEYS, SUMS, FLAGS = 3, 5, 2
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRow:
+    """One group of the period scan: a path, a form and the values of its keys."""
+
+    path: str
+    form_key: str
+    task: str
+    urgent: bool
+    bucket: int | None  # urgent incidents: which time bucket
+    minutes: float | None  # urgent incidents: minutes to acknowledgement (None: not acknowledged)
+    keys: tuple[Any, ...]
+    reports: int
+    sums: tuple[float, ...]
+    flags: tuple[int, ...]
+    resolved: int
+    still_open: int
+
+
+async def period_scan(
+    session: AsyncSession, scope: Scope, forms: dict[str, FormFields], *, edges: Sequence[datetime] = ()
+) -> list[ScanRow]:
+    """Every figure of a period in one pass over its reports: rows grouped by path, form, urgency
+    and the form's keys, with its sums and counts. Urgent incidents are also grouped by time bucket
+    ([edges[i], edges[i + 1])) and by minutes to acknowledgement, for the chart and the median."""
     sql = Sql(session)
-    return await sql.rows(
-        select(_report.c.unit_path, _report.c.form_key, _report.c.task, func.count())
-        .where(_report.c.form_key.in_(list(form_keys)), *scope.where())
-        .group_by(_report.c.unit_path, _report.c.form_key, _report.c.task)
+    form = _report.c.form_key
+    too_many = [key for key, spec in forms.items()
+                if len(spec.keys) > KEYS or len(spec.sums) > SUMS or len(spec.flags) > FLAGS]
+    if too_many:
+        raise ValueError(f"the period scan reads at most {KEYS} keys, {SUMS} sums, {FLAGS} flags: {too_many}")
+
+    def per_form(pick: Any) -> ColumnElement[Any]:
+        whens = [(form == literal_column(f"'{key}'"), value) for key, spec in forms.items()
+                 if (value := pick(spec)) is not None]
+        return case(*whens, else_=None) if whens else literal_column("NULL")
+
+    resolved = _report.c.status == literal_column("'resolved'")
+
+    def flag(spec: FormFields, n: int) -> ColumnElement[Any] | None:
+        if n >= len(spec.flags):
+            return None
+        found = sql.true(spec.flags[n].field)
+        return case((found | resolved if spec.flags[n].or_resolved else found, 1), else_=0)
+
+    keys = [per_form(lambda spec, n=n: sql.text(spec.keys[n]) if n < len(spec.keys) else None).label(f"k{n}")
+            for n in range(KEYS)]
+    sums = [func.sum(per_form(lambda spec, n=n: sql.number(spec.sums[n]) if n < len(spec.sums) else None))
+            for n in range(SUMS)]
+    flags = [func.sum(per_form(lambda spec, n=n: flag(spec, n))) for n in range(FLAGS)]
+    urgent = _report.c.urgent
+    bucket = case(*((_report.c.created_at < edge, literal_column(str(n))) for n, edge in enumerate(edges[1:])),
+                  else_=None) if len(edges) > 1 else literal_column("NULL")
+    grouped = [_report.c.unit_path, form, _report.c.task, urgent,
+               case((urgent.is_(True), bucket), else_=None).label("k_bucket"),
+               case((urgent.is_(True), func.round(sql.minutes_to_ack(), 2)), else_=None).label("k_minutes"), *keys]
+    query = (
+        select(*grouped, func.count(), *sums, *flags, _count_if(resolved),
+               _count_if(_report.c.status.in_(OPEN_STATUSES)))
+        .where(*scope.where(sql.sqlite))
+        .group_by(*grouped)
     )
+    out = []
+    for row in await sql.rows(query):
+        out.append(ScanRow(path=row[0], form_key=row[1], task=row[2], urgent=bool(row[3]),
+                           bucket=None if row[4] is None else int(row[4]),
+                           minutes=None if row[5] is None else float(row[5]), keys=tuple(row[6:6 + KEYS]),
+                           reports=int(row[6 + KEYS]), sums=tuple(float(v or 0) for v in row[7 + KEYS:7 + KEYS + SUMS]),
+                           flags=tuple(int(v or 0) for v in row[7 + KEYS + SUMS:7 + KEYS + SUMS + FLAGS]),
+                           resolved=int(row[-2] or 0), still_open=int(row[-1] or 0)))
+    return out
 
 
 async def category_counts(session: AsyncSession, scope: Scope, form_key: str, field: str) -> Sequence[Any]:
-    """(path, the field's value, reports) for one form: incidents by kind, model spots by kind."""
+    """(path, the field's value, reports) for one form (model spots by kind over a year)."""
     sql = Sql(session)
     value = sql.text(field)
-    return await sql.rows(
-        select(_report.c.unit_path, value, func.count())
-        .where(*_of_form(scope, form_key))
-        .group_by(_report.c.unit_path, value)
-    )
-
-
-async def field_sums(session: AsyncSession, scope: Scope, form_key: str, fields: Sequence[str]) -> Sequence[Any]:
-    """(path, reports, sum of each field...) for one form."""
-    sql = Sql(session)
-    sums = [func.sum(sql.number(key)) for key in fields]
-    return await sql.rows(
-        select(_report.c.unit_path, func.count(), *sums)
-        .where(*_of_form(scope, form_key))
-        .group_by(_report.c.unit_path)
-    )
-
-
-async def hotspots(session: AsyncSession, scope: Scope, form_key: str) -> Sequence[Any]:
-    """(path, hotspots reported, of them cleared): a hotspot is cleared when its report is resolved."""
-    sql = Sql(session)
-    return await sql.rows(
-        select(_report.c.unit_path, func.count(), _count_if(_report.c.status == "resolved"))
-        .where(*_of_form(scope, form_key))
-        .group_by(_report.c.unit_path)
-    )
-
-
-async def feedback(session: AsyncSession, scope: Scope, form_key: str) -> Sequence[Any]:
-    """(path, received, passed on to the ward, closed): closed when the group settled it itself or
-    the report was resolved."""
-    sql = Sql(session)
-    closed = sql.true("da_giai_quyet") | (_report.c.status == "resolved")
-    return await sql.rows(
-        select(_report.c.unit_path, func.count(), _count_if(sql.true("da_chuyen_phuong")), _count_if(closed))
-        .where(*_of_form(scope, form_key))
-        .group_by(_report.c.unit_path)
-    )
-
-
-async def support(session: AsyncSession, scope: Scope, form_key: str) -> Sequence[Any]:
-    """(path, household code, category, source, supports, total value) for the support form.
-
-    One row per household, category and source: households per category are then the distinct
-    codes of each group (the code is the group's own), money per source the sums.
-    """
-    sql = Sql(session)
-    household, category, source = sql.text("ma_ho"), sql.text("dien"), sql.text("nguon")
-    return await sql.rows(
-        select(_report.c.unit_path, household, category, source, func.count(), func.sum(sql.number("gia_tri")))
-        .where(*_of_form(scope, form_key))
-        .group_by(_report.c.unit_path, household, category, source)
-    )
-
-
-async def distinct_households(session: AsyncSession, scope: Scope, form_key: str) -> Sequence[Any]:
-    """(path, different household codes) for one form: households that left poverty."""
-    sql = Sql(session)
-    return await sql.rows(
-        select(_report.c.unit_path, func.count(sql.text("ma_ho").distinct()))
-        .where(*_of_form(scope, form_key))
-        .group_by(_report.c.unit_path)
-    )
+    return await sql.rows(select(_report.c.unit_path, value, func.count())
+                          .where(*_of_form(sql, scope, form_key)).group_by(_report.c.unit_path, value))
 
 
 async def support_rows(session: AsyncSession, scope: Scope, form_key: str) -> Sequence[Any]:
@@ -236,7 +266,7 @@ async def support_rows(session: AsyncSession, scope: Scope, form_key: str) -> Se
     return await sql.rows(
         select(_report.c.unit_path, _report.c.code, _report.c.created_at, sql.text("ma_ho"), sql.text("dien"),
                sql.text("hinh_thuc"), sql.number("gia_tri"), sql.text("nguon"))
-        .where(*_of_form(scope, form_key))
+        .where(*_of_form(sql, scope, form_key))
         .order_by(_report.c.unit_path, _report.c.created_at)
     )
 
@@ -244,46 +274,19 @@ async def support_rows(session: AsyncSession, scope: Scope, form_key: str) -> Se
 # --- urgent incidents -----------------------------------------------------------------------
 
 
-async def urgent(session: AsyncSession, scope: Scope, ack_minutes: int) -> Sequence[Any]:
-    """(path, incidents, acknowledged within `ack_minutes`, acknowledged, still open)."""
+async def urgent_list(session: AsyncSession, scope: Scope, *, limit: int) -> Sequence[Any]:
+    """(report id, code, created at, group name, kind, status, acknowledged at) of urgent incidents,
+    newest first."""
     sql = Sql(session)
-    acked = _report.c.acknowledged_at.is_not(None)
-    return await sql.rows(
-        select(_report.c.unit_path, func.count(), _count_if(and_(acked, sql.minutes_to_ack() <= ack_minutes)),
-               _count_if(acked), _count_if(_report.c.status.in_(OPEN_STATUSES)))
-        .where(_report.c.urgent.is_(True), *scope.where())
-        .group_by(_report.c.unit_path)
+    query = (
+        select(_report.c.id, _report.c.code, _report.c.created_at, _unit.c.name, sql.text("loai"), _report.c.status,
+               _report.c.acknowledged_at)
+        .join_from(_report, _unit, _unit.c.id == _report.c.unit_id)
+        .where(_report.c.urgent.is_(True), *scope.where(sql.sqlite))
+        .order_by(_report.c.created_at.desc(), _report.c.id.desc())
+        .limit(limit)
     )
-
-
-async def median_minutes_to_ack(session: AsyncSession, scope: Scope, acknowledged: int) -> float | None:
-    """The median minutes from an urgent incident to its acknowledgement (`acknowledged` of them)."""
-    if acknowledged <= 0:
-        return None
-    sql = Sql(session)
-    minutes = sql.minutes_to_ack()
-    where = [_report.c.urgent.is_(True), _report.c.acknowledged_at.is_not(None), *scope.where()]
-    if not sql.sqlite:
-        value = await session.scalar(select(func.percentile_cont(0.5).within_group(minutes)).where(*where))
-        return None if value is None else float(value)
-    # SQLite has no percentile: the middle one or two values, found by the database's sort.
-    middle = (await session.execute(
-        select(minutes).where(*where).order_by(minutes).limit(2 - acknowledged % 2).offset((acknowledged - 1) // 2)
-    )).scalars().all()
-    return sum(float(v) for v in middle) / len(middle) if middle else None
-
-
-async def urgent_by_bucket(session: AsyncSession, scope: Scope, edges: Sequence[datetime]) -> dict[int, int]:
-    """Urgent incidents per time bucket: bucket i is [edges[i], edges[i + 1]) (local days or weeks,
-    computed by the caller, so no time zone arithmetic happens in SQL)."""
-    if len(edges) < 2:
-        return {}
-    sql = Sql(session)
-    bucket = case(*((_report.c.created_at < edge, index) for index, edge in enumerate(edges[1:])), else_=-1)
-    rows = await sql.rows(
-        select(bucket, func.count()).where(_report.c.urgent.is_(True), *scope.where()).group_by(bucket)
-    )
-    return {int(r[0]): int(r[1]) for r in rows if r[0] is not None and int(r[0]) >= 0}
+    return await sql.rows(query)
 
 
 # --- monthly reports and standing states ----------------------------------------------------
@@ -300,12 +303,11 @@ async def monthly_filings(
     if not months:
         return []
     sql = Sql(session)
-    low, high = subtree_range(path)
     month = sql.text("_month")
     return await sql.rows(
         select(_report.c.unit_path, month, func.min(_report.c.created_at))
-        .where(_report.c.form_key == form_key, _report.c.unit_path >= low, _report.c.unit_path < high,
-               _report.c.created_at >= since, _report.c.superseded.is_(False), month.in_(list(months)))
+        .where(_report.c.form_key == form_key, *_under(path, sql.sqlite), _report.c.created_at >= since,
+               _report.c.superseded.is_(False), month.in_(list(months)))
         .group_by(_report.c.unit_path, month)
     )
 
@@ -314,9 +316,8 @@ async def latest_values(session: AsyncSession, path: str, form_key: str, field: 
     """(path, value of `field`) in each group's latest report of a form filed before `before`:
     a standing state such as the litter-free status."""
     sql = Sql(session)
-    low, high = subtree_range(path)
-    where = [_report.c.form_key == form_key, _report.c.unit_path >= low, _report.c.unit_path < high,
-             _report.c.created_at < before, _report.c.superseded.is_(False)]
+    where = [_report.c.form_key == form_key, *_under(path, sql.sqlite), _report.c.created_at < before,
+             _report.c.superseded.is_(False)]
     if sql.sqlite:
         # SQLite takes the bare columns of a MAX() aggregate from the row that holds the maximum.
         return [(r[0], r[1]) for r in await sql.rows(
@@ -329,14 +330,3 @@ async def latest_values(session: AsyncSession, path: str, form_key: str, field: 
         .distinct(_report.c.unit_path)
     )
 
-
-async def urgent_list(session: AsyncSession, scope: Scope, *, limit: int) -> Sequence[Any]:
-    """(report id, code, created at, group name, kind, status) of urgent incidents, newest first."""
-    sql = Sql(session)
-    return await sql.rows(
-        select(_report.c.id, _report.c.code, _report.c.created_at, _unit.c.name, sql.text("loai"), _report.c.status)
-        .join_from(_report, _unit, _unit.c.id == _report.c.unit_id)
-        .where(_report.c.urgent.is_(True), *scope.where())
-        .order_by(_report.c.created_at.desc(), _report.c.id.desc())
-        .limit(limit)
-    )

@@ -108,6 +108,9 @@ class Report(SQLModel, table=True):
         Index("ix_report_task_created", "task", "created_at"),
         Index("ix_report_path_status", "unit_path", "status", "created_at"),
         Index("ix_report_urgent_status", "urgent", "status", "unit_path"),
+        # Summaries (models/summary_queries.py): a period's reports under a unit, and one form's.
+        Index("ix_report_created_path", "created_at", "unit_path"),
+        Index("ix_report_form_created", "form_key", "created_at", "unit_path"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -45,6 +45,7 @@ async def main_menu(ctx: Context, intro: str | None = None) -> list[Reply]:
     if names & {"official", *LEADER_ROLES}:
         buttons.append(ctx.menu_button("nw", t("📢 Gửi thông báo")))
         buttons.append(ctx.menu_button("ns", t("📤 Thông báo đã gửi")))
+        buttons.append(ctx.menu_button("sum", t("📊 Tóm tắt")))
     if "resident" in names:
         buttons.append(ctx.menu_button("fb", t("💬 Gửi phản ánh")))
     if names & {"resident", *LEADER_ROLES}:
@@ -84,6 +85,7 @@ async def help_text(ctx: Context) -> Reply:
                        "xử lý hoặc trả lại."))
     if names & {"official", *LEADER_ROLES}:
         lines.append(t("• «Gửi thông báo»: soạn, xem trước số người nhận, rồi gửi; bạn được báo tiến độ."))
+        lines.append(t("• «Tóm tắt»: số liệu của địa bàn theo ngày, tuần, tháng, quý, năm, kèm biểu đồ và tệp Excel."))
     if "resident" in names:
         lines.append(t("• «Gửi phản ánh»: gõ nội dung, kèm ảnh hoặc vị trí; tổ trưởng sẽ trả lời."))
     lines += [

@@ -1,0 +1,290 @@
+"""The summary as a chart (PNG, matplotlib, headless) and as an Excel workbook (openpyxl).
+
+Both libraries are imported when a file is made, not when the bot starts, so an idle bot does not
+carry them. Both functions are CPU work: callers run them in a thread.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from handlers.i18n import Translator, _
+from handlers.summary_text import CATEGORIES, INCIDENT_KINDS, RESIDENCE_LABELS, SOURCES, SUPPORT_KINDS, label
+
+if TYPE_CHECKING:
+    from handlers.summary import Figures, GroupLine, Summary, Totals
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CHART_SIZE = (8.0, 5.0)  # inches at 100 dpi: 800 × 500 pixels
+CHART_BARS = 15
+TASK_LABELS = {"an_ninh": _("An ninh"), "ve_sinh": _("Vệ sinh"), "giam_ngheo": _("Giảm nghèo"),
+               "dan_chu": _("Dân chủ")}
+
+
+def _short(name: str, limit: int = 24) -> str:
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+def chart_png(summary: Summary, t: Translator) -> bytes:
+    """800 × 500 pixels: monthly reporting (or reports) by unit on the left, urgent incidents over
+    the period on the right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    figure = Figure(figsize=CHART_SIZE, dpi=100)
+    FigureCanvasAgg(figure)
+    figure.suptitle(f"{summary.unit.name} · {summary.current.period.label(t)}", fontsize=11,
+                    fontfamily="DejaVu Sans")
+    left, right = figure.subplots(1, 2, width_ratios=(1.25, 1))
+    names, values, title, as_rate = _left_panel(summary, t)
+    bars = left.barh(range(len(values)), values, color="#2e7d32")
+    left.bar_label(bars, labels=[f"{round(v)}%" if as_rate else t.number(round(v)) for v in values], fontsize=7,
+                   padding=2)
+    left.set_yticks(range(len(values)), [_short(n) for n in names], fontsize=7)
+    left.invert_yaxis()
+    left.set_title(title, fontsize=9)
+    if as_rate:
+        left.set_xlim(0, 112)
+        left.set_xticks([0, 25, 50, 75, 100])
+        left.xaxis.set_major_formatter(PercentFormatter())
+    else:
+        left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    tz = summary.current.period.tz
+    pattern = "%m/%Y" if summary.bucket_kind == "month" else "%d/%m"
+    ticks = [start.astimezone(tz).strftime(pattern) for start, _n in summary.buckets]
+    bars = right.bar(range(len(ticks)), [n for _start, n in summary.buckets], color="#c62828")
+    right.bar_label(bars, labels=[str(n) if n else "" for _start, n in summary.buckets], fontsize=7, padding=2)
+    step = max(1, len(ticks) // 8)
+    right.set_xticks(range(0, len(ticks), step), ticks[::step], fontsize=7, rotation=45)
+    right.yaxis.set_major_locator(MaxNLocator(integer=True))
+    right.set_ylim(bottom=0, top=max([1, *(n for _s, n in summary.buckets)]) * 1.15)
+    by = {"day": t("Tin khẩn theo ngày"), "week": t("Tin khẩn theo tuần"), "month": t("Tin khẩn theo tháng")}
+    right.set_title(by[summary.bucket_kind], fontsize=9)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _left_panel(summary: Summary, t: Translator) -> tuple[list[str], list[float], str, bool]:
+    """(names, values, title, values are percentages)."""
+    if not summary.children:
+        counts = summary.current.figures.reports_by_task
+        keys = sorted(counts, key=lambda key: list(TASK_LABELS).index(key) if key in TASK_LABELS else 99)
+        return [label(t, TASK_LABELS, k) for k in keys], [counts[k] for k in keys], t("Báo cáo theo nhiệm vụ"), False
+    if summary.current.months:
+        rated = sorted(((100 * f.filed / f.months_due if f.months_due else 0.0, name)
+                        for name, f in summary.children), key=lambda pair: (pair[0], pair[1]))
+        title = t("Tỷ lệ nộp báo cáo tháng")
+        if len(rated) > CHART_BARS:
+            rated = rated[:CHART_BARS]
+            title = t("Nộp báo cáo tháng: {n} đơn vị thấp nhất", n=CHART_BARS)
+        return [name for _rate, name in rated], [rate for rate, _name in rated], title, True
+    counted = sorted(((f.reports, name) for name, f in summary.children), key=lambda pair: (pair[0], pair[1]))
+    title = t("Số báo cáo theo đơn vị")
+    if len(counted) > CHART_BARS:
+        counted = counted[:CHART_BARS]
+        title = t("Số báo cáo: {n} đơn vị ít nhất", n=CHART_BARS)
+    return [name for _n, name in counted], [float(n) for n, _name in counted], title, False
+
+
+# --- Excel --------------------------------------------------------------------------------------
+
+Column = tuple[str, Callable[["GroupLine"], Any], str]  # header, value, number format ("" = general)
+PERCENT = "0%"
+MONEY = "#,##0"
+
+
+def _key(counter: str, key: str) -> Callable[[Figures], Any]:
+    """A getter of one entry of a figure that is counted by key (incidents by kind…)."""
+    return lambda figures: getattr(figures, counter)[key]
+
+
+def _of_group(get: Callable[[Figures], Any]) -> Callable[[GroupLine], Any]:
+    return lambda line: get(line.figures)
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def _task_columns(t: Translator) -> list[tuple[str, list[Column]]]:
+    """One sheet per task: its title and columns (after the group's code, name and parent)."""
+    security: list[Column] = [(t("Vụ việc an ninh"), lambda g: sum(g.figures.incidents.values()), "")]
+    security += [(t(text), _of_group(_key("incidents", key)), "") for key, text in INCIDENT_KINDS.items()]
+    security += [(t("Tin khẩn"), lambda g: g.figures.urgent, ""),
+                 (t("Tiếp nhận đúng hạn"), lambda g: g.figures.urgent_in_time, ""),
+                 (t("Tin khẩn còn mở"), lambda g: g.figures.urgent_open, "")]
+    security += [(t(text), _of_group(_key("residence", key)), "") for key, text in RESIDENCE_LABELS.items()]
+    sanitation: list[Column] = [
+        (t("Buổi Chủ nhật Xanh"), lambda g: g.figures.green_sessions, ""),
+        (t("Lượt người tham gia"), lambda g: g.figures.participants, ""),
+        (t("Hộ tham gia"), lambda g: g.figures.green_households, ""),
+        (t("Rác thu gom (kg)"), lambda g: round(g.figures.waste_kg, 1), "0.0"),
+        (t("Điểm đen đã báo"), lambda g: g.figures.hotspots, ""),
+        (t("Điểm đen đã dọn"), lambda g: g.figures.hotspots_cleared, ""),
+        (t("Điểm mẫu đăng ký mới"), lambda g: g.figures.model_new, ""),
+        (t("Báo cáo duy trì điểm mẫu"), lambda g: g.figures.model_upkeep, ""),
+        (t("Tổ không rác"), lambda g: t("Đạt") if g.figures.litter_free else t("Chưa"), ""),
+    ]
+    poverty: list[Column] = [(t("Lượt hỗ trợ"), lambda g: g.figures.supports, ""),
+                             (t("Hộ được hỗ trợ"), lambda g: g.figures.supported, "")]
+    poverty += [(t(text), _of_group(_key("supported_by", key)), "") for key, text in CATEGORIES.items()]
+    poverty.append((t("Tổng giá trị (đ)"), lambda g: g.figures.money, MONEY))
+    poverty += [(t(text) + " (đ)", _of_group(_key("money_by", key)), MONEY) for key, text in SOURCES.items()]
+    poverty.append((t("Hộ thoát nghèo"), lambda g: g.figures.left_poverty, ""))
+    democracy: list[Column] = [
+        (t("Cuộc họp tổ"), lambda g: g.figures.meetings, ""),
+        (t("Hộ dự họp"), lambda g: g.figures.attended, ""),
+        (t("Số hộ của tổ (theo biên bản)"), lambda g: g.figures.invited, ""),
+        (t("Tỷ lệ dự họp"), lambda g: _ratio(g.figures.attended, g.figures.invited), PERCENT),
+        (t("Phản ánh nhận được"), lambda g: g.figures.feedback, ""),
+        (t("Đã chuyển phường"), lambda g: g.figures.feedback_passed, ""),
+        (t("Đã giải quyết xong"), lambda g: g.figures.feedback_closed, ""),
+    ]
+    return [(t("An ninh trật tự"), security), (t("Vệ sinh môi trường"), sanitation), (t("Giảm nghèo"), poverty),
+            (t("Dân chủ, phản ánh"), democracy)]
+
+
+def workbook_xlsx(summary: Summary, t: Translator, households: Sequence[Any] | None = None) -> bytes:
+    """A summary sheet, a reporting sheet, one sheet per task with one row per group, and — only
+    when `households` is given — the household-level support rows."""
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+
+    book = Workbook()
+    _summary_sheet(book.active, summary, t)
+    reporting: list[Column] = [
+        (t("Số tháng phải nộp"), lambda g: g.figures.months_due, ""),
+        (t("Đã nộp"), lambda g: g.figures.filed, ""),
+        (t("Đúng hạn"), lambda g: g.figures.on_time, ""),
+        (t("Trễ hạn"), lambda g: g.figures.late, ""),
+        (t("Tỷ lệ nộp"), lambda g: _ratio(g.figures.filed, g.figures.months_due), PERCENT),
+        (t("Số báo cáo"), lambda g: g.figures.reports, ""),
+    ]
+    _group_sheet(book.create_sheet(t("Nộp báo cáo")), summary.groups, reporting, t)
+    for title, columns in _task_columns(t):
+        _group_sheet(book.create_sheet(title[:31]), summary.groups, columns, t)
+    if households is not None:
+        _household_sheet(book.create_sheet(t("Chi tiết hộ")), summary, households, t)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _header(sheet: Any, headers: list[str], widths: list[float]) -> None:
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
+    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+
+    sheet.append(headers)
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    for n, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(n)].width = width
+
+
+def _group_sheet(sheet: Any, groups: list[GroupLine], columns: list[Column], t: Translator) -> None:
+    headers = [t("Mã tổ"), t("Tổ dân phố, thôn"), t("Thuộc"), *(c[0] for c in columns)]
+    _header(sheet, headers, [10, 30, 22, *(max(10, min(len(c[0]) + 2, 24)) for c in columns)])
+    for line in groups:
+        sheet.append([line.unit.code, line.unit.name, line.parent, *(value(line) for _h, value, _f in columns)])
+        for cell, (_h, _v, number_format) in zip(sheet[sheet.max_row][3:], columns, strict=True):
+            if number_format:
+                cell.number_format = number_format
+    sheet.freeze_panes = "D2"
+    if groups:
+        sheet.auto_filter.ref = sheet.dimensions
+
+
+def _summary_sheet(sheet: Any, summary: Summary, t: Translator) -> None:
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
+
+    sheet.title = t("Tổng hợp")
+    now, before = summary.current, summary.previous
+    sheet.append([t("Tóm tắt: {unit}", unit=summary.unit.name)])
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.append([t("Kỳ: {period}", period=now.period.label(t))])
+    sheet.append([t("So với: {period}", period=before.period.label(t))])
+    sheet.append([t("Số tổ: {n}", n=len(summary.groups))])
+    if summary.model_target:
+        sheet.append([t("Chỉ tiêu điểm mẫu trong năm: {n}", n=summary.model_target)])
+    sheet.append([])
+    _header(sheet, [t("Chỉ tiêu"), t("Kỳ này"), t("Kỳ trước"), t("Thay đổi")], [44, 14, 14, 14])
+    for text, value, number_format in _summary_rows(t):
+        this, previous = value(now), value(before)
+        diff = this - previous if this is not None and previous is not None else None
+        sheet.append([text, this, previous, diff])
+        for cell in sheet[sheet.max_row][1:]:
+            if number_format:
+                cell.number_format = number_format
+
+
+SummaryRow = tuple[str, Callable[["Totals"], Any], str]
+
+
+def _summary_rows(t: Translator) -> list[SummaryRow]:
+    """The figures of the whole area, in the order of the text."""
+    def of(get: Callable[[Figures], Any]) -> Callable[[Totals], Any]:
+        return lambda totals: get(totals.figures)
+
+    rows: list[SummaryRow] = [
+        (t("Báo cáo tháng phải nộp"), of(lambda f: f.months_due), ""),
+        (t("Báo cáo tháng đã nộp"), of(lambda f: f.filed), ""),
+        (t("Tỷ lệ nộp báo cáo tháng"), of(lambda f: _ratio(f.filed, f.months_due)), PERCENT),
+        (t("Nộp đúng hạn"), of(lambda f: f.on_time), ""),
+        (t("Nộp trễ hạn"), of(lambda f: f.late), ""),
+        (t("Số báo cáo"), of(lambda f: f.reports), ""),
+        (t("Tin khẩn"), of(lambda f: f.urgent), ""),
+        (t("Tỷ lệ tiếp nhận đúng hạn"), of(lambda f: _ratio(f.urgent_in_time, f.urgent)), PERCENT),
+        (t("Thời gian tiếp nhận trung vị (phút)"),
+         lambda x: round(x.ack_median, 1) if x.ack_median is not None else None, "0.0"),
+        (t("Tin khẩn còn mở"), of(lambda f: f.urgent_open), ""),
+        (t("Vụ việc an ninh"), of(lambda f: sum(f.incidents.values())), ""),
+    ]
+    rows += [(t(text), of(_key("incidents", key)), "") for key, text in INCIDENT_KINDS.items()]
+    rows += [(t(text), of(_key("residence", key)), "") for key, text in RESIDENCE_LABELS.items()]
+    rows += [
+        (t("Buổi Chủ nhật Xanh"), of(lambda f: f.green_sessions), ""),
+        (t("Lượt người tham gia"), of(lambda f: f.participants), ""),
+        (t("Rác thu gom (kg)"), of(lambda f: round(f.waste_kg, 1)), "0.0"),
+        (t("Điểm đen đã báo"), of(lambda f: f.hotspots), ""),
+        (t("Điểm đen đã dọn"), of(lambda f: f.hotspots_cleared), ""),
+        (t("Điểm mẫu đăng ký mới"), of(lambda f: f.model_new), ""),
+        (t("Điểm mẫu đăng ký trong năm"), lambda x: x.model_year, ""),
+        (t("Tổ không rác"), of(lambda f: f.litter_free), ""),
+        (t("Hộ được hỗ trợ"), of(lambda f: f.supported), ""),
+    ]
+    rows += [(t(text), of(_key("supported_by", key)), "") for key, text in CATEGORIES.items()]
+    rows.append((t("Tổng giá trị hỗ trợ (đ)"), of(lambda f: f.money), MONEY))
+    rows += [(t(text) + " (đ)", of(_key("money_by", key)), MONEY) for key, text in SOURCES.items()]
+    rows += [
+        (t("Hộ thoát nghèo"), of(lambda f: f.left_poverty), ""),
+        (t("Cuộc họp tổ"), of(lambda f: f.meetings), ""),
+        (t("Tỷ lệ hộ dự họp"), of(lambda f: _ratio(f.attended, f.invited)), PERCENT),
+        (t("Phản ánh nhận được"), of(lambda f: f.feedback), ""),
+        (t("Đã chuyển phường"), of(lambda f: f.feedback_passed), ""),
+        (t("Đã giải quyết xong"), of(lambda f: f.feedback_closed), ""),
+    ]
+    return rows
+
+
+def _household_sheet(sheet: Any, summary: Summary, rows: Sequence[Any], t: Translator) -> None:
+    groups = {line.unit.path: line.unit for line in summary.groups}
+    tz = summary.current.period.tz
+    _header(sheet, [t("Mã tổ"), t("Tổ dân phố, thôn"), t("Mã báo cáo"), t("Ngày gửi"), t("Mã hộ"), t("Diện hộ"),
+                    t("Hình thức hỗ trợ"), t("Giá trị (đ)"), t("Nguồn hỗ trợ")], [10, 30, 12, 12, 10, 18, 24, 14, 20])
+    for path, code, created, household, category, kind, value, source in rows:
+        group = groups.get(path)
+        when: datetime = created.astimezone(tz).replace(tzinfo=None)
+        sheet.append([group.code if group else "", group.name if group else "", code, when, household,
+                      label(t, CATEGORIES, category or ""), label(t, SUPPORT_KINDS, kind or ""),
+                      round(float(value or 0)), label(t, SOURCES, source or "")])
+        sheet.cell(sheet.max_row, 4).number_format = "dd/mm/yyyy"
+        sheet.cell(sheet.max_row, 8).number_format = MONEY
+    sheet.freeze_panes = "C2"

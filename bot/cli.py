@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -43,9 +43,14 @@ def run(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on (default from config).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default from config).")] = None,
+    clock_start: Annotated[str | None, typer.Option(
+        help='Demonstration: start the clock at this local time, e.g. "2026-11-28 18:00".')] = None,
+    clock_speed: Annotated[float, typer.Option(
+        help="Demonstration: run the clock this many times faster (600: ten minutes a second).", min=1)] = 1,
 ) -> None:
     """Start the bot: migrate, load the demo when the database is empty, serve the simulator."""
     from bot.server import serve
+    from handlers.ports import ScaledClock
 
     _logging()
     settings = _settings(config)
@@ -53,7 +58,19 @@ def run(
         settings.web.host = host
     if port is not None:
         settings.web.port = port
-    asyncio.run(serve(settings))
+    clock = None
+    if clock_start or clock_speed != 1:
+        try:
+            start = datetime.fromisoformat(clock_start) if clock_start else datetime.now(settings.app.tz)
+        except ValueError:
+            typer.echo(f"--clock-start {clock_start!r}: use YYYY-MM-DD HH:MM", err=True)
+            raise typer.Exit(2) from None
+        clock = ScaledClock(start if start.tzinfo else start.replace(tzinfo=settings.app.tz), clock_speed)
+        # Look for due reminders often enough that the fast clock does not outrun them.
+        settings.campaigns.check_seconds = max(1, int(settings.campaigns.check_seconds / clock_speed))
+        settings.incidents.check_seconds = max(1, int(settings.incidents.check_seconds / clock_speed))
+        typer.echo(f"Demonstration clock: {start:%d/%m/%Y %H:%M}, {clock_speed:g}× real time", err=True)
+    asyncio.run(serve(settings, clock=clock))
 
 
 @db_app.command("upgrade")
@@ -136,9 +153,11 @@ def invite_create(
     role: Annotated[str, typer.Option(help="leader, deputy, official or resident.")],
     uses: Annotated[int, typer.Option(help="How many people may use it; 0 = unlimited.", min=0)] = 1,
     days: Annotated[int | None, typer.Option(help="Days until it expires (default from config).", min=1)] = None,
+    qr: Annotated[Path | None, typer.Option(
+        "--qr", dir_okay=False, help="Also write a QR code PNG of the Telegram link (or the code).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Create an invite code for a role in a unit and print it."""
+    """Create an invite code for a role in a unit and print it (and its Telegram link, if configured)."""
     from models.repos import Repo
     from models.tables import ROLES
 
@@ -168,6 +187,26 @@ def invite_create(
     typer.echo(code)
     uses_text = "unlimited uses" if uses == 0 else f"{uses} use(s)"
     typer.echo(f"{role} of {name}; {uses_text}; expires {expires_text}", err=True)
+    _invite_link(settings, code, qr)
+
+
+def _invite_link(settings: Settings, code: str, qr: Path | None) -> None:
+    """Prints the Telegram deep link for the code and writes the QR code, when asked."""
+    link = ""
+    if settings.telegram.token:
+        from bot.telegram import bot_username, deep_link
+
+        try:
+            link = deep_link(asyncio.run(bot_username(settings.telegram)), code)
+        except Exception as error:  # no network, a bad token: the code still works typed in
+            typer.echo(f"could not ask Telegram for the bot's name ({error}); no link", err=True)
+    if link:
+        typer.echo(link)
+    if qr is not None:
+        from bot.telegram import write_qr
+
+        write_qr(link or code, qr)
+        typer.echo(f"QR code of the {'link' if link else 'code'} written to {qr}", err=True)
 
 
 def _build(settings: Settings):  # type: ignore[no-untyped-def]

@@ -8,14 +8,15 @@ import uvicorn
 
 from bot.bootstrap import build, prepare_database
 from bot.web import create_web
+from handlers.ports import Clock
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
     """Starts the app and serves until interrupted (Ctrl+C or SIGTERM)."""
-    app = build(settings)
+    app = build(settings, clock=clock)
     await prepare_database(app)
     await app.start()
     web = create_web(app)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from models.repos import Repo
@@ -17,6 +18,19 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class ScaledClock:
+    """A demonstration clock: starts at `start` and runs `speed` times faster than real time,
+    so that a week of reminders can be watched in the simulator in minutes."""
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        self.start = start.astimezone(UTC)
+        self.speed = speed
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
 
 
 class FileStore(Protocol):

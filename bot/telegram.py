@@ -1,0 +1,373 @@
+"""The Telegram channel: python-telegram-bot as a thin adapter around the core.
+
+One handler receives every update, turns it into an `Incoming`, runs it through the app and sends
+the replies back. No ConversationHandler, persistence or JobQueue: the conversation lives in the
+core and its database. Long polling by default; webhook mode adds a route to the app's web server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import select
+from sqlmodel import col
+from telegram import Bot, BotCommand, CallbackQuery, ChatMemberUpdated, Message, Update
+from telegram.error import Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
+
+from bot import telegram_render as render
+from bot.channels import BlockedByUser, RetryLater
+from bot.telegram_send import TelegramSender
+from bot.telegram_transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter, seconds_of
+from handlers.i18n import Translator, _
+from handlers.messages import Incoming, PhotoIn, Reply
+from models.repos import Repo
+from models.settings import ChannelSettings, SettingsError
+from models.tables import Identity
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.telegram.org"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_TIMEOUT = 20  # seconds a getUpdates long poll stays open
+# Updates of different chats handled at once. Telegram lets a bot send ~30 messages a second; with
+# ~0.1-0.3 s per Bot API round trip, 16 at a time keeps up with that, and more only costs CPU.
+CONCURRENCY = 16
+# Connections to the Bot API. httpx's pool does work for every connection on every request, so a
+# few busy connections cost far less CPU than many (measured in bench/bench_telegram.py); requests
+# beyond them wait their turn, which at ~0.1 s a call still allows ~80 calls a second.
+CONNECTIONS = 8
+SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+COMMANDS = [
+    ("start", _("Bắt đầu, đăng ký bằng mã mời")),
+    ("menu", _("Về menu chính")),
+    ("help", _("Hướng dẫn sử dụng")),
+    ("huy", _("Hủy việc đang làm")),
+    ("lang", _("Đổi ngôn ngữ")),
+    ("stop", _("Dừng nhận mọi tin nhắn")),
+]
+PHOTO_TOO_BIG = _("Ảnh quá lớn ({size} MB). Giới hạn là {limit} MB; hãy gửi ảnh nhỏ hơn.")
+APOLOGY = _("Xin lỗi, đã có lỗi xảy ra. Vui lòng thử lại sau ít phút, hoặc gõ /menu.")
+
+
+def api_root(settings: ChannelSettings) -> str:
+    return (settings.api_url or DEFAULT_API_URL).rstrip("/")
+
+
+def deep_link(username: str, code: str) -> str:
+    """The link that opens the bot and sends "/start CODE" in one tap."""
+    return f"https://t.me/{username}?start={code}"
+
+
+async def bot_username(settings: ChannelSettings) -> str:
+    """Asks the Bot API (getMe) for the bot's @username."""
+    root = api_root(settings)
+    async with Bot(settings.token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot") as bot:
+        return str(bot.username)
+
+
+def write_qr(text: str, path: Path) -> None:
+    """Writes a QR code PNG of `text` (a deep link) for printing on a notice board."""
+    import qrcode  # type: ignore[import-untyped]
+
+    qrcode.make(text, border=2).save(str(path))
+
+
+def webhook_path(settings: ChannelSettings) -> str:
+    return urlsplit(settings.webhook_url).path or DEFAULT_WEBHOOK_PATH
+
+
+class _HideToken(logging.Filter):
+    """Keeps the bot token, which is part of every Bot API URL, out of httpx's request log lines."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.forms = [token, quote(token, safe="")]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(form in message for form in self.forms):
+            for form in self.forms:
+                message = message.replace(form, "<token>")
+            record.msg, record.args = message, None
+        return True
+
+
+def _hide_in_logs(token: str) -> None:
+    httpx_log = logging.getLogger("httpx")  # httpx logs each request with its URL, at INFO
+    if not any(isinstance(f, _HideToken) and token in f.forms for f in httpx_log.filters):
+        httpx_log.addFilter(_HideToken(token))
+
+
+def _check(settings: ChannelSettings) -> None:
+    """Refuses a webhook set-up that Telegram would reject or that anyone could post to."""
+    if settings.mode != "webhook":
+        return
+    if not settings.webhook_url.startswith("https://"):
+        raise SettingsError("telegram.webhook_url (TOTRUONG_TELEGRAM__WEBHOOK_URL) must be the public https:// "
+                            "address of the webhook in webhook mode")
+    if not SECRET_PATTERN.match(settings.webhook_secret):
+        raise SettingsError("telegram.webhook_secret (TOTRUONG_TELEGRAM__WEBHOOK_SECRET) must be set in webhook "
+                            "mode: 1-256 characters A-Z, a-z, 0-9, _ and -")
+
+
+class TelegramChannel:
+    """Receives updates from Telegram and sends the core's replies as Telegram messages."""
+
+    name = render.CHANNEL
+
+    def __init__(self, app: App, *, overall_rate: float = 30.0, concurrency: int = CONCURRENCY,
+                 retry_delay: float = 0.5) -> None:
+        _check(app.settings.telegram)
+        self.app = app
+        self.settings = app.settings.telegram
+        _hide_in_logs(self.settings.token)
+        root = api_root(self.settings)
+        bot = LenientBot(self.settings.token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
+                         request=HTTPXRequest(connection_pool_size=CONNECTIONS, pool_timeout=10.0),
+                         rate_limiter=PerChatRateLimiter(overall_rate=overall_rate))
+        builder = ApplicationBuilder().bot(bot).concurrent_updates(ChatOrderedProcessor(concurrency)).job_queue(None)
+        if self.settings.mode == "webhook":
+            builder = builder.updater(None)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.bot = self.application.bot
+        self.sender = TelegramSender(self.bot, app, retry_delay=retry_delay)
+        self._connecting: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connects and starts receiving; while Telegram is unreachable, keeps trying in the background."""
+        try:
+            await self._connect()
+        except InvalidToken:
+            log.error("Telegram refused the bot token (TOTRUONG_TELEGRAM__TOKEN)")
+            raise
+        except TelegramError as error:
+            log.warning("Telegram is not reachable yet (%s); retrying in the background", error)
+            self._connecting = asyncio.create_task(self._connect_until_done())
+
+    async def _connect_until_done(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+                log.info("connected to Telegram")
+                return
+            except InvalidToken:
+                log.error("Telegram refused the bot token (TOTRUONG_TELEGRAM__TOKEN); giving up")
+                return
+            except TelegramError as error:
+                delay = min(delay * 2, 60.0)
+                log.warning("Telegram is still not reachable (%s); next try in %.0f s", error, delay)
+
+    async def _connect(self) -> None:
+        application = self.application
+        await application.initialize()  # getMe
+        await self._set_commands()
+        if not application.running:
+            await application.start()
+        if self.settings.mode == "webhook":
+            await self.bot.set_webhook(self.settings.webhook_url, secret_token=self.settings.webhook_secret,
+                                       allowed_updates=ALLOWED_UPDATES)
+            log.info("Telegram webhook set to %s as @%s", self.settings.webhook_url, self.bot.username)
+        elif application.updater is not None and not application.updater.running:
+            await application.updater.start_polling(poll_interval=0, timeout=POLL_TIMEOUT,
+                                                    allowed_updates=ALLOWED_UPDATES,
+                                                    error_callback=self._polling_error)
+            log.info("polling Telegram as @%s", self.bot.username)
+
+    async def _set_commands(self) -> None:
+        """The command menu beside the text box, in Vietnamese (and in English for English users)."""
+        try:
+            for language in ("vi", "en"):
+                t = self.app.engine.translator(language)
+                commands = [BotCommand(name, t(description)) for name, description in COMMANDS]
+                if language == "vi":
+                    await self.bot.set_my_commands(commands)
+                elif all(t(d) != d for _n, d in COMMANDS):  # only once the menu is fully translated
+                    await self.bot.set_my_commands(commands, language_code=language)
+        except TelegramError as error:
+            log.warning("could not set the command menu: %s", error)
+
+    def _polling_error(self, error: TelegramError) -> None:
+        # PTB backs off and polls again by itself; this only says what happened.
+        log.warning("polling Telegram failed: %s; trying again", error)
+
+    async def stop(self) -> None:
+        """Stops receiving and closes the connections (safe to call twice)."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+
+    # --- webhook ---------------------------------------------------------------------------
+
+    def mount(self, web: FastAPI) -> None:
+        """In webhook mode, adds the route Telegram posts updates to."""
+        if self.settings.mode != "webhook":
+            return
+        secret = self.settings.webhook_secret.encode()
+
+        @web.post(webhook_path(self.settings), include_in_schema=False)
+        async def telegram_webhook(request: Request) -> Response:
+            """Queues one update from Telegram; a request without the right secret is refused."""
+            given = request.headers.get(SECRET_HEADER, "").encode()
+            if not hmac.compare_digest(given, secret):
+                return Response(status_code=403)
+            try:
+                data = await request.json()
+            except ValueError:
+                return Response(status_code=400)
+            try:
+                update = Update.de_json(data, self.bot)
+            except Exception:
+                # Answer 200 anyway: an error would make Telegram send the same update again and again.
+                log.error("skipped an update from the webhook that cannot be read: %.500r", data, exc_info=True)
+                return Response(status_code=200)
+            await self.application.update_queue.put(update)
+            return Response(status_code=200)
+
+    # --- receiving -------------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Passes one update to the core and sends its replies back to the chat."""
+        query = update.callback_query
+        if query is not None:
+            await self._answer(query)
+        if update.my_chat_member is not None:
+            await self._membership_changed(update.my_chat_member)
+            return
+        who = render.author(update)
+        if who is None:
+            log.debug("skipped update %s: not from a person in a private chat", update.update_id)
+            return
+        try:
+            msg = await self._incoming(update, who)
+            if msg is None:
+                return
+            handled = await self.app.receive(msg)
+            await self.sender.send_all(who.chat_id, handled.replies, pressed=query)
+        except Forbidden:
+            log.info("the user of chat %s blocked the bot", who.chat_id)
+            await self._set_blocked(who.chat_id, True)
+
+    async def _incoming(self, update: Update, who: render.Author) -> Incoming | None:
+        at = self.app.clock.now()
+        if update.callback_query is not None:
+            data = update.callback_query.data
+            return who.incoming(at, button=data) if data else None
+        message = update.message
+        if message is None:  # edited messages and the like: the core reads each message once
+            return None
+        if message.photo or (message.document and (message.document.mime_type or "").startswith("image/")):
+            photo = await self._photo(message, who)
+            return who.incoming(at, photo=photo) if photo is not None else None
+        return who.incoming(at, **render.content(message))
+
+    async def _photo(self, message: Message, who: render.Author) -> PhotoIn | None:
+        """Fetches the largest size of the photo that is within the limit, or says it is too big."""
+        limit = self.app.settings.limits.photo_max_bytes
+        if message.photo:
+            size = render.pick_photo(message.photo, limit)
+            file_id, mime, name = (size.file_id, "image/jpeg", "") if size else ("", "", "")
+            too_big = max((s.file_size or 0) for s in message.photo)
+        else:
+            document = message.document
+            assert document is not None
+            fits = (document.file_size or 0) <= limit
+            file_id, mime, name = document.file_id if fits else "", document.mime_type or "", document.file_name or ""
+            too_big = document.file_size or 0
+        content = None
+        if file_id:
+            file = await self.sender.call(self.bot.get_file, file_id)
+            if file.file_size is None or file.file_size <= limit:
+                content = bytes(await self.sender.call(file.download_as_bytearray))
+                too_big = len(content)
+        if content is None or len(content) > limit:
+            t = self._translator(who.language)
+            text = t(PHOTO_TOO_BIG, size=t.number(round(too_big / 1e6, 1)), limit=t.number(round(limit / 1e6, 1)))
+            await self.sender.send_all(who.chat_id, [Reply(text)], pressed=None)
+            return None
+        return PhotoIn(content=content, mime=mime, filename=name)
+
+    async def _answer(self, query: CallbackQuery) -> None:
+        """Stops the button's spinner (always, even when handling the press fails)."""
+        try:
+            await self.sender.call(query.answer)
+        except TelegramError as error:
+            log.info("could not answer button press %s: %s", query.id, error)
+
+    async def _membership_changed(self, change: ChatMemberUpdated) -> None:
+        """A user blocked (or unblocked) the bot in their private chat."""
+        if change.chat.type != "private":
+            return
+        status = change.new_chat_member.status
+        await self._set_blocked(str(change.chat.id), status in ("kicked", "left"))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Logs a failed update with who sent it, then apologises to them."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("could not handle update %s from chat %s", update_id, chat.id if chat else "-",
+                  exc_info=context.error)
+        if chat is not None and chat.type == "private":
+            user = update.effective_user if isinstance(update, Update) else None
+            t = self._translator((user.language_code or "")[:2] if user else "")
+            try:
+                await self.bot.send_message(chat.id, t(APOLOGY))
+            except TelegramError:
+                log.info("could not apologise to chat %s either", chat.id)
+
+    # --- sending ---------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]:
+        """Sends the replies to the chat in order and returns the message ids.
+
+        Raises BlockedByUser (after marking the identity blocked) when the user blocked the bot, and
+        RetryLater when Telegram asks for a pause longer than is worth waiting for here.
+        """
+        try:
+            return await self.sender.send_all(chat_id, replies, pressed=None)
+        except Forbidden as error:
+            await self._set_blocked(chat_id, True)
+            raise BlockedByUser(chat_id) from error
+        except RetryAfter as error:
+            raise RetryLater(seconds_of(error)) from error
+
+    # --- data ------------------------------------------------------------------------------
+
+    async def _set_blocked(self, chat_id: str, blocked: bool) -> None:
+        """Marks the chat's identities blocked, so nothing more is sent to them (or unblocked)."""
+        async with self.app.sessions() as session, session.begin():
+            ids = (await session.scalars(select(col(Identity.id)).where(
+                col(Identity.channel) == self.name, col(Identity.chat_id) == chat_id))).all()
+            repo = Repo(session)
+            for identity_id in ids:
+                if identity_id is not None:
+                    await repo.set_identity_blocked(identity_id, blocked)
+
+    def _translator(self, language: str) -> Translator:
+        return self.app.engine.translator(language or self.app.settings.app.language)

@@ -1,0 +1,169 @@
+"""Sending the core's replies to a Telegram chat: texts, buttons, keyboards, photos, edits.
+
+Text goes out without a parse mode, so nothing needs escaping; texts too long for one message are
+split at paragraph breaks. A question whose button was pressed gets the choice written under it,
+or is replaced by the reply when the same question is asked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from telegram import Bot, CallbackQuery, Message, ReplyKeyboardRemove
+from telegram.error import BadRequest, NetworkError
+
+from bot import telegram_render as render
+from handlers.i18n import _
+from handlers.messages import Keyboard, Reply
+from models.tables import Attachment
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
+log = logging.getLogger(__name__)
+
+LOCATION_LABEL = _("📍 Gửi vị trí hiện tại")
+CONTACT_LABEL = _("📱 Chia sẻ số điện thoại")
+T = TypeVar("T")
+
+
+class TelegramSender:
+    """Turns replies into Bot API calls for one bot, retrying when the network fails."""
+
+    def __init__(self, bot: Bot, app: App, *, retry_delay: float = 0.5) -> None:
+        self.bot = bot
+        self.app = app
+        self.retry_delay = retry_delay  # the first pause before trying a failed call again
+        self._file_ids: dict[int, str] = {}  # Attachment id -> Telegram file_id, to upload each file once
+        self._request_keyboards: set[str] = set()  # chats showing a "send my location" keyboard
+
+    async def send_all(self, chat_id: str, replies: Sequence[Reply], *, pressed: CallbackQuery | None) -> list[str]:
+        """Sends the replies in order (`pressed`: the button press they answer); returns message ids."""
+        ids: list[str] = []
+        target = pressed.message if pressed is not None and isinstance(pressed.message, Message) else None
+        # The same question asked again (a multiple choice with one more ✅) replaces the pressed one.
+        in_place = [reply.edit or (n == 0 and target is not None and reply.text == target.text)
+                    for n, reply in enumerate(replies)]
+        if target is not None and pressed is not None and not any(in_place):
+            await self._show_choice(target, pressed.data or "")
+        for reply, replace in zip(replies, in_place, strict=True):
+            if replace and target is not None and (edited := await self._edit(target, reply)):
+                ids.append(edited)
+                target = None
+                continue
+            ids += await self._send_one(chat_id, reply)
+        return ids
+
+    async def _send_one(self, chat_id: str, reply: Reply) -> list[str]:
+        markup = self._markup(chat_id, reply)
+        attachment_id = reply.photo_id or reply.document_id
+        attachment = await self._attachment(attachment_id) if attachment_id else None
+        if attachment is None:
+            if attachment_id:
+                log.warning("attachment %s is gone; sending the text only", attachment_id)
+            return await self._send_text(chat_id, reply.text, markup)
+        fits = render.utf16_len(reply.text) <= render.CAPTION_LIMIT
+        caption = reply.text if fits and reply.text.strip() else None
+        sent = await self._send_file(chat_id, attachment, photo=reply.photo_id is not None, caption=caption,
+                                     markup=markup if fits else None)
+        ids = [str(sent.message_id)]
+        if not fits:
+            ids += await self._send_text(chat_id, reply.text, markup)
+        return ids
+
+    async def _send_text(self, chat_id: str, text: str, markup: Any) -> list[str]:
+        chunks = render.split_text(text)
+        if not any(chunk.strip() for chunk in chunks):
+            if markup is None:
+                return []
+            chunks = ["…"]  # Telegram refuses an empty message, and the buttons need one
+        ids = []
+        for number, chunk in enumerate(chunks, 1):
+            message = await self.call(self.bot.send_message, chat_id, chunk,
+                                       reply_markup=markup if number == len(chunks) else None)
+            ids.append(str(message.message_id))
+        return ids
+
+    async def _send_file(self, chat_id: str, attachment: Attachment, *, photo: bool, caption: str | None,
+                         markup: Any) -> Message:
+        content: str | bytes | None = self._file_ids.get(attachment.id or 0)
+        if content is None:
+            content = await asyncio.to_thread(self.app.files.path_of(attachment).read_bytes)
+        await self.call(self.bot.send_chat_action, chat_id, "upload_photo" if photo else "upload_document")
+        if photo:
+            message = await self.call(self.bot.send_photo, chat_id, content, caption=caption, reply_markup=markup)
+            file_id = message.photo[-1].file_id if message.photo else None
+        else:
+            filename = Path(attachment.path).name
+            message = await self.call(self.bot.send_document, chat_id, content, caption=caption,
+                                       reply_markup=markup, filename=filename)
+            file_id = message.document.file_id if message.document else None
+        if file_id and attachment.id:
+            self._file_ids[attachment.id] = file_id
+        return message
+
+    def _markup(self, chat_id: str, reply: Reply) -> Any:
+        if reply.keyboard in (Keyboard.REQUEST_LOCATION, Keyboard.REQUEST_CONTACT, Keyboard.MENU):
+            if reply.keyboard is not Keyboard.MENU:
+                self._request_keyboards.add(chat_id)
+            t = self.app.engine.translator(self.app.settings.app.language)
+            return render.reply_keyboard(reply, location_label=t(LOCATION_LABEL), contact_label=t(CONTACT_LABEL))
+        if reply.buttons:
+            return render.inline_keyboard(reply)
+        if chat_id in self._request_keyboards:
+            # The question that wanted a location is over: put the letters back.
+            self._request_keyboards.discard(chat_id)
+            return ReplyKeyboardRemove()
+        return None
+
+    async def _show_choice(self, message: Message, data: str) -> None:
+        """Writes the pressed button under the question and takes its buttons away (no double press)."""
+        if message.reply_markup is None:
+            return
+        label = render.pressed_label(message, data)
+        text = f"{message.text}\n\n👉 {label}" if message.text and label else None
+        try:
+            if text is not None and render.utf16_len(text) <= render.TEXT_LIMIT:
+                await self.call(self.bot.edit_message_text, text, message.chat.id, message.message_id)
+            else:
+                await self.call(self.bot.edit_message_reply_markup, message.chat.id, message.message_id)
+        except BadRequest as error:  # too old to edit, already edited: nothing is lost
+            log.debug("could not mark the pressed button in chat %s: %s", message.chat.id, error)
+
+    async def _edit(self, message: Message, reply: Reply) -> str | None:
+        """Replaces the pressed message with the reply when it is plain text with inline buttons."""
+        if (reply.photo_id or reply.document_id or reply.keyboard is not Keyboard.INLINE
+                or not reply.text.strip() or render.utf16_len(reply.text) > render.TEXT_LIMIT):
+            return None
+        try:
+            await self.call(self.bot.edit_message_text, reply.text, message.chat.id, message.message_id,
+                             reply_markup=render.inline_keyboard(reply))
+        except BadRequest as error:
+            if "not modified" not in str(error):
+                log.debug("could not edit message %s: %s; sending a new one", message.message_id, error)
+                return None
+        return str(message.message_id)
+
+    async def call(self, method: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Calls the Bot API, trying again with growing pauses when the network fails."""
+        attempts = 4
+        for attempt in range(1, attempts + 1):
+            try:
+                return await method(*args, **kwargs)
+            except BadRequest:
+                raise
+            except NetworkError as error:  # includes timeouts and 5xx answers
+                if attempt == attempts:
+                    raise
+                delay = self.retry_delay * 2 ** (attempt - 1)
+                log.warning("Telegram call failed (%s); trying again in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _attachment(self, attachment_id: int) -> Attachment | None:
+        async with self.app.sessions() as session:
+            return await session.get(Attachment, attachment_id)

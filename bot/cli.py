@@ -36,6 +36,11 @@ def _settings(config: Path | None) -> Settings:
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and Bot API URLs contain the bot's token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # The ticker's jobs run every few seconds: only their failures are worth a line.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @app.command()

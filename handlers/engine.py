@@ -78,12 +78,14 @@ class Engine:
             feedback.NAME: feedback.FeedbackFlow(),
             feedback.ANSWER: feedback.AnswerFlow(),
         }
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     async def handle(self, msg: Incoming) -> Handled:
         """Handles one message from one user; messages of the same user are handled in order."""
         key = (msg.channel, msg.user_id)
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))
+        # Count who holds or waits for the lock, so it is forgotten only when nobody does.
+        self._locks[key] = (lock, waiting + 1)
         try:
             async with lock:
                 for _attempt in range(3):
@@ -100,8 +102,11 @@ class Engine:
             log.exception("could not handle %s from %s:%s", msg.kind, msg.channel, msg.user_id)
             return Handled([self._apology(msg)])
         finally:
-            if not lock.locked() and self._locks.get(key) is lock:
+            held, count = self._locks[key]
+            if count <= 1:
                 del self._locks[key]
+            else:
+                self._locks[key] = (held, count - 1)
 
     def _apology(self, msg: Incoming) -> Reply:
         t = self.catalogs.translator(msg.language or self.settings.app.language, self.settings.app.tz)

@@ -7,6 +7,7 @@ whether a single field is being edited from the summary, and a multi-choice sele
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -263,8 +264,8 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     except Invalid as error:
         again = question(form, field, state, ctx)
         return Outcome([Reply(ctx.t(error.message, **error.values)), again], state)
-    if not finished:  # a multi-choice toggle: show the selection again
-        return Outcome([question(form, field, state, ctx)], state)
+    if not finished:  # a multi-choice toggle: show the selection again, in place where possible
+        return Outcome([replace(question(form, field, state, ctx), edit=True)], state)
     data["ans"][field.key] = answer
     data["sel"] = []
     return await _advance(form, state, ctx)

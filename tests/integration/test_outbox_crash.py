@@ -89,7 +89,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_notice_once(tmp_path: P
         "TOTRUONG_ZALO__API_URL": f"http://127.0.0.1:{fake_port}",
         "TOTRUONG_OUTBOX__RATES": '{"zalo": 500, "sim": 500}',
         "TOTRUONG_OUTBOX__PER_CHAT_SECONDS": '{"zalo": 0, "sim": 0}',
-        "TOTRUONG_OUTBOX__LEASE_SECONDS": "3",
+        "TOTRUONG_OUTBOX__LEASE_SECONDS": "10",
         "TOTRUONG_OUTBOX__BATCH": "200",
     })
     log = tmp_path / "app.log"

@@ -173,5 +173,6 @@ async def _deadline_step(repo: Repo, campaign: Campaign, moment: Moment, occurre
     return await enqueue(repo, deliveries, now=now, settings=settings, key=f"occ:{occurrence.id}", broadcast=True)
 
 
-def touch(campaign: Campaign) -> None:
-    campaign.updated_at = utcnow()
+def touch(campaign: Campaign, now: datetime | None = None) -> None:
+    """Marks a change: moments are looked for only after it (none of the old schedule is sent late)."""
+    campaign.updated_at = now or utcnow()

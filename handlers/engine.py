@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import outbox
 from handlers.context import Context, Flow, Outcome, State, version_tag
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
-from handlers.flows import feedback, monthly, notice, people, review, summary
+from handlers.flows import campaign, feedback, monthly, notice, people, review, summary
 from handlers.flows import form as form_flow
 from handlers.flows.menu import help_text, language_choice, main_menu
 from handlers.flows.start import register
@@ -77,6 +77,7 @@ class Engine:
             notice.NAME: notice.NoticeFlow(),
             feedback.NAME: feedback.FeedbackFlow(),
             feedback.ANSWER: feedback.AnswerFlow(),
+            campaign.NAME: campaign.CampaignFlow(),
         }
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
@@ -274,7 +275,7 @@ class Engine:
             return Outcome([language_choice(ctx)], state)
         if name == "lang" and rest in LANGUAGES:
             return await self._set_language(rest, state, ctx)
-        if name in ("ack", "st", "rv", "fp", "fc", "nd", "nt", "inv"):
+        if name in ("ack", "st", "rv", "fp", "fc", "nd", "nt", "inv", "cp", "cv", "cps", "cpe"):
             # Quick actions: they leave a form in progress where it was.
             outcome = await self._report_action(name, rest, ctx)
             if in_flow:
@@ -300,6 +301,10 @@ class Engine:
             return Outcome(await monthly.nil_report(ctx, rest), None)
         if name == summary.ACTION:
             return await summary.action(ctx, rest)
+        if name == "cpn":
+            return await campaign.start_create(ctx)
+        if name == "cpt":
+            return await campaign.start_retime(ctx, _number(rest))
         if name == "fu":
             return await self._follow_up(rest, ctx)
         if name == "nw":
@@ -315,6 +320,14 @@ class Engine:
         raise UserError(_("Nút này không hợp lệ."))
 
     async def _report_action(self, name: str, rest: str, ctx: Context) -> Outcome:
+        if name == "cp":
+            return Outcome(await campaign.listing(ctx), None)
+        if name == "cv":
+            return Outcome(await campaign.view(ctx, _number(rest)), None)
+        if name == "cps":
+            return Outcome(await campaign.toggle(ctx, _number(rest)), None)
+        if name == "cpe":
+            return Outcome(await campaign.end(ctx, _number(rest)), None)
         if name == "fp":
             return await feedback.pass_to_ward(ctx, _number(rest))
         if name == "fc":

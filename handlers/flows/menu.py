@@ -42,6 +42,7 @@ async def main_menu(ctx: Context, intro: str | None = None) -> list[Reply]:
     if "official" in names:
         buttons.append(ctx.menu_button("oi", t("🚨 Tin khẩn đang mở")))
         buttons.append(ctx.menu_button("nr", t("📥 Báo cáo chưa xử lý")))
+        buttons.append(ctx.menu_button("cp", t("🗓️ Chiến dịch")))
     if names & {"official", *LEADER_ROLES}:
         buttons.append(ctx.menu_button("nw", t("📢 Gửi thông báo")))
         buttons.append(ctx.menu_button("ns", t("📤 Thông báo đã gửi")))

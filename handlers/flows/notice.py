@@ -47,7 +47,7 @@ class NoticeFlow:
         return await handle(msg, state, ctx, action)
 
 
-async def _choices(state: State, ctx: Context) -> list[Unit]:
+async def unit_choices(state: State, ctx: Context) -> list[Unit]:
     """The units an official may address: their own units and the units directly under them."""
     units: list[Unit] = []
     for unit_id in state.data["roots"]:
@@ -59,7 +59,7 @@ async def _choices(state: State, ctx: Context) -> list[Unit]:
     return units
 
 
-async def _allowed(ctx: Context, unit: Unit) -> bool:
+async def may_address(ctx: Context, unit: Unit) -> bool:
     return any((h.role == "official" and h.covers(unit.path)) or (h.role in LEADER_ROLES and h.unit.id == unit.id)
                for h in await ctx.roles())
 
@@ -68,7 +68,7 @@ async def show(state: State, ctx: Context) -> list[Reply]:
     t = ctx.t
     nav = [ctx.button("cancel", t("✖️ Hủy"))]
     if state.step == "unit":
-        units = await _choices(state, ctx)
+        units = await unit_choices(state, ctx)
         page = int(state.data.get("page", 0))
         shown = units[page * PAGE : (page + 1) * PAGE]
         buttons = [ctx.button(f"u.{u.id}", ("🏛 " if u.id in state.data["roots"] else "") + u.name) for u in shown]
@@ -142,7 +142,7 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
             data["page"] = max(0, int(data.get("page", 0)) + (1 if action == "next" else -1))
             return Outcome(await show(state, ctx), state)
         unit = await ctx.repo.unit(int(action[2:])) if action and action[2:].isdigit() else None
-        if unit is None or not await _allowed(ctx, unit):
+        if unit is None or not await may_address(ctx, unit):
             raise UserError(_("Hãy chọn một đơn vị trong danh sách."))
         data["unit"] = unit.id
         return await _goto("audience", state, ctx)
@@ -216,7 +216,7 @@ async def _send(state: State, ctx: Context) -> Outcome:
     t = ctx.t
     data = state.data
     unit = await ctx.repo.unit(int(data["unit"]))
-    if unit is None or not await _allowed(ctx, unit):
+    if unit is None or not await may_address(ctx, unit):
         raise NotAllowed(_("Đơn vị này không thuộc địa bàn của bạn."))
     send_at = datetime.fromisoformat(data["at"]) if data.get("at") else ctx.clock.now()
     notice = await notices.create(ctx.repo, sender_id=ctx.person_id, sender_name=ctx.who.name, unit=unit,

@@ -207,3 +207,46 @@ async def test_a_campaign_edited_between_two_events(app, clock) -> None:
     found = await occurrences(app, cid)
     assert [o.due_at.astimezone(TZ).strftime("%d %H:%M") for o in found] == ["21 19:00", "22 06:30", "29 07:00"]
     assert found[-1].event_at == local(2026, 11, 29, 8, 0)
+
+
+async def test_an_official_creates_lists_pauses_and_reads_the_record_of_a_campaign(app, clock) -> None:
+    await pause_config_campaigns(app)
+    clock.current = local(2026, 11, 23, 9, 0)  # a Monday
+    official = Chat(app, "demo-canbo")
+    listing = await official.press_id("m.cp")
+    assert "🗓️ Chiến dịch trong địa bàn (4)" in listing  # the city's defaults reach the ward
+    assert any(label.startswith("Ngày Chủ nhật Xanh - Sạch - Đẹp · ⏸ tạm dừng") for label in official.labels)
+    await official.press("Tạo chiến dịch")
+    assert "Tên cần từ 3 đến 120 ký tự" in await official.send("x")
+    await official.send("Tổng vệ sinh kiệt hẻm")
+    assert "Tổ dân phố Xuân Hà 9" not in " ".join(official.labels)
+    await official.press("Tổ dân phố Thạch Thang 3")
+    await official.press("Người dân")
+    await official.press("Hằng tuần")
+    await official.press("Thứ Bảy")
+    assert "Không đọc được giờ «sáng sớm»" in await official.send("sáng sớm")
+    await official.send("7h")
+    await official.press("Sáng hôm đó 06:30")
+    await official.press("Không cần")
+    await official.press("Không có ngày kết thúc")
+    preview = await official.press("Tạo chiến dịch")
+    assert "✅ Đã tạo chiến dịch «Tổng vệ sinh kiệt hẻm»." in preview
+    assert "Lịch: Hằng tuần, Thứ Bảy lúc 07:00" in preview and "Lần tới: Thứ Bảy 28/11/2026 lúc 07:00" in preview
+    assert "Chưa có lần nhắc nào." in preview
+    clock.current = local(2026, 11, 28, 6, 35)
+    await app.run_campaigns()
+    await official.press("Danh sách chiến dịch")
+    await official.press("Tổng vệ sinh kiệt hẻm")
+    assert "• 06:30 28/11/2026 · Nhắc · đã gửi 1 người" in official.text
+    await official.press("Tạm dừng")
+    assert "Trạng thái: tạm dừng" in official.text
+    await official.press("Đổi giờ")
+    await official.send("08:00")
+    assert "Lịch: Hằng tuần, Thứ Bảy lúc 08:00" in official.text
+    # Another ward's official cannot manage it.
+    async with app.sessions() as session:
+        cid = (await session.scalars(select(Campaign.id).where(Campaign.name == "Tổng vệ sinh kiệt hẻm"))).one()
+    leader = Chat(app, "demo-totruong-2")
+    assert "Chiến dịch này không thuộc địa bàn của bạn." in await leader.press_id(f"m.cps.{cid}")
+    city = Chat(app, "demo-thanhpho")  # the city covers the ward: may read and manage it
+    assert "Tổng vệ sinh kiệt hẻm" in await city.press_id(f"m.cv.{cid}") and "▶️ Tiếp tục" in city.labels

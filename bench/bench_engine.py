@@ -28,7 +28,7 @@ LEADERS = 50
 ROUNDS = 3
 # One whole sample form, as a leader answers it: 13 steps.
 SCRIPT: list[dict[str, str]] = [
-    {"button": "m.t.ve_sinh"},
+    {"button": "m.f.ve_sinh_chu_nhat_xanh"},
     {"text": "hôm nay"},
     {"text": "35"},
     {"text": "20"},

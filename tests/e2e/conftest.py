@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,12 @@ def _missing_browser() -> str:
     return ""
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "app_args(*args): extra command-line arguments for `totruong run` in the `server` fixture, "
+                   "e.g. app_args(\"--clock-start\", \"2026-11-28 18:50\", \"--clock-speed\", \"600\")")
+
+
 @pytest.fixture(autouse=True)
 def _require_browser() -> None:
     reason = _missing_browser()
@@ -64,10 +70,15 @@ def _totruong_command() -> list[str]:
 
 
 class AppProcess:
-    """`totruong run` on its own port, database and data folder; can be killed and started again."""
+    """`totruong run` on its own port, database and data folder; can be killed and started again.
 
-    def __init__(self, folder: Path) -> None:
+    `args` are added to `totruong run` (for example a demonstration clock); they may be changed
+    between a stop and the next start, which keeps the database.
+    """
+
+    def __init__(self, folder: Path, args: Sequence[str] = ()) -> None:
         self.folder = folder
+        self.args = list(args)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database = folder / "t.db"
@@ -86,7 +97,7 @@ class AppProcess:
         assert self.process is None or self.process.returncode is not None, "already running"
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                *_totruong_command(), "run", "--host", "127.0.0.1", "--port", str(self.port),
+                *_totruong_command(), "run", "--host", "127.0.0.1", "--port", str(self.port), *self.args,
                 cwd=ROOT, env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
                 stdin=asyncio.subprocess.DEVNULL,
             )
@@ -129,9 +140,16 @@ class AppProcess:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[AppProcess]:
-    """The real app on a fresh SQLite database with the demo data."""
-    app = AppProcess(tmp_path)
+def app_args(request: pytest.FixtureRequest) -> list[str]:
+    """Extra arguments for `totruong run`: those of the test's `app_args` marker, else none."""
+    marker = request.node.get_closest_marker("app_args")
+    return [str(arg) for arg in marker.args] if marker else []
+
+
+@pytest.fixture
+async def server(tmp_path: Path, app_args: list[str]) -> AsyncIterator[AppProcess]:
+    """The real app on a fresh SQLite database with the demo data (and the `app_args`, if any)."""
+    app = AppProcess(tmp_path, app_args)
     try:
         await app.start()
         yield app

@@ -112,7 +112,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     files = LocalFileStore(settings.data_dir / "files")
     clock = clock or SystemClock()
     engine = Engine(sessions=sessions, settings=settings, forms=forms, catalogs=catalogs, files=files, clock=clock)
-    simulator = SimulatorChannel(sessions)
+    simulator = SimulatorChannel(sessions, clock)
     ticker = Ticker(settings.app.timezone)
     senders: dict[str, Sender] = {SIM_CHANNEL: simulator}
     dispatcher = Dispatcher(sessions=sessions, senders=senders, clock=clock, settings=settings.outbox)

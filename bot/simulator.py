@@ -10,14 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.messages import Reply
+from handlers.ports import Clock, SystemClock
 from models.tables import SimMessage
 
 CHANNEL = "sim"
 
 
 class SimulatorChannel:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock | None = None) -> None:
         self.sessions = sessions
+        self.clock = clock or SystemClock()
         self._changed: dict[str, asyncio.Event] = {}
 
     async def deliver(self, external_id: str, replies: Sequence[Reply]) -> list[dict[str, Any]]:
@@ -25,7 +27,8 @@ class SimulatorChannel:
         if not replies:
             return []
         async with self.sessions() as session, session.begin():
-            rows = [SimMessage(external_id=external_id, payload=reply.to_json()) for reply in replies]
+            now = self.clock.now()  # the app's clock: the demonstration clock when one runs
+            rows = [SimMessage(external_id=external_id, payload=reply.to_json(), created_at=now) for reply in replies]
             session.add_all(rows)
             await session.flush()
             stored = [_as_json(row) for row in rows]

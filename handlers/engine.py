@@ -388,8 +388,12 @@ class Engine:
         if not allowed:
             raise NotALeader()
         date_field = next((f for f in form.fields if f.type == "date"), None)
-        answers = {date_field.key: f"{day[:4]}-{day[4:6]}-{day[6:]}"} if date_field else {}
-        return await form_flow.start(form, ctx, unit_id=allowed[0].unit.id or 0, answers=answers)
+        if date_field is None:
+            return await form_flow.start(form, ctx, unit_id=allowed[0].unit.id or 0)
+        answers = {date_field.key: f"{day[:4]}-{day[4:6]}-{day[6:]}"}
+        intro = ctx.t("{label}: {date} (đã điền sẵn).", label=ctx.t(date_field.label),
+                      date=f"{day[6:]}/{day[4:6]}/{day[:4]}")
+        return await form_flow.start(form, ctx, unit_id=allowed[0].unit.id or 0, answers=answers, intro=intro)
 
     async def _idle(self, msg: Incoming, text: str | None, state: State, ctx: Context) -> Outcome:
         t = ctx.t

@@ -78,10 +78,15 @@ async def progress(
         t = translate(await repo.person_language(notice.sender_id))
         if done >= notice.total:
             notice.finished_at = now
-            text = t("✅ Đã gửi xong thông báo {code}: {sent} người đã nhận, {blocked} đã chặn bot, "
-                     "{failed} không gửi được, {skipped} đã dừng nhận tin.", code=notice.code,
-                     sent=t.number(counts.get("sent", 0)), blocked=t.number(counts.get("blocked", 0)),
-                     failed=t.number(counts.get("failed", 0)), skipped=t.number(counts.get("skipped", 0)))
+            parts = [t("✅ Đã gửi xong thông báo {code}: {n} người đã nhận.", code=notice.code,
+                       n=t.number(counts.get("sent", 0)))]
+            if counts.get("skipped"):
+                parts.append(t("{n} người đã dừng nhận tin.", n=t.number(counts["skipped"])))
+            if counts.get("blocked"):
+                parts.append(t("{n} người đã chặn tin nhắn của Tổ trưởng.", n=t.number(counts["blocked"])))
+            if counts.get("failed"):
+                parts.append(t("{n} tin không gửi được.", n=t.number(counts["failed"])))
+            text = " ".join(parts)
             deliveries.append(Delivery(notice.sender_id, Reply(text)))
             continue
         tenths = done * 10 // notice.total
@@ -104,7 +109,7 @@ async def delivery_report(repo: Repo, notice: Notice, t: Translator) -> str:
         t("Người nhận: {n}", n=t.number(notice.total)),
         t("• Đã nhận: {n}", n=t.number(counts.get("sent", 0))),
         t("• Đang chờ gửi: {n}", n=t.number(waiting)),
-        t("• Đã chặn bot: {n}", n=t.number(counts.get("blocked", 0))),
+        t("• Đã chặn tin nhắn của Tổ trưởng: {n}", n=t.number(counts.get("blocked", 0))),
         t("• Đã dừng nhận tin: {n}", n=t.number(counts.get("skipped", 0))),
         t("• Không gửi được: {n}", n=t.number(counts.get("failed", 0))),
     ]

@@ -68,6 +68,9 @@ def incident_reply(
         t("Lúc: {when}", when=t.datetime(report.created_at)),
         *lines,
     ]
+    for value in report.data.values():  # a map link for the official on duty
+        if isinstance(value, dict) and value.get("lat") is not None and value.get("lon") is not None:
+            head.append(t("Bản đồ: {link}", link=f"https://www.google.com/maps?q={value['lat']:.5f},{value['lon']:.5f}"))
     buttons = (
         (Button(f"m.ack.{report.id}", t("✅ Đã tiếp nhận")), Button(f"m.st.{report.id}.resolved", t("✔️ Đã xử lý"))),
     )
@@ -154,8 +157,8 @@ async def change_status(
     if status == "received" and report.status != "sent":
         who = await repo.person_name(report.acknowledged_by) if report.acknowledged_by else "?"
         when = t.datetime(report.acknowledged_at) if report.acknowledged_at else ""
-        return [Reply(t("Báo cáo {code} đã được {name} tiếp nhận lúc {when}.", code=report.code, name=who,
-                        when=when))], []
+        return [Reply(t("{title} {code} đã được {name} tiếp nhận lúc {when}.", title=title, code=report.code,
+                        name=who, when=when))], []
     if report.status == status:
         return [Reply(t("Báo cáo {code} đã ở trạng thái «{status}».", code=report.code,
                         status=t(STATUS_LABELS[status])))], []

@@ -53,7 +53,7 @@ async def start(
     first = _next_field(form, data["ans"], after=None)
     assert first is not None  # a form has at least one field, and the first has no condition
     data["cur"] = first.key
-    head = ctx.t("📝 {title}", title=ctx.t(form.title))
+    head = ("🚨 " if form.urgent else "📝 ") + ctx.t(form.title)
     if form.description:
         head += f"\n{ctx.t(form.description)}"
     if intro:

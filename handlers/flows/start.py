@@ -34,7 +34,7 @@ async def register(code_text: str, ctx: Context, *, quiet_if_unknown: bool = Fal
     for held in await ctx.roles():
         if held.unit.id == invite.unit_id and held.role == invite.role:
             name, _parents = await unit_with_parents(ctx, invite.unit_id)
-            role = t(ROLE_LABELS[invite.role])
+            role = t(ROLE_LABELS[invite.role]).lower()
             return await main_menu(ctx, intro=t("Bạn đã là {role} của {unit} rồi.", role=role, unit=name))
     if not await ctx.repo.use_invite(invite.id or 0):
         return [Reply(t("Mã mời «{code}» đã được dùng hết. Hãy xin mã mới từ người đã mời bạn.",
@@ -46,6 +46,6 @@ async def register(code_text: str, ctx: Context, *, quiet_if_unknown: bool = Fal
     name, parents = await unit_with_parents(ctx, invite.unit_id)
     where = f"{name}, {parents}" if parents else name
     welcome = t("✅ Đăng ký thành công! Bạn là {role} của {unit}.",
-                role=t(ROLE_LABELS[invite.role]), unit=where)
+                role=t(ROLE_LABELS[invite.role]).lower(), unit=where)
     return await main_menu(ctx, intro=welcome)
 

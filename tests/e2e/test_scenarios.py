@@ -145,7 +145,7 @@ async def test_notice_to_the_residents_reaches_a_new_resident_and_the_sender_get
     await expect(page.get_by_test_id("current-persona")).to_have_text("Người dùng mới")
     await say(page, group_code)
     await expect(bot_says(page, "Đăng ký thành công")).to_contain_text(
-        "Bạn là Người dân của Tổ dân phố Thạch Thang 3")
+        "Bạn là người dân của Tổ dân phố Thạch Thang 3")
 
     # The ward's official writes to every resident of the ward.
     await choose(page, OFFICIAL)

@@ -38,11 +38,11 @@ async def test_wrong_used_up_and_expired_codes_each_get_their_message(app, clock
     short = await make_invite(app, unit="HC-HC7", role="deputy", uses=1, days=1)
     first, second = Chat(app, "first"), Chat(app, "second")
     assert "Mã mời «ZZZZ99» không đúng" in await first.send("/start ZZZZ99")
-    assert "Đăng ký thành công! Bạn là Tổ trưởng của Tổ dân phố Hải Châu 7" in await first.send(one_use.lower())
+    assert "Đăng ký thành công! Bạn là tổ trưởng của Tổ dân phố Hải Châu 7" in await first.send(one_use.lower())
     assert f"Mã mời «{one_use}» đã được dùng hết" in await second.send(f"/start {one_use}")
     clock.advance(days=2)
     assert f"Mã mời «{short}» đã hết hạn từ ngày" in await second.send(short)
-    assert "Bạn đã là Tổ trưởng của Tổ dân phố Hải Châu 7 rồi" in await first.send(f"/start {one_use}")
+    assert "Bạn đã là tổ trưởng của Tổ dân phố Hải Châu 7 rồi" in await first.send(f"/start {one_use}")
     async with app.sessions() as session:
         invite = (await session.scalars(select(Invite).where(Invite.code == one_use))).one()
         audits = (await session.scalars(select(AuditLog).where(AuditLog.action == "register"))).all()
@@ -162,7 +162,7 @@ async def test_the_same_user_twice_at_once_is_handled_in_order(app) -> None:
 async def test_a_resident_moves_to_another_group(app) -> None:
     code = await make_invite(app, unit="ST-MT6", role="resident", uses=0)
     chat = Chat(app, "demo-nguoidan")
-    assert "Bạn là Người dân của Tổ dân phố Mân Thái 6" in await chat.send(code)
+    assert "Bạn là người dân của Tổ dân phố Mân Thái 6" in await chat.send(code)
     async with app.sessions() as session:
         roles = (await session.scalars(select(RoleAssignment).join(Person).where(
             Person.name == "Chị Lê Thị Lan", RoleAssignment.active.is_(True)))).all()

@@ -26,7 +26,7 @@ async def join_residents(app, count: int, code: str, prefix: str = "dan") -> lis
     chats = []
     for n in range(count):
         chat = Chat(app, f"{prefix}-{n}", name=f"Cư dân {n}")
-        assert "Bạn là Người dân của Tổ dân phố Thạch Thang 3" in await chat.send(code)
+        assert "Bạn là người dân của Tổ dân phố Thạch Thang 3" in await chat.send(code)
         chats.append(chat)
     return chats
 
@@ -245,7 +245,7 @@ async def test_storms_of_429_and_500_are_absorbed_and_blocked_users_marked(app, 
     assert blocked == statuses["blocked"] == 10
     assert all(n == 1 for n in fake.delivered.values()) and len(fake.delivered) == 110
     told = (await inbox(app, "demo-topho"))[-1]["text"]
-    assert "✅ Đã gửi xong thông báo" in told and "10 đã chặn bot" in told
+    assert "✅ Đã gửi xong thông báo" in told and "10 người đã chặn tin nhắn của Tổ trưởng." in told
 
 
 async def test_a_channel_that_keeps_failing_ends_in_failed_with_the_reason(app, clock) -> None:

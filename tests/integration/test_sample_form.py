@@ -16,7 +16,7 @@ async def register_leader(app: object) -> Chat:
     chat = Chat(app, "new-leader", name="Ông Hùng")
     assert "nhập mã mời" in await chat.send("xin chào")
     answer = await chat.send("/start HUNG05")
-    assert "Đăng ký thành công! Bạn là Tổ trưởng của Tổ dân phố Thạch Thang 3, Phường Hải Châu" in answer
+    assert "Đăng ký thành công! Bạn là tổ trưởng của Tổ dân phố Thạch Thang 3, Phường Hải Châu" in answer
     return chat
 
 

@@ -59,7 +59,7 @@ async def test_leader_registers_by_deep_link_and_files_a_report_with_photo_and_l
     hung = person(fake, telegram, 5001, "Hùng")
     # https://t.me/totruong_test_bot?start=HUNG05 makes Telegram send "/start HUNG05".
     answer = await hung.send("/start HUNG05")
-    assert "✅ Đăng ký thành công! Bạn là Tổ trưởng của Tổ dân phố Thạch Thang 3, Phường Hải Châu" in answer
+    assert "✅ Đăng ký thành công! Bạn là tổ trưởng của Tổ dân phố Thạch Thang 3, Phường Hải Châu" in answer
     assert "🌿 Vệ sinh môi trường, nếp sống văn minh" in hung.inline_labels
 
     menu_id = fake.sent_to(hung.id)[-1]["message_id"]
@@ -217,7 +217,7 @@ async def test_invite_create_prints_the_deep_link_and_writes_its_qr_code(
         assert image.format == "PNG" and image.size[0] >= 100
     # Tapping the link sends "/start CODE".
     ba_tu = person(fake, telegram, 5010, "Tư")
-    assert "Bạn là Tổ trưởng của Tổ dân phố Hải Châu 7" in await ba_tu.send("/start " + link.split("?start=")[1])
+    assert "Bạn là tổ trưởng của Tổ dân phố Hải Châu 7" in await ba_tu.send("/start " + link.split("?start=")[1])
 
 
 async def test_photos_go_out_once_and_keyboards_ask_for_a_phone_number(

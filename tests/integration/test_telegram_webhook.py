@@ -76,7 +76,7 @@ async def test_right_secret_is_answered_and_a_bad_update_skipped(
     assert (await post(client, fake.pending.pop(), SECRET)).status_code == 200
     await telegram.application.update_queue.join()
     [reply] = fake.calls_of("sendMessage", chat_id=6002)
-    assert "Đăng ký thành công! Bạn là Tổ trưởng" in reply.params["text"]
+    assert "Đăng ký thành công! Bạn là tổ trưởng" in reply.params["text"]
 
 
 async def test_webhook_mode_needs_an_https_url_and_a_secret(settings: Settings) -> None:

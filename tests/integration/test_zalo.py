@@ -130,7 +130,7 @@ async def test_leader_registers_and_files_the_sample_form_with_numbers(
         hung = ZaloUser(app, fake, "6ede9afa66b88fe6d6a9", "Ông Hùng")
         assert "nhập mã mời" in await hung.say("Xin chào")
         menu = await hung.say("/start HUNG05")
-        assert "Đăng ký thành công! Bạn là Tổ trưởng của Tổ dân phố Thạch Thang 3" in menu
+        assert "Đăng ký thành công! Bạn là tổ trưởng của Tổ dân phố Thạch Thang 3" in menu
         assert "\n\n1. " in menu and number_of(menu, "❓ Hướng dẫn")  # the menu, numbered
         assert "👉 Trả lời bằng số (ví dụ: 1), hoặc gõ tên mục." in menu
 
@@ -190,7 +190,7 @@ async def test_leader_registers_and_files_the_sample_form_with_numbers(
 async def test_resident_opts_out_with_dung(database_url: str, tmp_path: Path, fake: FakeZaloApi, clock: Any) -> None:
     async with running(zalo_settings(database_url, tmp_path, fake), clock) as app:
         lan = ZaloUser(app, fake, "a1b2c3d4e5f60718293a", "Chị Lan")
-        assert "Bạn là Người dân của Tổ dân phố Thạch Thang 3" in await lan.say("TT3DAN")
+        assert "Bạn là người dân của Tổ dân phố Thạch Thang 3" in await lan.say("TT3DAN")
         stopped = await lan.say("DỪNG")
         assert "Bạn đã dừng nhận mọi tin nhắn từ Tổ trưởng. Khi muốn nhận lại, gõ BẮT ĐẦU." in stopped
         async with app.sessions() as session:
@@ -240,7 +240,7 @@ async def test_a_wrong_webhook_secret_is_rejected(database_url: str, tmp_path: P
 
         answer = await fake.push_webhook(hook, hello, secret=SECRET, wrap=True)
         assert answer.status_code == 200 and answer.json() == {"ok": True}
-        assert "Bạn là Người dân" in fake.texts_to("9a9a9a9a9a9a9a9a9a9a")[-1]
+        assert "Bạn là người dân" in fake.texts_to("9a9a9a9a9a9a9a9a9a9a")[-1]
         assert (await fake.push_webhook(hook, fake.text("9a9a9a9a9a9a9a9a9a9a", "/help"),
                                         secret=SECRET)).status_code == 200
         assert "Hướng dẫn sử dụng" in fake.texts_to("9a9a9a9a9a9a9a9a9a9a")[-1]

@@ -214,6 +214,61 @@ def _invite_link(settings: Settings, code: str, qr: Path | None) -> None:
         typer.echo(f"QR code of the {'link' if link else 'code'} written to {qr}", err=True)
 
 
+@app.command()
+def summary(
+    unit: Annotated[str, typer.Option(help="Code of the unit; everything under it is counted.")],
+    period: Annotated[str | None, typer.Option(
+        help="2026-11, 2026-W47, 2026-Q4, 2026 or 2026-11-26 (default: this month).")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", dir_okay=False, help="Also write the Excel file.")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", dir_okay=False, help="Also write the chart (PNG).")] = None,
+    households: Annotated[bool, typer.Option(
+        help="Put household-level poverty rows in the Excel file (written to the audit log).")] = False,
+    language: Annotated[str, typer.Option("--lang", help="vi or en.")] = "vi",
+    config: ConfigOption = None,
+) -> None:
+    """Print the summary of a unit for a period, with the change from the period before."""
+    from handlers import periods
+    from handlers.exports import chart_png
+    from handlers.summary import render_text, summarize, workbook
+    from models.repos import Repo
+
+    settings = _settings(config)
+    try:
+        chosen = periods.parse(period, settings.app.tz) if period else None
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    _migrate(settings)
+
+    async def go() -> tuple[str, bytes | None, bytes | None]:
+        app_ = _build(settings)
+        try:
+            async with app_.sessions() as session, session.begin():
+                repo = Repo(session)
+                found = await repo.unit_by_code(unit)
+                if found is None:
+                    typer.echo(f"no unit with code {unit!r}", err=True)
+                    raise typer.Exit(1)
+                now = app_.clock.now()
+                result = await summarize(repo, unit_path=found.path, settings=settings, now=now,
+                                         period=chosen or periods.containing("month", now, settings.app.tz))
+                t = app_.catalogs.translator(language, settings.app.tz)
+                book = await workbook(repo, result, t=t, viewer_id=None, households=households,
+                                      via="cli") if xlsx else None
+                return render_text(result, t), book, chart_png(result, t) if chart else None
+        finally:
+            await app_.db_engine.dispose()
+
+    text, book, png = asyncio.run(go())
+    typer.echo(text)
+    if xlsx is not None and book is not None:
+        xlsx.write_bytes(book)
+        typer.echo(f"Excel file written to {xlsx}", err=True)
+    if chart is not None and png is not None:
+        chart.write_bytes(png)
+        typer.echo(f"Chart written to {chart}", err=True)
+
+
 def _build(settings: Settings):  # type: ignore[no-untyped-def]
     from bot.bootstrap import build
 

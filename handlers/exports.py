@@ -15,7 +15,7 @@ from handlers.i18n import Translator, _
 from handlers.summary_text import CATEGORIES, INCIDENT_KINDS, RESIDENCE_LABELS, SOURCES, SUPPORT_KINDS, label
 
 if TYPE_CHECKING:
-    from handlers.summary import Figures, GroupLine, Summary, Totals
+    from handlers.summary_figures import Figures, GroupLine, Summary, Totals
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHART_SIZE = (8.0, 5.0)  # inches at 100 dpi: 800 × 500 pixels
@@ -104,7 +104,7 @@ MONEY = "#,##0"
 
 def _key(counter: str, key: str) -> Callable[[Figures], Any]:
     """A getter of one entry of a figure that is counted by key (incidents by kind…)."""
-    return lambda figures: getattr(figures, counter)[key]
+    return lambda figures: getattr(figures, counter).get(key, 0)
 
 
 def _of_group(get: Callable[[Figures], Any]) -> Callable[[GroupLine], Any]:
@@ -117,7 +117,7 @@ def _ratio(part: float, whole: float) -> float | None:
 
 def _task_columns(t: Translator) -> list[tuple[str, list[Column]]]:
     """One sheet per task: its title and columns (after the group's code, name and parent)."""
-    security: list[Column] = [(t("Vụ việc an ninh"), lambda g: sum(g.figures.incidents.values()), "")]
+    security: list[Column] = [(t("Vụ việc an ninh"), lambda g: g.figures.incident_reports, "")]
     security += [(t(text), _of_group(_key("incidents", key)), "") for key, text in INCIDENT_KINDS.items()]
     security += [(t("Tin khẩn"), lambda g: g.figures.urgent, ""),
                  (t("Tiếp nhận đúng hạn"), lambda g: g.figures.urgent_in_time, ""),
@@ -155,11 +155,12 @@ def _task_columns(t: Translator) -> list[tuple[str, list[Column]]]:
 
 def workbook_xlsx(summary: Summary, t: Translator, households: Sequence[Any] | None = None) -> bytes:
     """A summary sheet, a reporting sheet, one sheet per task with one row per group, and — only
-    when `households` is given — the household-level support rows."""
+    when `households` is given — the household-level support rows. Written row by row (openpyxl's
+    write-only mode): a city has thousands of groups."""
     from openpyxl import Workbook  # type: ignore[import-untyped]
 
-    book = Workbook()
-    _summary_sheet(book.active, summary, t)
+    book = Workbook(write_only=True)
+    _summary_sheet(book.create_sheet(t("Tổng hợp")), summary, t)
     reporting: list[Column] = [
         (t("Số tháng phải nộp"), lambda g: g.figures.months_due, ""),
         (t("Đã nộp"), lambda g: g.figures.filed, ""),
@@ -178,51 +179,59 @@ def workbook_xlsx(summary: Summary, t: Translator, households: Sequence[Any] | N
     return buffer.getvalue()
 
 
-def _header(sheet: Any, headers: list[str], widths: list[float]) -> None:
+def _cell(sheet: Any, value: Any, number_format: str = "", *, bold: bool = False) -> Any:
+    """A value with a number format or a bold font (a plain value needs no cell object)."""
+    if not number_format and not bold:
+        return value
+    from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
     from openpyxl.styles import Font  # type: ignore[import-untyped]
+
+    cell = WriteOnlyCell(sheet, value=value)
+    if number_format:
+        cell.number_format = number_format
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+def _header(sheet: Any, headers: list[str], widths: list[float], *, freeze: str = "") -> None:
+    """Column widths, frozen panes and the bold header row (set before any row, as write-only needs)."""
     from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
-    sheet.append(headers)
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
     for n, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(n)].width = width
+    if freeze:
+        sheet.freeze_panes = freeze
+    sheet.append([_cell(sheet, text, bold=True) for text in headers])
 
 
 def _group_sheet(sheet: Any, groups: list[GroupLine], columns: list[Column], t: Translator) -> None:
+    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+
     headers = [t("Mã tổ"), t("Tổ dân phố, thôn"), t("Thuộc"), *(c[0] for c in columns)]
-    _header(sheet, headers, [10, 30, 22, *(max(10, min(len(c[0]) + 2, 24)) for c in columns)])
+    _header(sheet, headers, [10, 30, 22, *(max(10, min(len(c[0]) + 2, 24)) for c in columns)], freeze="D2")
     for line in groups:
-        sheet.append([line.unit.code, line.unit.name, line.parent, *(value(line) for _h, value, _f in columns)])
-        for cell, (_h, _v, number_format) in zip(sheet[sheet.max_row][3:], columns, strict=True):
-            if number_format:
-                cell.number_format = number_format
-    sheet.freeze_panes = "D2"
+        sheet.append([line.unit.code, line.unit.name, line.parent,
+                      *(_cell(sheet, value(line), number_format) for _h, value, number_format in columns)])
     if groups:
-        sheet.auto_filter.ref = sheet.dimensions
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(groups) + 1}"
 
 
 def _summary_sheet(sheet: Any, summary: Summary, t: Translator) -> None:
-    from openpyxl.styles import Font  # type: ignore[import-untyped]
-
-    sheet.title = t("Tổng hợp")
     now, before = summary.current, summary.previous
-    sheet.append([t("Tóm tắt: {unit}", unit=summary.unit.name)])
-    sheet["A1"].font = Font(bold=True, size=13)
+    _header(sheet, [t("Tóm tắt: {unit}", unit=summary.unit.name)], [44, 14, 14, 14])
     sheet.append([t("Kỳ: {period}", period=now.period.label(t))])
     sheet.append([t("So với: {period}", period=before.period.label(t))])
     sheet.append([t("Số tổ: {n}", n=len(summary.groups))])
     if summary.model_target:
         sheet.append([t("Chỉ tiêu điểm mẫu trong năm: {n}", n=summary.model_target)])
     sheet.append([])
-    _header(sheet, [t("Chỉ tiêu"), t("Kỳ này"), t("Kỳ trước"), t("Thay đổi")], [44, 14, 14, 14])
+    sheet.append([_cell(sheet, text, bold=True) for text in (t("Chỉ tiêu"), t("Kỳ này"), t("Kỳ trước"),
+                                                              t("Thay đổi"))])
     for text, value, number_format in _summary_rows(t):
         this, previous = value(now), value(before)
         diff = this - previous if this is not None and previous is not None else None
-        sheet.append([text, this, previous, diff])
-        for cell in sheet[sheet.max_row][1:]:
-            if number_format:
-                cell.number_format = number_format
+        sheet.append([text, *(_cell(sheet, v, number_format) for v in (this, previous, diff))])
 
 
 SummaryRow = tuple[str, Callable[["Totals"], Any], str]
@@ -245,7 +254,7 @@ def _summary_rows(t: Translator) -> list[SummaryRow]:
         (t("Thời gian tiếp nhận trung vị (phút)"),
          lambda x: round(x.ack_median, 1) if x.ack_median is not None else None, "0.0"),
         (t("Tin khẩn còn mở"), of(lambda f: f.urgent_open), ""),
-        (t("Vụ việc an ninh"), of(lambda f: sum(f.incidents.values())), ""),
+        (t("Vụ việc an ninh"), of(lambda f: f.incident_reports), ""),
     ]
     rows += [(t(text), of(_key("incidents", key)), "") for key, text in INCIDENT_KINDS.items()]
     rows += [(t(text), of(_key("residence", key)), "") for key, text in RESIDENCE_LABELS.items()]
@@ -278,13 +287,12 @@ def _household_sheet(sheet: Any, summary: Summary, rows: Sequence[Any], t: Trans
     groups = {line.unit.path: line.unit for line in summary.groups}
     tz = summary.current.period.tz
     _header(sheet, [t("Mã tổ"), t("Tổ dân phố, thôn"), t("Mã báo cáo"), t("Ngày gửi"), t("Mã hộ"), t("Diện hộ"),
-                    t("Hình thức hỗ trợ"), t("Giá trị (đ)"), t("Nguồn hỗ trợ")], [10, 30, 12, 12, 10, 18, 24, 14, 20])
+                    t("Hình thức hỗ trợ"), t("Giá trị (đ)"), t("Nguồn hỗ trợ")], [10, 30, 12, 12, 10, 18, 24, 14, 20],
+            freeze="C2")
     for path, code, created, household, category, kind, value, source in rows:
         group = groups.get(path)
         when: datetime = created.astimezone(tz).replace(tzinfo=None)
-        sheet.append([group.code if group else "", group.name if group else "", code, when, household,
-                      label(t, CATEGORIES, category or ""), label(t, SUPPORT_KINDS, kind or ""),
-                      round(float(value or 0)), label(t, SOURCES, source or "")])
-        sheet.cell(sheet.max_row, 4).number_format = "dd/mm/yyyy"
-        sheet.cell(sheet.max_row, 8).number_format = MONEY
-    sheet.freeze_panes = "C2"
+        sheet.append([group.code if group else "", group.name if group else "", code,
+                      _cell(sheet, when, "dd/mm/yyyy"), household, label(t, CATEGORIES, category or ""),
+                      label(t, SUPPORT_KINDS, kind or ""), _cell(sheet, round(float(value or 0)), MONEY),
+                      label(t, SOURCES, source or "")])

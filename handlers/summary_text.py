@@ -9,7 +9,7 @@ from handlers.i18n import Translator, _
 from handlers.reporting import STATUS_LABELS
 
 if TYPE_CHECKING:
-    from handlers.summary import Figures, GroupLine, Summary
+    from handlers.summary_figures import Figures, GroupLine, Summary
 
 # The option labels of the forms the summary reads (the same wording as forms/*.toml, so they share
 # the catalogs' translations; tests/integration/test_summary_periods.py keeps them in step).
@@ -73,7 +73,13 @@ def change(t: Translator, now: float, before: float, *, points: bool = False) ->
         return " (=)"
     arrow = "▲" if diff > 0 else "▼"
     amount = t.number(abs(diff))
-    return f" ({arrow} {t('{n} điểm %', n=amount)})" if points else f" ({arrow} {amount})"
+    if points:
+        amount = t("{n} điểm %", n=amount)
+    return f" ({arrow} {amount})"
+
+
+def _largest(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 def _rate(part: int, whole: int) -> float:
@@ -97,7 +103,7 @@ def _reporting(summary: Summary, t: Translator) -> list[str]:
     now, before = summary.current.figures, summary.previous.figures
     months = summary.current.months
     if not months:
-        return [t("📝 Báo cáo tháng: — (chỉ tính theo tháng, quý, năm)")]
+        return [t("📝 Báo cáo tháng: — (tính theo tháng, quý, năm)")]
     groups = len(summary.groups)
     if len(months) == 1:
         filed = t("• Đã nộp: {filed}/{groups} tổ", filed=t.number(now.filed), groups=t.number(groups))
@@ -131,13 +137,13 @@ def _urgent(summary: Summary, t: Translator) -> list[str]:
 
 
 def _security(now: Figures, before: Figures, t: Translator) -> list[str]:
-    total, earlier = sum(now.incidents.values()), sum(before.incidents.values())
+    total, earlier = now.incident_reports, before.incident_reports
     lines = [t("🛡️ An ninh trật tự"), t("• Vụ việc: {n}", n=t.number(total)) + change(t, total, earlier)]
-    lines += [f"  – {label(t, INCIDENT_KINDS, kind)}: {t.number(n)}" for kind, n in now.incidents.most_common()]
+    lines += [f"  – {label(t, INCIDENT_KINDS, kind)}: {t.number(n)}" for kind, n in _largest(now.incidents)]
     if any(now.residence.values()):
-        lines.append(t("• Biến động cư trú (người):"))
+        lines.append(t("• Biến động cư trú:"))
         lines += [f"  – {t(text)}: {t.number(now.residence[key])}" for key, text in RESIDENCE_LABELS.items()
-                  if now.residence[key]]
+                  if now.residence.get(key)]
     return lines
 
 
@@ -166,9 +172,9 @@ def _sanitation(summary: Summary, t: Translator) -> list[str]:
 def _poverty(now: Figures, before: Figures, t: Translator) -> list[str]:
     lines = [t("🤝 Giảm nghèo"),
              t("• Hộ được hỗ trợ: {n}", n=t.number(now.supported)) + change(t, now.supported, before.supported)]
-    lines += [f"  – {label(t, CATEGORIES, key)}: {t.number(n)}" for key, n in now.supported_by.most_common()]
+    lines += [f"  – {label(t, CATEGORIES, key)}: {t.number(n)}" for key, n in _largest(now.supported_by)]
     lines.append(t("• Giá trị: {money}", money=t.money(now.money)))
-    lines += [f"  – {label(t, SOURCES, key)}: {t.money(n)}" for key, n in now.money_by.most_common() if n]
+    lines += [f"  – {label(t, SOURCES, key)}: {t.money(n)}" for key, n in _largest(now.money_by) if n]
     lines.append(t("• Hộ thoát nghèo: {n}", n=t.number(now.left_poverty)) + change(t, now.left_poverty,
                                                                                      before.left_poverty))
     return lines

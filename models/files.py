@@ -9,7 +9,8 @@ from pathlib import Path
 from models.repos import Repo
 from models.tables import Attachment
 
-EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
+EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx"}
 
 
 class LocalFileStore:

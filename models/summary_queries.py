@@ -1,9 +1,14 @@
-"""Aggregate queries behind the summaries: figures per group for a unit subtree and a period.
+"""Aggregate queries behind the summaries of a unit subtree for a period.
 
 Each query is one GROUP BY over the current reports (superseded = false) whose unit path lies under
-the unit and whose creation time lies in the period, so that the database does the counting and
-only one row per group (and category) comes back. JSON fields are read in each engine's own SQL:
-json_extract on SQLite, ->> on PostgreSQL. Rows name their group by its path.
+the unit and whose creation time lies in the period; the database does the counting and returns one
+row per group (or per form and category for the whole area). JSON answers are read in each engine's
+own SQL: json_extract on SQLite, ->> on PostgreSQL.
+
+Two indexes serve them: (created_at, unit_path) for everything filed in a period, and (form_key,
+created_at, unit_path) for one form's reports. SQLite's planner cannot tell how narrow a path range
+is (for a whole city it would walk the path index over every report ever filed), so on SQLite each
+query names its index (INDEXED BY).
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Numeric, Select, case, cast, func, literal_column, select
+from sqlalchemy import Float, Numeric, Select, case, cast, column, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import TableClause
 
 from models.repos import subtree_range
 from models.tables import Report, Unit
@@ -27,6 +35,31 @@ _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,31}$")
 OPEN_STATUSES = ("sent", "received", "in_progress")
 
 
+class _ByPeriod(TableClause):
+    """The report table, read on SQLite through its (created_at, unit_path) index."""
+
+    inherit_cache = True
+    index = "ix_report_created_path"
+
+
+class _ByForm(TableClause):
+    """The report table, read on SQLite through its (form_key, created_at, unit_path) index."""
+
+    inherit_cache = True
+    index = "ix_report_form_created"
+
+
+@compiles(_ByPeriod, "sqlite")
+@compiles(_ByForm, "sqlite")
+def _indexed_by(element: _ByPeriod | _ByForm, compiler: SQLCompiler, **kw: Any) -> str:
+    table: str = compiler.visit_table(element, **kw)  # type: ignore[no-untyped-call]
+    return f"{table} INDEXED BY {element.index}" if kw.get("asfrom") else table
+
+
+_BY_PERIOD = _ByPeriod("report", *(column(c.name, c.type) for c in _report.c))
+_BY_FORM = _ByForm("report", *(column(c.name, c.type) for c in _report.c))
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Reports under `path` created in [start, end)."""
@@ -35,18 +68,13 @@ class Scope:
     start: datetime
     end: datetime
 
-    def where(self, sqlite: bool = False) -> list[ColumnElement[bool]]:
-        return [*_under(self.path, sqlite), _report.c.created_at >= self.start, _report.c.created_at < self.end,
-                _report.c.superseded.is_(False)]
 
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A yes/no answer counted when true (or, with `or_resolved`, also when the report was resolved)."""
 
-def _under(path: str, sqlite: bool) -> list[ColumnElement[bool]]:
-    """The path range of a subtree. SQLite cannot tell how narrow a path range is: for a whole city
-    it would walk the path index over every report ever filed. "+column" (SQLite's documented way)
-    keeps it on the period or form index instead, and the path is checked inside that index."""
-    low, high = subtree_range(path)
-    column = literal_column("+report.unit_path") if sqlite else _report.c.unit_path
-    return [column >= low, column < high]
+    field: str
+    or_resolved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,32 +87,23 @@ class UnitRow:
     parent_id: int | None
 
 
-_UNIT_COLUMNS = (_unit.c.id, _unit.c.code, _unit.c.name, _unit.c.level, _unit.c.path, _unit.c.parent_id)
-
-
-def _unit_row(row: Any) -> UnitRow:
-    return UnitRow(id=row[0], code=row[1], name=row[2], level=row[3], path=row[4], parent_id=row[5])
-
-
 class Sql:
-    """The engine-specific pieces: JSON fields of `report.data` and minutes between two times."""
+    """One query's table (read through `index` on SQLite) and the engine-specific pieces: JSON
+    answers of `report.data`, minutes between two times."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, table: TableClause) -> None:
         self.session = session
-        self.dialect = session.get_bind().dialect.name
-
-    @property
-    def sqlite(self) -> bool:
-        return self.dialect == "sqlite"
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self.r = table
 
     def text(self, key: str) -> ColumnElement[Any]:
-        """A JSON field as text. The key is written into the SQL (not bound) so that the same
+        """A JSON answer as text. The key is written into the SQL (not bound) so that the same
         expression can appear in SELECT and GROUP BY on PostgreSQL; keys are checked names."""
         if not _KEY.match(key):
             raise ValueError(f"not a field key: {key!r}")
         if self.sqlite:
-            return func.json_extract(_report.c.data, literal_column(f"'$.{key}'"))
-        arrow: ColumnElement[Any] = _report.c.data.op("->>")(literal_column(f"'{key}'"))
+            return func.json_extract(self.r.c.data, literal_column(f"'$.{key}'"))
+        arrow: ColumnElement[Any] = self.r.c.data.op("->>")(literal_column(f"'{key}'"))
         return arrow
 
     def number(self, key: str) -> ColumnElement[Any]:
@@ -93,29 +112,43 @@ class Sql:
 
     def true(self, key: str) -> ColumnElement[bool]:
         # A JSON true is 1 to SQLite's json_extract and 'true' to PostgreSQL's ->>.
-        if self.sqlite:
-            return self.text(key) == literal_column("1")
-        return self.text(key) == literal_column("'true'")
+        return self.text(key) == literal_column("1" if self.sqlite else "'true'")
 
     def minutes_to_ack(self) -> ColumnElement[Any]:
+        acknowledged, created = self.r.c.acknowledged_at, self.r.c.created_at
         if self.sqlite:
-            return (func.julianday(_report.c.acknowledged_at) - func.julianday(_report.c.created_at)) * 1440.0
-        return cast(func.extract("epoch", _report.c.acknowledged_at - _report.c.created_at), Numeric) / 60
+            return func.round((func.julianday(acknowledged) - func.julianday(created)) * 1440.0, 2)
+        return func.round(cast(func.extract("epoch", acknowledged - created), Numeric) / 60, 2)
+
+    def count_if(self, condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.sum(case((condition, 1), else_=0))
+
+    def where(self, scope: Scope, form_key: str | None = None) -> list[ColumnElement[bool]]:
+        low, high = subtree_range(scope.path)
+        found = [self.r.c.created_at >= scope.start, self.r.c.created_at < scope.end, self.r.c.unit_path >= low,
+                 self.r.c.unit_path < high, self.r.c.superseded.is_(False)]
+        return [self.r.c.form_key == form_key, *found] if form_key else found
 
     async def rows(self, query: Select[Any]) -> Sequence[Any]:
         found: Sequence[Any] = (await self.session.execute(query)).all()
         return found
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.sum(case((condition, 1), else_=0))
-
-
-def _of_form(sql: Sql, scope: Scope, form_key: str) -> list[ColumnElement[bool]]:
-    return [_report.c.form_key == form_key, *scope.where(sql.sqlite)]
+def _grouped(sql: Sql, by_path: bool, *keys: ColumnElement[Any]) -> tuple[list[Any], list[Any]]:
+    """(the leading columns, the GROUP BY): the keys, after the group's path or, for the whole
+    area, an empty path ('' is no GROUP BY term: PostgreSQL refuses a constant there)."""
+    if by_path:
+        return [sql.r.c.unit_path, *keys], [sql.r.c.unit_path, *keys]
+    return [literal_column("''").label("path"), *keys], list(keys)
 
 
 # --- units -----------------------------------------------------------------------------------
+
+_UNIT_COLUMNS = (_unit.c.id, _unit.c.code, _unit.c.name, _unit.c.level, _unit.c.path, _unit.c.parent_id)
+
+
+def _unit_row(row: Any) -> UnitRow:
+    return UnitRow(id=row[0], code=row[1], name=row[2], level=row[3], path=row[4], parent_id=row[5])
 
 
 async def unit_at(session: AsyncSession, path: str) -> UnitRow | None:
@@ -155,178 +188,167 @@ async def children_of(session: AsyncSession, unit_id: int, *, limit: int, offset
     return [_unit_row(row) for row in rows]
 
 
-# --- reports in a period --------------------------------------------------------------------
+# --- reports in a period ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """A yes/no answer counted when true (or, with `or_resolved`, also when the report was resolved)."""
-
-    field: str
-    or_resolved: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FormFields:
-    """What the period scan reads from one form's answers: text fields to group by, numbers to add
-    up, yes/no answers to count."""
-
-    keys: tuple[str, ...] = ()
-    sums: tuple[str, ...] = ()
-    flags: tuple[Flag, ...] = ()
-
-
-KEYS, SUMS, FLAGS = 3, 5, 2
-
-
-@dataclass(frozen=True, slots=True)
-class ScanRow:
-    """One group of the period scan: a path, a form and the values of its keys."""
-
-    path: str
-    form_key: str
-    task: str
-    urgent: bool
-    bucket: int | None  # urgent incidents: which time bucket
-    minutes: float | None  # urgent incidents: minutes to acknowledgement (None: not acknowledged)
-    keys: tuple[Any, ...]
-    reports: int
-    sums: tuple[float, ...]
-    flags: tuple[int, ...]
-    resolved: int
-    still_open: int
-
-
-async def period_scan(
-    session: AsyncSession, scope: Scope, forms: dict[str, FormFields], *, edges: Sequence[datetime] = ()
-) -> list[ScanRow]:
-    """Every figure of a period in one pass over its reports: rows grouped by path, form, urgency
-    and the form's keys, with its sums and counts. Urgent incidents are also grouped by time bucket
-    ([edges[i], edges[i + 1])) and by minutes to acknowledgement, for the chart and the median."""
-    sql = Sql(session)
-    form = _report.c.form_key
-    too_many = [key for key, spec in forms.items()
-                if len(spec.keys) > KEYS or len(spec.sums) > SUMS or len(spec.flags) > FLAGS]
-    if too_many:
-        raise ValueError(f"the period scan reads at most {KEYS} keys, {SUMS} sums, {FLAGS} flags: {too_many}")
-
-    def per_form(pick: Any) -> ColumnElement[Any]:
-        whens = [(form == literal_column(f"'{key}'"), value) for key, spec in forms.items()
-                 if (value := pick(spec)) is not None]
-        return case(*whens, else_=None) if whens else literal_column("NULL")
-
-    resolved = _report.c.status == literal_column("'resolved'")
-
-    def flag(spec: FormFields, n: int) -> ColumnElement[Any] | None:
-        if n >= len(spec.flags):
-            return None
-        found = sql.true(spec.flags[n].field)
-        return case((found | resolved if spec.flags[n].or_resolved else found, 1), else_=0)
-
-    keys = [per_form(lambda spec, n=n: sql.text(spec.keys[n]) if n < len(spec.keys) else None).label(f"k{n}")
-            for n in range(KEYS)]
-    sums = [func.sum(per_form(lambda spec, n=n: sql.number(spec.sums[n]) if n < len(spec.sums) else None))
-            for n in range(SUMS)]
-    flags = [func.sum(per_form(lambda spec, n=n: flag(spec, n))) for n in range(FLAGS)]
-    urgent = _report.c.urgent
-    bucket = case(*((_report.c.created_at < edge, literal_column(str(n))) for n, edge in enumerate(edges[1:])),
-                  else_=None) if len(edges) > 1 else literal_column("NULL")
-    grouped = [_report.c.unit_path, form, _report.c.task, urgent,
-               case((urgent.is_(True), bucket), else_=None).label("k_bucket"),
-               case((urgent.is_(True), func.round(sql.minutes_to_ack(), 2)), else_=None).label("k_minutes"), *keys]
-    query = (
-        select(*grouped, func.count(), *sums, *flags, _count_if(resolved),
-               _count_if(_report.c.status.in_(OPEN_STATUSES)))
-        .where(*scope.where(sql.sqlite))
-        .group_by(*grouped)
+async def counts(session: AsyncSession, scope: Scope, ack_minutes: int, *, by_path: bool) -> Sequence[Any]:
+    """(path, form key, task, urgent, reports, resolved, still open, urgent ones acknowledged, of them
+    within `ack_minutes`): every report of the period, per form — and per group with `by_path` (else
+    the path is '')."""
+    sql = Sql(session, _BY_PERIOD)
+    r = sql.r
+    leading, grouped = _grouped(sql, by_path, r.c.form_key, r.c.task, r.c.urgent)
+    acknowledged = r.c.urgent.is_(True) & r.c.acknowledged_at.is_not(None)
+    return await sql.rows(
+        select(*leading, func.count(), sql.count_if(r.c.status == "resolved"),
+               sql.count_if(r.c.status.in_(OPEN_STATUSES)), sql.count_if(acknowledged),
+               sql.count_if(acknowledged & (sql.minutes_to_ack() <= ack_minutes)))
+        .where(*sql.where(scope)).group_by(*grouped)
     )
-    out = []
-    for row in await sql.rows(query):
-        out.append(ScanRow(path=row[0], form_key=row[1], task=row[2], urgent=bool(row[3]),
-                           bucket=None if row[4] is None else int(row[4]),
-                           minutes=None if row[5] is None else float(row[5]), keys=tuple(row[6:6 + KEYS]),
-                           reports=int(row[6 + KEYS]), sums=tuple(float(v or 0) for v in row[7 + KEYS:7 + KEYS + SUMS]),
-                           flags=tuple(int(v or 0) for v in row[7 + KEYS + SUMS:7 + KEYS + SUMS + FLAGS]),
-                           resolved=int(row[-2] or 0), still_open=int(row[-1] or 0)))
-    return out
 
 
-async def category_counts(session: AsyncSession, scope: Scope, form_key: str, field: str) -> Sequence[Any]:
-    """(path, the field's value, reports) for one form (model spots by kind over a year)."""
-    sql = Sql(session)
-    value = sql.text(field)
-    return await sql.rows(select(_report.c.unit_path, value, func.count())
-                          .where(*_of_form(sql, scope, form_key)).group_by(_report.c.unit_path, value))
+async def reports_by_path(session: AsyncSession, scope: Scope) -> Sequence[Any]:
+    """(path, reports) of each group in the period."""
+    sql = Sql(session, _BY_PERIOD)
+    return await sql.rows(select(sql.r.c.unit_path, func.count()).where(*sql.where(scope))
+                          .group_by(sql.r.c.unit_path))
+
+
+async def households_count(session: AsyncSession, scope: Scope, form_key: str) -> int:
+    """How many households one form's reports name (codes are each group's own)."""
+    sql = Sql(session, _BY_FORM)
+    household = sql.r.c.unit_path + literal_column("'|'") + sql.text("ma_ho")
+    query = select(func.count(household.distinct())).where(*sql.where(scope, form_key))
+    return int(await session.scalar(query) or 0)
+
+
+async def categories(
+    session: AsyncSession, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool
+) -> Sequence[Any]:
+    """(path, values of `fields`..., reports) for one form: incidents by kind, model spots by kind."""
+    sql = Sql(session, _BY_FORM)
+    leading, grouped = _grouped(sql, by_path, *(sql.text(field) for field in fields))
+    return await sql.rows(select(*leading, func.count()).where(*sql.where(scope, form_key)).group_by(*grouped))
+
+
+async def sums(
+    session: AsyncSession, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool
+) -> Sequence[Any]:
+    """(path, reports, sum of each field...) for one form."""
+    sql = Sql(session, _BY_FORM)
+    leading, grouped = _grouped(sql, by_path)
+    query = select(*leading, func.count(), *(func.sum(sql.number(field)) for field in fields))
+    return await sql.rows(query.where(*sql.where(scope, form_key)).group_by(*grouped))
+
+
+async def flags(
+    session: AsyncSession, scope: Scope, form_key: str, wanted: Sequence[Flag], *, by_path: bool
+) -> Sequence[Any]:
+    """(path, reports, how many have each flag...) for one form."""
+    sql = Sql(session, _BY_FORM)
+    leading, grouped = _grouped(sql, by_path)
+    resolved = sql.r.c.status == "resolved"
+    counted = [sql.count_if(sql.true(flag.field) | resolved if flag.or_resolved else sql.true(flag.field))
+               for flag in wanted]
+    query = select(*leading, func.count(), *counted).where(*sql.where(scope, form_key))
+    return await sql.rows(query.group_by(*grouped))
+
+
+async def households(
+    session: AsyncSession, scope: Scope, form_key: str, fields: Sequence[str], value: str | None = None
+) -> Sequence[Any]:
+    """(path, household code, values of `fields`..., reports, sum of `value`): one row per household
+    of each group (codes are the group's own), category and source."""
+    sql = Sql(session, _BY_FORM)
+    keys = [sql.r.c.unit_path, sql.text("ma_ho"), *(sql.text(field) for field in fields)]
+    total = func.sum(sql.number(value)) if value else literal_column("0")
+    return await sql.rows(select(*keys, func.count(), total).where(*sql.where(scope, form_key)).group_by(*keys))
 
 
 async def support_rows(session: AsyncSession, scope: Scope, form_key: str) -> Sequence[Any]:
     """(path, report code, created at, household, category, kind, value, source): one row per
     support, household-level — only for those allowed to see it (the caller checks and audits)."""
-    sql = Sql(session)
+    sql = Sql(session, _BY_FORM)
+    r = sql.r
     return await sql.rows(
-        select(_report.c.unit_path, _report.c.code, _report.c.created_at, sql.text("ma_ho"), sql.text("dien"),
-               sql.text("hinh_thuc"), sql.number("gia_tri"), sql.text("nguon"))
-        .where(*_of_form(sql, scope, form_key))
-        .order_by(_report.c.unit_path, _report.c.created_at)
+        select(r.c.unit_path, r.c.code, r.c.created_at, sql.text("ma_ho"), sql.text("dien"), sql.text("hinh_thuc"),
+               sql.number("gia_tri"), sql.text("nguon"))
+        .where(*sql.where(scope, form_key)).order_by(r.c.unit_path, r.c.created_at)
     )
 
 
 # --- urgent incidents -----------------------------------------------------------------------
 
 
+async def urgent_times(session: AsyncSession, scope: Scope, edges: Sequence[datetime]) -> Sequence[Any]:
+    """(time bucket, minutes to acknowledgement, incidents) of the urgent incidents: bucket i is
+    [edges[i], edges[i + 1]) (local days or weeks computed by the caller, so no time zone arithmetic
+    happens in SQL); the minutes are None while nobody has acknowledged."""
+    sql = Sql(session, _BY_PERIOD)
+    r = sql.r
+    steps: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
+        (r.c.created_at < edge, literal_column(str(n))) for n, edge in enumerate(edges[1:])]
+    minutes = sql.minutes_to_ack().label("minutes")
+    keys = [case(*steps, else_=None).label("bucket"), minutes] if steps else [minutes]
+    query = select(*keys, func.count()).where(r.c.urgent.is_(True), *sql.where(scope)).group_by(*keys)
+    return [row if steps else (None, *row) for row in await sql.rows(query)]
+
+
 async def urgent_list(session: AsyncSession, scope: Scope, *, limit: int) -> Sequence[Any]:
     """(report id, code, created at, group name, kind, status, acknowledged at) of urgent incidents,
     newest first."""
-    sql = Sql(session)
-    query = (
-        select(_report.c.id, _report.c.code, _report.c.created_at, _unit.c.name, sql.text("loai"), _report.c.status,
-               _report.c.acknowledged_at)
-        .join_from(_report, _unit, _unit.c.id == _report.c.unit_id)
-        .where(_report.c.urgent.is_(True), *scope.where(sql.sqlite))
-        .order_by(_report.c.created_at.desc(), _report.c.id.desc())
+    sql = Sql(session, _BY_PERIOD)
+    r = sql.r
+    return await sql.rows(
+        select(r.c.id, r.c.code, r.c.created_at, _unit.c.name, sql.text("loai"), r.c.status, r.c.acknowledged_at)
+        .join_from(r, _unit, _unit.c.id == r.c.unit_id)
+        .where(r.c.urgent.is_(True), *sql.where(scope))
+        .order_by(r.c.created_at.desc(), r.c.id.desc())
         .limit(limit)
     )
-    return await sql.rows(query)
 
 
 # --- monthly reports and standing states ----------------------------------------------------
 
 
 async def monthly_filings(
-    session: AsyncSession, path: str, form_key: str, months: Sequence[str], since: datetime
+    session: AsyncSession, path: str, form_key: str, months: Sequence[str], since: datetime, until: datetime
 ) -> Sequence[Any]:
-    """(path, month, first filed at) of the monthly reports for the given months ("2026-11").
+    """(path, month, first filed at) of the monthly reports for the given months ("2026-11"), filed
+    in [since, until).
 
-    The month is the one the report is for (its `_month`), not the month it was filed in: a
-    report filed late is still the report of its month.
+    The month is the one the report is for (its `_month`), not the month it was filed in: a report
+    filed late is still the report of its month.
     """
     if not months:
         return []
-    sql = Sql(session)
+    sql = Sql(session, _BY_FORM)
     month = sql.text("_month")
+    keys = [sql.r.c.unit_path, month]
     return await sql.rows(
-        select(_report.c.unit_path, month, func.min(_report.c.created_at))
-        .where(_report.c.form_key == form_key, *_under(path, sql.sqlite), _report.c.created_at >= since,
-               _report.c.superseded.is_(False), month.in_(list(months)))
-        .group_by(_report.c.unit_path, month)
+        select(*keys, func.min(sql.r.c.created_at))
+        .where(*sql.where(Scope(path, since, until), form_key), month.in_(list(months))).group_by(*keys)
     )
 
 
 async def latest_values(session: AsyncSession, path: str, form_key: str, field: str, before: datetime) -> Sequence[Any]:
-    """(path, value of `field`) in each group's latest report of a form filed before `before`:
-    a standing state such as the litter-free status."""
-    sql = Sql(session)
-    where = [_report.c.form_key == form_key, *_under(path, sql.sqlite), _report.c.created_at < before,
-             _report.c.superseded.is_(False)]
-    if sql.sqlite:
-        # SQLite takes the bare columns of a MAX() aggregate from the row that holds the maximum.
-        return [(r[0], r[1]) for r in await sql.rows(
-            select(_report.c.unit_path, sql.text(field), func.max(_report.c.created_at))
-            .where(*where).group_by(_report.c.unit_path)
-        )]
-    return await sql.rows(
-        select(_report.c.unit_path, sql.text(field)).where(*where)
-        .order_by(_report.c.unit_path, _report.c.created_at.desc(), _report.c.id.desc())
-        .distinct(_report.c.unit_path)
-    )
+    """(path, value of `field`) in each group's latest report of a form filed before `before`, however
+    old: a standing state such as the litter-free status.
 
+    The latest time of each group comes from the form's index alone; then one row per group is read.
+    """
+    sql = Sql(session, _BY_FORM)
+    r = sql.r
+    low, high = subtree_range(path)
+    latest = (
+        select(r.c.unit_path.label("path"), func.max(r.c.created_at).label("at"))
+        .where(r.c.form_key == form_key, r.c.created_at < before, r.c.unit_path >= low, r.c.unit_path < high,
+               r.c.superseded.is_(False))
+        .group_by(r.c.unit_path).subquery("latest")
+    )
+    row = Sql(session, _report)
+    return await row.rows(
+        select(_report.c.unit_path, row.text(field))
+        .join(latest, (_report.c.unit_path == latest.c.path) & (_report.c.created_at == latest.c.at))
+        .where(_report.c.form_key == form_key, _report.c.superseded.is_(False))
+    )

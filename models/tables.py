@@ -110,7 +110,7 @@ class Report(SQLModel, table=True):
         Index("ix_report_urgent_status", "urgent", "status", "unit_path"),
         # Summaries (models/summary_queries.py): a period's reports under a unit, and one form's.
         Index("ix_report_created_path", "created_at", "unit_path"),
-        Index("ix_report_form_created", "form_key", "created_at", "unit_path"),
+        Index("ix_report_form_created", "form_key", "created_at", "unit_path", "superseded"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -156,7 +156,8 @@ class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64, unique=True)
     path: str = Field(max_length=300)
-    mime: str = Field(max_length=64)
+    # Up to 128: the Excel type alone is 65 characters.
+    mime: str = Field(max_length=128)
     size: int
     uploaded_by: int | None = Field(default=None, foreign_key="person.id")
     created_at: datetime = Field(default_factory=utcnow)

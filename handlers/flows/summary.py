@@ -1,7 +1,7 @@
-""""📊 Tóm tắt": an official picks a unit (their own, or one directly under it, page by page) and a
-period; a leader gets their own group and picks the period. Then the text, the chart and the Excel
-file. Every button carries what it needs (m.sum.…) and is checked when pressed: a forged id for a
-unit outside one's area gets a polite refusal."""
+"""The "📊 Tóm tắt" buttons: an official picks a unit (their own, or one directly under it, page by
+page) and a period; a leader gets their own group and picks the period. Then the text, the chart and
+the Excel file. Every button carries what it needs (m.sum.…) and is checked when pressed: a forged
+id for a unit outside one's area gets a polite refusal."""
 
 from __future__ import annotations
 

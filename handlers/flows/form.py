@@ -472,8 +472,10 @@ async def _on_summary(form: FormDef, state: State, ctx: Context, action: str | N
 
 
 def monthly_key(ctx: Context) -> str:
-    """The local month a monthly report is for, "2026-11"."""
-    return f"{ctx.clock.now().astimezone(ctx.settings.app.tz):%Y-%m}"
+    """The month a monthly report filed now is for, "2026-11" (see monthly.report_month)."""
+    from handlers.flows.monthly import report_month
+
+    return report_month(ctx.clock.now(), ctx)[2]
 
 
 async def _send(form: FormDef, state: State, ctx: Context) -> Outcome:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers.context import Context
@@ -45,9 +45,18 @@ def _figure(field: FieldDef, reports: list[Report]) -> int | float:
     return round(total, 2) if isinstance(total, float) else total
 
 
+def report_month(now: datetime, ctx: Context) -> tuple[datetime, datetime, str, str]:
+    """The month a monthly report filed now is for: the previous one until the deadline day
+    (campaigns.monthly_deadline_day), else the current one."""
+    local = now.astimezone(ctx.settings.app.tz)
+    if local.day <= ctx.settings.campaigns.monthly_deadline_day:
+        local = local.replace(day=1) - timedelta(days=1)
+    return month_of(local, ctx)
+
+
 async def proposal(form: FormDef, ctx: Context, unit_id: int) -> tuple[dict[str, Any], str]:
-    """Figures for every prefilled field of a monthly form, from this month's reports of the group."""
-    start, end, _key, label = month_of(ctx.clock.now(), ctx)
+    """Figures for every prefilled field of a monthly form, from that month's reports of the group."""
+    start, end, _key, label = report_month(ctx.clock.now(), ctx)
     reports = list(await ctx.repo.reports_in_period(unit_id, start, end))
     answers: dict[str, Any] = {field.key: _figure(field, reports) for field in form.fields if field.prefill}
     # Optional fields with nothing to propose start empty, so the summary opens straight away.

@@ -284,3 +284,14 @@ async def test_a_one_tap_nil_report_once_a_month_and_only_when_nothing_was_repor
     assert "chỉ dành cho tổ trưởng, tổ phó" in await Chat(app, "demo-nguoidan").press_id("m.nil.an_ninh_vu_viec")
     mine = await leader.press_id("m.my.0")
     assert any("Tháng này không có vụ việc" in label for label in leader.labels), mine
+
+
+async def test_early_in_the_month_the_monthly_report_is_for_the_month_before(app, clock) -> None:
+    clock.current = clock.current.replace(month=12, day=3)  # 3 December: November's report is due
+    leader = Chat(app, "demo-totruong-2")
+    await leader.send("/menu")
+    assert "tổng hợp từ 0 báo cáo tháng 11/2026" in await leader.press("Báo cáo tháng")
+    await leader.press("Gửi báo cáo")
+    async with app.sessions() as session:
+        monthly = (await session.scalars(select(Report).where(Report.form_key == "bao_cao_thang"))).one()
+    assert monthly.data["_month"] == "2026-11"

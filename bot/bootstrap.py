@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import Channel
 from bot.simulator import CHANNEL as SIM_CHANNEL
 from bot.simulator import SimulatorChannel
-from handlers import campaigns, notices, outbox
+from handlers import campaigns, digests, notices, outbox
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs
@@ -43,6 +43,7 @@ class App:
     dispatcher: Dispatcher
     # Per campaign, the moment up to which this process has looked (a restart looks back two days).
     campaign_marks: dict[int, datetime] = field(default_factory=dict)
+    digest_mark: datetime | None = None
     # Messenger adapters by channel name ("telegram", "zalo"), started with the app.
     channels: dict[str, Channel] = field(default_factory=dict)
 
@@ -77,6 +78,18 @@ class App:
         async with self.sessions() as session, session.begin():
             queued = await campaigns.run_due(Repo(session), now=self.clock.now(), settings=self.settings,
                                              translate=self.engine.translator, since=self.campaign_marks)
+        if queued:
+            self.dispatcher.wake()
+        return queued
+
+    async def run_digests(self) -> int:
+        """The ticker's job: officials' daily, weekly and monthly digests when they are due."""
+        now = self.clock.now()
+        after = self.digest_mark or now - timedelta(minutes=self.settings.campaigns.grace_minutes)
+        async with self.sessions() as session, session.begin():
+            queued = await digests.run_due(Repo(session), after=after, now=now, settings=self.settings,
+                                           translate=self.engine.translator, files=self.files)
+        self.digest_mark = now
         if queued:
             self.dispatcher.wake()
         return queued
@@ -123,6 +136,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     dispatcher.on_recorded = app.notice_progress
     ticker.every("escalate-incidents", settings.incidents.check_seconds, app.escalate_incidents)
     ticker.every("campaigns", settings.campaigns.check_seconds, app.run_campaigns)
+    ticker.every("digests", settings.campaigns.check_seconds, app.run_digests)
     return app
 
 

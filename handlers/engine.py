@@ -275,7 +275,7 @@ class Engine:
             return Outcome([language_choice(ctx)], state)
         if name == "lang" and rest in LANGUAGES:
             return await self._set_language(rest, state, ctx)
-        if name in ("ack", "st", "rv", "fp", "fc", "nd", "nt", "inv", "cp", "cv", "cps", "cpe"):
+        if name in ("ack", "st", "rv", "fp", "fc", "nd", "nt", "inv", "cp", "cv", "cps", "cpe", "dg"):
             # Quick actions: they leave a form in progress where it was.
             outcome = await self._report_action(name, rest, ctx)
             if in_flow:
@@ -320,6 +320,8 @@ class Engine:
         raise UserError(_("Nút này không hợp lệ."))
 
     async def _report_action(self, name: str, rest: str, ctx: Context) -> Outcome:
+        if name == "dg":
+            return Outcome(await people.digest_choices(ctx, rest), None)
         if name == "cp":
             return Outcome(await campaign.listing(ctx), None)
         if name == "cv":

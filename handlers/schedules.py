@@ -52,6 +52,8 @@ def validate(schedule: dict[str, Any]) -> None:
     """Refuses a schedule the campaign engine cannot follow."""
     kind = schedule.get("kind")
     _time(schedule.get("time", ""))
+    if kind == "daily":
+        return
     if kind == "weekly":
         if int(schedule.get("weekday", -1)) not in range(7):
             raise ScheduleError("weekly needs weekday 0 (Monday) … 6 (Sunday)")
@@ -71,13 +73,18 @@ def validate(schedule: dict[str, Any]) -> None:
         if not schedule.get("dates"):
             raise ScheduleError("once needs at least one date")
     else:
-        raise ScheduleError("kind must be weekly, monthly, yearly or once")
+        raise ScheduleError("kind must be daily, weekly, monthly, yearly or once")
 
 
 def event_days(schedule: dict[str, Any], first: date, last: date) -> Iterator[date]:
     """The local dates of the events from `first` to `last` inclusive."""
     kind = schedule["kind"]
-    if kind == "weekly":
+    if kind == "daily":
+        day = first
+        while day <= last:
+            yield day
+            day += timedelta(days=1)
+    elif kind == "weekly":
         weekday = int(schedule["weekday"])
         day = first + timedelta(days=(weekday - first.weekday()) % 7)
         while day <= last:

@@ -24,6 +24,7 @@ from models.tables import (
     Invite,
     Notice,
     Occurrence,
+    Outbox,
     Person,
     Report,
     ReportEvent,
@@ -198,6 +199,9 @@ class Repo:
         assert identity.id is not None
         return Who(identity_id=identity.id, person_id=person.id, name=person.name, language=person.language,
                    opted_out=False, blocked=False, created=True)
+
+    async def person_digests(self, person_id: int) -> str:
+        return (await self.session.scalar(select(Person.digests).where(Person.id == person_id))) or ""
 
     async def set_person(self, person_id: int, **values: Any) -> None:
         await self.session.execute(update(Person).where(Person.id == person_id).values(**values))  # type: ignore[arg-type]
@@ -544,6 +548,21 @@ class Repo:
             Report.form_key == form_key, Report.superseded.is_(False), Report.unit_path >= low,
             Report.unit_path < high))).all() if row[1].get("_month") == month_key}
         return [g for g in groups if g.id not in filed]
+
+    async def officials_with_digest(self, kind: str) -> list[tuple[int, str]]:
+        """(person id, language) of every active official who has this digest turned on."""
+        rows = (await self.session.execute(
+            select(Person.id, Person.language, Person.digests).distinct()
+            .join(RoleAssignment, RoleAssignment.person_id == Person.id)
+            .where(RoleAssignment.role == "official", RoleAssignment.active.is_(True), Person.opted_out.is_(False))
+            .order_by(Person.id)
+        )).all()
+        return [(row[0], row[1]) for row in rows if kind in row[2].split(",")]
+
+    async def queued_under(self, key: str) -> bool:
+        """True when an outbox row with this key prefix exists (the message was queued before)."""
+        return bool(await self.session.scalar(select(Outbox.id).where(
+            Outbox.key >= key + ":", Outbox.key < key + ";").limit(1)))
 
     async def due_escalations(self, now: datetime, *, limit: int = 50) -> Sequence[Report]:
         """Urgent reports still unacknowledged past their deadline, locked for this instance."""

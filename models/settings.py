@@ -130,6 +130,16 @@ class CampaignSettings(_Section):
     defaults: list[CampaignDefault] = []
 
 
+class DigestSettings(_Section):
+    """When officials receive their scheduled digests (local time); each official can turn theirs off."""
+
+    daily_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    weekly_weekday: int = Field(default=0, ge=0, le=6)  # Monday
+    weekly_time: str = Field(default="07:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    monthly_day: int = Field(default=1, ge=1, le=28)
+    monthly_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
 class UnitSettings(_Section):
     levels: list[str] = ["city", "district", "ward", "group"]
     labels: dict[str, str] = {
@@ -170,6 +180,7 @@ class Settings(_Section):
     incidents: IncidentSettings = IncidentSettings()
     notices: NoticeSettings = NoticeSettings()
     campaigns: CampaignSettings = CampaignSettings()
+    digests: DigestSettings = DigestSettings()
     outbox: OutboxSettings = OutboxSettings()
     units: UnitSettings = UnitSettings()
     tasks: list[TaskSetting] = DEFAULT_TASKS

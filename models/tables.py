@@ -42,6 +42,8 @@ class Person(SQLModel, table=True):
     language: str = Field(default="vi", max_length=8)
     # "DỪNG": the person asked for no more messages.
     opted_out: bool = Field(default=False)
+    # The scheduled digests an official receives (comma separated: daily, weekly, monthly).
+    digests: str = Field(default="daily,weekly,monthly", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -72,3 +72,27 @@ async def notice_report(ctx: Context, notice_id: int) -> list[Reply]:
             or any(h.role == "official" and h.covers(notice.unit_path) for h in roles)):
         raise NotAllowed(_("Thông báo này không thuộc địa bàn của bạn."))
     return [Reply(await notices.delivery_report(ctx.repo, notice, ctx.t))]
+
+
+DIGEST_LABELS = {
+    "daily": _("Hằng ngày: tin khẩn 24 giờ qua (khi có)"),
+    "weekly": _("Hằng tuần: tóm tắt, biểu đồ, Excel"),
+    "monthly": _("Hằng tháng: tóm tắt, biểu đồ, Excel"),
+}
+
+
+async def digest_choices(ctx: Context, toggle: str = "") -> list[Reply]:
+    """An official turns the scheduled digests on or off."""
+    t = ctx.t
+    if not any(h.role == "official" for h in await ctx.roles()):
+        raise NotAllowed()
+    chosen = [k for k in (await ctx.repo.person_digests(ctx.person_id)).split(",") if k]
+    if toggle:
+        if toggle not in DIGEST_LABELS:
+            raise UserError(_("Nút này không hợp lệ."))
+        chosen = [k for k in chosen if k != toggle] if toggle in chosen else [*chosen, toggle]
+        await ctx.repo.set_person(ctx.person_id, digests=",".join(k for k in DIGEST_LABELS if k in chosen))
+    buttons = [ctx.menu_button(f"dg.{kind}", ("✅ " if kind in chosen else "▫️ ") + t(label))
+               for kind, label in DIGEST_LABELS.items()]
+    buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
+    return [Reply(t("⚙️ Bản tin tự động gửi cho bạn. Bấm để bật hoặc tắt:"), rows(buttons))]

@@ -108,6 +108,7 @@ async def choose_period(ctx: Context, unit_id: int) -> list[Reply]:
     roles = await ctx.roles()
     if unit.level != ctx.settings.units.levels[-1] and any(h.role == "official" for h in roles):
         more.append(ctx.menu_button(f"{ACTION}.c.{unit_id}.0", t("📂 Đơn vị trực thuộc")))
+        more.append(ctx.menu_button("dg", t("⚙️ Bản tin tự động")))
     more.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
     text = t("📊 Tóm tắt: {unit}\nChọn kỳ:", unit=unit.name)
     return [Reply(text, (*rows(buttons, per_row=2), *rows(more)))]

@@ -1,0 +1,50 @@
+"""Scheduled digests for officials: daily (urgent incidents, only when there were some), weekly and
+monthly (summary, chart, Excel), queued through the outbox exactly once per official and day."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from handlers import summary
+from handlers.i18n import Translator
+from handlers.messages import Delivery
+from handlers.outbox import enqueue
+from handlers.ports import FileStore
+from handlers.schedules import moments
+from models.repos import Repo
+from models.settings import Settings
+
+KINDS = ("daily", "weekly", "monthly")
+
+
+def schedules(settings: Settings) -> dict[str, dict[str, object]]:
+    d = settings.digests
+    return {
+        "daily": {"kind": "daily", "time": d.daily_time},
+        "weekly": {"kind": "weekly", "weekday": d.weekly_weekday, "time": d.weekly_time},
+        "monthly": {"kind": "monthly", "day": d.monthly_day, "time": d.monthly_time},
+    }
+
+
+async def run_due(
+    repo: Repo, *, after: datetime, now: datetime, settings: Settings, translate: Callable[[str], Translator],
+    files: FileStore,
+) -> int:
+    """Queues every digest due in (after, now] (late by at most the grace window); returns messages."""
+    queued = 0
+    grace = timedelta(minutes=settings.campaigns.grace_minutes)
+    for kind, schedule in schedules(settings).items():
+        time_text = str(schedule["time"])
+        due = moments(schedule, [{"days_before": 0, "time": time_text}], {}, after=max(after, now - grace),
+                      until=now, tz=settings.app.tz)
+        for moment in due:
+            for person_id, language in await repo.officials_with_digest(kind):
+                key = f"digest:{kind}:{person_id}:{moment.event_at.astimezone(settings.app.tz):%Y%m%d}"
+                if await repo.queued_under(key):
+                    continue
+                replies = await summary.digest_replies(repo, person_id=person_id, kind=kind,  # type: ignore[arg-type]
+                                                       now=now, settings=settings, t=translate(language), files=files)
+                deliveries = [Delivery(person_id, reply) for reply in replies]
+                queued += await enqueue(repo, deliveries, now=now, settings=settings, key=key, broadcast=True)
+    return queued

@@ -48,8 +48,10 @@ async def enqueue_identities(
               for row in rows]
     if not values:
         return 0
-    result = await session.execute(_insert(session).values(values).on_conflict_do_nothing())
-    return int(result.rowcount or 0)
+    before = await _count(session, key)
+    await session.execute(_insert(session).values(values).on_conflict_do_nothing())
+    # rowcount of a multi-row INSERT … ON CONFLICT is not reported by every driver: count.
+    return await _count(session, key) - before
 
 
 def _recipients(unit_path: str, audience: str) -> Any:

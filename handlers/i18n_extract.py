@@ -22,14 +22,18 @@ def extract_toml(
         yield number, "_", message, []
 
 
-def _walk(node: Any, key: str) -> Iterator[str]:
+CAMPAIGN_TEXT = {"name", "description"}
+
+
+def _walk(node: Any, key: str, wanted: set[str] = TRANSLATABLE) -> Iterator[str]:
     if isinstance(node, dict):
         for child_key, value in node.items():
-            if child_key in ("telegram", "zalo", "database", "web", "units"):
+            if child_key in ("telegram", "zalo", "database", "web", "units", "schedule", "reminders", "follow_up"):
                 continue
-            yield from _walk(value, child_key)
+            # config.toml's campaigns: their name and description are shown; "unit" is a unit code.
+            yield from _walk(value, child_key, CAMPAIGN_TEXT if child_key == "campaigns" else wanted)
     elif isinstance(node, list):
         for item in node:
-            yield from _walk(item, key)
-    elif isinstance(node, str) and key in TRANSLATABLE and node.strip():
+            yield from _walk(item, key, wanted)
+    elif isinstance(node, str) and key in wanted and node.strip():
         yield node

@@ -68,7 +68,7 @@ def test_steps_after_the_event_and_the_end_date() -> None:
 
 
 @pytest.mark.parametrize("bad", [
-    {"kind": "daily", "time": "07:00"}, {"kind": "weekly", "weekday": 7, "time": "07:00"},
+    {"kind": "hourly", "time": "07:00"}, {"kind": "weekly", "weekday": 7, "time": "07:00"},
     {"kind": "weekly", "weekday": 6, "time": "7h"}, {"kind": "monthly", "day": 0, "time": "07:00"},
     {"kind": "yearly", "day": 5, "time": "07:00"}, {"kind": "once", "dates": [], "time": "07:00"},
     {"kind": "monthly", "rule": "fifth", "weekday": 6, "time": "07:00"},

@@ -19,7 +19,8 @@ def extracted() -> set[str]:
     for folder in ("bot", "handlers", "models", "scheduler"):
         for path in (PROJECT_ROOT / folder).rglob("*.py"):
             with path.open("rb") as handle:
-                for _line, message, _comments, _context in extract("python", handle, keywords={"_": None, "t": None, "other": None}):
+                keywords = {"_": None, "t": None, "other": None}
+                for _line, message, _comments, _context in extract("python", handle, keywords=keywords):
                     if isinstance(message, str):
                         messages.add(message)
     for path in [*(PROJECT_ROOT / "forms").glob("*.toml"), PROJECT_ROOT / "config.toml"]:

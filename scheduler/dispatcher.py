@@ -155,7 +155,14 @@ class Dispatcher:
             if len(pending) >= RECORD_EVERY or time.monotonic() - last_record > RECORD_SECONDS:
                 await flush()
 
-        await asyncio.gather(*(one(row) for row in claimed))
+        async def chat(queue: list[rows.Claimed]) -> None:
+            for row in queue:  # one chat's messages in the order they were queued
+                await one(row)
+
+        by_chat: dict[tuple[str, str], list[rows.Claimed]] = {}
+        for row in claimed:
+            by_chat.setdefault((row.channel, row.chat_id), []).append(row)
+        await asyncio.gather(*(chat(queue) for queue in by_chat.values()))
         await flush()
         if notices and self.on_recorded is not None:
             await self.on_recorded(notices)

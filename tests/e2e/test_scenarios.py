@@ -67,7 +67,7 @@ async def test_urgent_incident_reaches_the_official_and_his_acknowledgement_come
     await choose(page, LEADER)
     await expect(page.get_by_test_id("current-persona")).to_have_text("Ông Nguyễn Văn Hùng")
     await say(page, "/start HUNG05")
-    await expect(bot_says(page, "Đăng ký thành công")).to_contain_text("Tổ trưởng của Tổ dân phố Thạch Thang 3")
+    await expect(bot_says(page, "Đăng ký thành công")).to_contain_text("tổ trưởng của Tổ dân phố Thạch Thang 3")
 
     await press(page, "🚨 Báo tin khẩn")
     numbers = bot_says(page, "Khẩn cấp, gọi ngay")

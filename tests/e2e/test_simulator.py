@@ -97,7 +97,7 @@ async def register_leader(page: Any) -> None:
     await choose(page, "demo-totruong")
     await say(page, "/start HUNG05")
     await expect(bot_says(page, "Đăng ký thành công")).to_have_count(1)
-    await expect(bot_says(page, "Đăng ký thành công")).to_contain_text("Tổ trưởng của Tổ dân phố Thạch Thang 3")
+    await expect(bot_says(page, "Đăng ký thành công")).to_contain_text("tổ trưởng của Tổ dân phố Thạch Thang 3")
 
 
 async def open_sample_form(page: Any) -> None:

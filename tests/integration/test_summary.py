@@ -318,7 +318,7 @@ async def test_an_official_picks_a_unit_and_a_period_and_gets_text_chart_and_exc
     choose = await official.press("Phường Hải Châu (toàn địa bàn)")
     assert choose == "📊 Tóm tắt: Phường Hải Châu\nChọn kỳ:"
     assert official.labels == ["Hôm nay", "Tuần này", "Tháng này", "Tháng trước", "Quý này", "Năm nay",
-                               "📂 Đơn vị trực thuộc", "⬅️ Menu chính"]
+                               "📂 Đơn vị trực thuộc", "⚙️ Bản tin tự động", "⬅️ Menu chính"]
     await official.press("Tháng này")
     text, photo, document = official.replies
     assert text.text == EXPECTED

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from handlers.messages import Incoming, Location, PhotoIn, Reply, split_command
+from models.tables import Report, Unit
 
 
 class Chat:
@@ -63,3 +66,10 @@ class Chat:
     @property
     def labels(self) -> list[str]:
         return [button.label for reply in self.replies for button in reply.flat_buttons]
+
+
+async def saved_reports(app: Any) -> list[tuple[Report, Unit]]:
+    """Every report in the database with its unit."""
+    async with app.sessions() as session:
+        rows = (await session.execute(select(Report, Unit).join(Unit, Unit.id == Report.unit_id))).all()
+    return [(row[0], row[1]) for row in rows]

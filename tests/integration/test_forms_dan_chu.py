@@ -3,10 +3,7 @@ real database."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from models.tables import Report, Unit
-from tests.helpers import Chat
+from tests.helpers import Chat, saved_reports
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 
@@ -21,11 +18,6 @@ async def open_form(app: object, title: str) -> Chat:
     await chat.press(title)
     return chat
 
-
-async def saved_reports(app: object) -> list[tuple[Report, Unit]]:
-    async with app.sessions() as session:
-        rows = (await session.execute(select(Report, Unit).join(Unit, Unit.id == Report.unit_id))).all()
-    return [(row[0], row[1]) for row in rows]
 
 
 async def test_a_community_meeting(app) -> None:

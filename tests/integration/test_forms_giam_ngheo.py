@@ -6,10 +6,7 @@ name or an ID number, and the saved data holds exactly the fields of the form.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from models.tables import Report, Unit
-from tests.helpers import Chat
+from tests.helpers import Chat, saved_reports
 
 
 async def open_form(app: object, title: str) -> Chat:
@@ -22,11 +19,6 @@ async def open_form(app: object, title: str) -> Chat:
     await chat.press(title)
     return chat
 
-
-async def saved_reports(app: object) -> list[tuple[Report, Unit]]:
-    async with app.sessions() as session:
-        rows = (await session.execute(select(Report, Unit).join(Unit, Unit.id == Report.unit_id))).all()
-    return [(row[0], row[1]) for row in rows]
 
 
 async def test_support_given_to_a_near_poor_household(app) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from models.tables import Report, Unit
-from tests.helpers import Chat
+from tests.helpers import Chat, saved_reports
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 300
@@ -22,11 +19,6 @@ async def open_form(app: object, title: str) -> Chat:
     await chat.press(title)
     return chat
 
-
-async def saved_reports(app: object) -> list[tuple[Report, Unit]]:
-    async with app.sessions() as session:
-        rows = (await session.execute(select(Report, Unit).join(Unit, Unit.id == Report.unit_id))).all()
-    return [(row[0], row[1]) for row in rows]
 
 
 async def test_a_waste_hotspot_with_another_kind_of_waste(app) -> None:

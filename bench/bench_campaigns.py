@@ -26,8 +26,8 @@ from sqlalchemy import func, select, text, update
 
 from bench.bench_reports import city_rows
 from bot.bootstrap import build, prepare_database
+from models.codes import new_code
 from models.db import upgrade
-from models.repos import new_code
 from models.settings import PROJECT_ROOT, load_settings
 from models.tables import Campaign, Outbox, Unit
 from models.units import import_units

@@ -16,7 +16,8 @@ from handlers.messages import Button, Delivery, Reply
 from handlers.outbox import after_quiet_hours, enqueue
 from handlers.schedules import Moment, ScheduleError, moments, validate
 from models import outbox as rows
-from models.repos import Repo, new_code
+from models.codes import new_code
+from models.repos import Repo
 from models.settings import Settings
 from models.tables import Campaign, Occurrence, Unit, utcnow
 

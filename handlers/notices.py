@@ -11,7 +11,8 @@ from handlers.i18n import LANGUAGES, Translator, _
 from handlers.messages import Delivery, Reply
 from handlers.outbox import after_quiet_hours
 from models import outbox as rows
-from models.repos import Repo, new_code
+from models.codes import new_code
+from models.repos import Repo
 from models.settings import Settings
 from models.tables import Notice, Unit
 

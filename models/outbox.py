@@ -12,7 +12,7 @@ from sqlalchemy import String, and_, bindparam, case, cast, func, literal, or_, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.repos import subtree_range
+from models.codes import subtree_range
 from models.tables import Identity, Notice, Outbox, Person, RoleAssignment, utcnow
 
 AUDIENCE_ROLES = {"residents": ("resident",), "leaders": ("leader", "deputy"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,36 +13,21 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from models.codes import new_code, subtree_range
+from models.repo_activity import ActivityQueries
+from models.repo_reports import ReportQueries
 from models.sqlite_inloop import InLoopConnection
 from models.tables import (
     Attachment,
     AuditLog,
-    Campaign,
     Conversation,
     Identity,
     Invite,
-    Notice,
-    Occurrence,
-    Outbox,
     Person,
-    Report,
-    ReportEvent,
     RoleAssignment,
     Unit,
     utcnow,
 )
-
-# Codes people type or read aloud: no 0/O, 1/I/L.
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-
-
-def new_code(length: int = 6) -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
-
-
-def subtree_range(path: str) -> tuple[str, str]:
-    """The [low, high) range of paths under `path` ("/1/4/" → "/1/4/" .. "/1/40")."""
-    return path, path[:-1] + "0"
 
 
 @dataclass(slots=True)
@@ -134,7 +118,7 @@ class StaleConversation(Exception):
     """Someone else saved this conversation first (another instance or a parallel message)."""
 
 
-class Repo:
+class Repo(ReportQueries, ActivityQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._conn: AsyncConnection | None = None
@@ -354,154 +338,6 @@ class Repo:
         )
         return getattr(result, "rowcount", 0) == 1
 
-    # --- reports ---------------------------------------------------------------------------
-
-    async def add_report(
-        self,
-        *,
-        form_key: str,
-        form_version: int,
-        task: str,
-        unit: Unit | UnitRef,
-        reporter_id: int,
-        data: dict[str, Any],
-        at: datetime,
-        urgent: bool = False,
-        escalate_at: datetime | None = None,
-        supersedes: Report | None = None,
-    ) -> Report:
-        """Saves a report (or a correction of `supersedes`, which is kept) with a fresh short code."""
-        # 31^6 codes: a clash is so rare that the unique index rolling the message back (and the
-        # engine handling it again with a new code) is cheaper than checking every time.
-        code = f"{supersedes.code.split('-')[0]}-{self._next_version(supersedes)}" if supersedes else new_code(6)
-        report = Report(code=code, form_key=form_key, form_version=form_version, task=task, unit_id=unit.id,
-                        unit_path=unit.path, reporter_id=reporter_id, data=data, created_at=at, updated_at=at,
-                        urgent=urgent, escalate_at=escalate_at, supersedes_id=supersedes.id if supersedes else None)
-        self.session.add(report)
-        await self.session.flush()
-        assert report.id is not None
-        if supersedes is not None:
-            supersedes.superseded = True
-        self.session.add(ReportEvent(report_id=report.id, at=at, person_id=reporter_id, status="sent"))
-        return report
-
-    @staticmethod
-    def _next_version(report: Report) -> int:
-        _base, _sep, number = report.code.partition("-")
-        return int(number) + 1 if number.isdigit() else 2
-
-    async def report(self, report_id: int) -> Report | None:
-        return await self.session.get(Report, report_id)
-
-    async def report_by_code(self, code: str) -> Report | None:
-        return (await self.session.scalars(select(Report).where(Report.code == code))).first()
-
-    async def change_status(
-        self, report: Report, *, status: str, person_id: int | None, at: datetime, note: str = ""
-    ) -> None:
-        """Records a new status, who set it and why; the first acknowledgement is kept."""
-        report.status = status
-        report.status_reason = note if status == "returned" else ""
-        report.updated_at = at
-        if status != "sent":
-            report.escalate_at = None
-            if report.acknowledged_at is None:
-                report.acknowledged_at, report.acknowledged_by = at, person_id
-        self.session.add(ReportEvent(report_id=report.id, at=at, person_id=person_id, status=status, note=note))
-        await self.session.flush()
-
-    async def escalated(self, report: Report, *, level: int, at: datetime, next_at: datetime | None, note: str) -> None:
-        report.escalation_level = level
-        report.escalate_at = next_at
-        self.session.add(ReportEvent(report_id=report.id, at=at, status="escalated", note=note))
-        await self.session.flush()
-
-    async def events(self, report_id: int) -> Sequence[tuple[ReportEvent, str | None]]:
-        rows = (await self.session.execute(
-            select(ReportEvent, Person.name)
-            .outerjoin(Person, Person.id == ReportEvent.person_id)
-            .where(ReportEvent.report_id == report_id)
-            .order_by(ReportEvent.at, ReportEvent.id)
-        )).all()
-        return [(row[0], row[1]) for row in rows]
-
-    async def reports_by(self, reporter_id: int, *, limit: int = 10, offset: int = 0) -> Sequence[Report]:
-        return (
-            await self.session.scalars(
-                select(Report)
-                .where(Report.reporter_id == reporter_id, Report.superseded.is_(False))
-                .order_by(Report.created_at.desc(), Report.id.desc())
-                .offset(offset)
-                .limit(limit)
-            )
-        ).all()
-
-    async def reports_under(
-        self, path: str, *, urgent: bool | None = None, statuses: Sequence[str] | None = None,
-        limit: int = 10, offset: int = 0,
-    ) -> Sequence[tuple[Report, Unit]]:
-        """Reports of every unit under `path`, newest first (current versions only)."""
-        low, high = subtree_range(path)
-        query = (
-            select(Report, Unit)
-            .join(Unit, Unit.id == Report.unit_id)
-            .where(Report.unit_path >= low, Report.unit_path < high, Report.superseded.is_(False))
-        )
-        if urgent is not None:
-            query = query.where(Report.urgent.is_(urgent))
-        if statuses:
-            query = query.where(Report.status.in_(statuses))
-        rows = (await self.session.execute(
-            query.order_by(Report.created_at.desc(), Report.id.desc()).offset(offset).limit(limit)
-        )).all()
-        return [(row[0], row[1]) for row in rows]
-
-    async def reports_in_period(self, unit_id: int, start: datetime, end: datetime) -> Sequence[Report]:
-        """A group's current reports created in [start, end)."""
-        return (await self.session.scalars(
-            select(Report).where(Report.unit_id == unit_id, Report.created_at >= start, Report.created_at < end,
-                                 Report.superseded.is_(False))
-            .order_by(Report.created_at)
-        )).all()
-
-    async def officials_of(self, unit_id: int, *, duty: str | None = None) -> list[tuple[int, str, str]]:
-        """(person id, name, language) of a unit's officials; with `duty`, only those who have it."""
-        rows = (await self.session.execute(
-            select(RoleAssignment.person_id, Person.name, RoleAssignment.duties, Person.language)
-            .join(Person, Person.id == RoleAssignment.person_id)
-            .where(RoleAssignment.unit_id == unit_id, RoleAssignment.role == "official",
-                   RoleAssignment.active.is_(True))
-            .order_by(RoleAssignment.id)
-        )).all()
-        return [(row[0], row[1], row[3]) for row in rows if duty is None or duty in row[2].split(",")]
-
-    async def leaders_of(self, unit_id: int) -> list[tuple[int, str, str]]:
-        """(person id, name, language) of a group's leader and deputies."""
-        rows = (await self.session.execute(
-            select(RoleAssignment.person_id, Person.name, Person.language)
-            .join(Person, Person.id == RoleAssignment.person_id)
-            .where(RoleAssignment.unit_id == unit_id, RoleAssignment.role.in_(("leader", "deputy")),
-                   RoleAssignment.active.is_(True))
-            .order_by(RoleAssignment.role.desc(), RoleAssignment.id)
-        )).all()
-        return [(row[0], row[1], row[2]) for row in rows]
-
-    async def notices_for(self, paths: Sequence[str], audiences: Sequence[str], *, now: datetime,
-                          limit: int = 5) -> Sequence[Notice]:
-        """The latest notices sent to any of these units (a group and the units above it)."""
-        return (await self.session.scalars(
-            select(Notice).where(Notice.unit_path.in_(paths), Notice.audience.in_(audiences),
-                                 Notice.send_at <= now)
-            .order_by(Notice.send_at.desc(), Notice.id.desc()).limit(limit)
-        )).all()
-
-    async def notices_under(self, path: str, *, sender_id: int | None = None, limit: int = 10) -> Sequence[Notice]:
-        low, high = subtree_range(path)
-        query = select(Notice).where(Notice.unit_path >= low, Notice.unit_path < high)
-        if sender_id is not None:
-            query = query.where(Notice.sender_id == sender_id)
-        return (await self.session.scalars(query.order_by(Notice.id.desc()).limit(limit))).all()
-
     async def group_invite(self, unit_id: int, *, created_by: int) -> Invite:
         """The group's unlimited resident code (made the first time it is asked for)."""
         found = (await self.session.scalars(
@@ -512,73 +348,6 @@ class Repo:
             return found
         return await self.create_invite(unit_id=unit_id, role="resident", max_uses=0, expires_at=None,
                                         created_by=created_by)
-
-    # --- campaigns -------------------------------------------------------------------------
-
-    async def active_campaigns(self) -> Sequence[Campaign]:
-        return (await self.session.scalars(select(Campaign).where(Campaign.status == "active")
-                                           .order_by(Campaign.id))).all()
-
-    async def campaign_with_config_key(self, key: str) -> int | None:
-        return await self.session.scalar(select(Campaign.id).where(Campaign.config_key == key))
-
-    async def campaigns_under(self, path: str) -> Sequence[Campaign]:
-        """Campaigns of this unit, of the units under it, and of the units above it (they reach it too)."""
-        parts = [p for p in path.strip("/").split("/") if p]
-        above = ["/" + "/".join(parts[: n + 1]) + "/" for n in range(len(parts))]
-        low, high = subtree_range(path)
-        return (await self.session.scalars(select(Campaign).where(
-            (Campaign.unit_path.in_(above)) | ((Campaign.unit_path >= low) & (Campaign.unit_path < high)))
-            .order_by(Campaign.status, Campaign.id))).all()
-
-    async def occurrence_exists(self, key: str) -> bool:
-        return bool(await self.session.scalar(select(Occurrence.id).where(Occurrence.key == key)))
-
-    async def occurrences_of(self, campaign_id: int, *, limit: int = 5) -> Sequence[Occurrence]:
-        return (await self.session.scalars(
-            select(Occurrence).where(Occurrence.campaign_id == campaign_id)
-            .order_by(Occurrence.due_at.desc(), Occurrence.id.desc()).limit(limit))).all()
-
-    async def groups_without_monthly_report(self, path: str, month_key: str, form_key: str) -> list[Unit]:
-        """Groups under the unit with no current report of `form_key` for the month ("2026-11")."""
-        low, high = subtree_range(path)
-        groups = (await self.session.scalars(select(Unit).where(
-            Unit.path >= low, Unit.path < high, Unit.level == "group").order_by(Unit.path))).all()
-        filed = {row[0] for row in (await self.session.execute(select(Report.unit_id, Report.data).where(
-            Report.form_key == form_key, Report.superseded.is_(False), Report.unit_path >= low,
-            Report.unit_path < high))).all() if row[1].get("_month") == month_key}
-        return [g for g in groups if g.id not in filed]
-
-    async def officials_with_digest(self, kind: str) -> list[tuple[int, str]]:
-        """(person id, language) of every active official who has this digest turned on."""
-        rows = (await self.session.execute(
-            select(Person.id, Person.language, Person.digests).distinct()
-            .join(RoleAssignment, RoleAssignment.person_id == Person.id)
-            .where(RoleAssignment.role == "official", RoleAssignment.active.is_(True), Person.opted_out.is_(False))
-            .order_by(Person.id)
-        )).all()
-        return [(row[0], row[1]) for row in rows if kind in row[2].split(",")]
-
-    async def queued_under(self, key: str) -> bool:
-        """True when an outbox row with this key prefix exists (the message was queued before)."""
-        return bool(await self.session.scalar(select(Outbox.id).where(
-            Outbox.key >= key + ":", Outbox.key < key + ";").limit(1)))
-
-    async def due_escalations(self, now: datetime, *, limit: int = 50) -> Sequence[Report]:
-        """Urgent reports still unacknowledged past their deadline, locked for this instance."""
-        return (await self.session.scalars(
-            select(Report)
-            .where(Report.urgent.is_(True), Report.status == "sent", Report.escalate_at <= now)
-            .order_by(Report.escalate_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )).all()
-
-    async def person_name(self, person_id: int) -> str:
-        return (await self.session.scalar(select(Person.name).where(Person.id == person_id))) or ""
-
-    async def person_language(self, person_id: int) -> str:
-        return (await self.session.scalar(select(Person.language).where(Person.id == person_id))) or "vi"
 
     # --- attachments -----------------------------------------------------------------------
 

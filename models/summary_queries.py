@@ -26,7 +26,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import TableClause
 
-from models.repos import subtree_range
+from models.codes import subtree_range
 from models.tables import Report, Unit
 
 _report = Report.__table__  # type: ignore[attr-defined]

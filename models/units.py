@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models.repos import subtree_range
+from models.codes import subtree_range
 from models.tables import Report, Unit
 
 COLUMNS = ["code", "name", "level", "parent_code", "households"]

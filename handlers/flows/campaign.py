@@ -18,7 +18,7 @@ from handlers.notices import AUDIENCES
 from handlers.parsing import parse_date
 from handlers.schedules import ScheduleError, next_event, validate
 from handlers.text import clean
-from models.repos import new_code
+from models.codes import new_code
 from models.tables import Campaign
 
 NAME = "campaign"

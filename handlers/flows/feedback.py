@@ -13,7 +13,7 @@ from handlers.flows.menu import main_menu
 from handlers.i18n import _
 from handlers.messages import Button, Delivery, Incoming, Keyboard, Reply, rows
 from handlers.text import clean
-from models.repos import new_code
+from models.codes import new_code
 from models.tables import Feedback, Unit, utcnow
 
 NAME = "feedback"

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 
 from bot.bootstrap import build
-from models.repos import Repo, new_code
+from models.codes import new_code
+from models.repos import Repo
 from models.tables import Campaign, Occurrence, Outbox, Report
 from tests.helpers import Chat
 

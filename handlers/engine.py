@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import outbox
 from handlers.context import Context, Flow, Outcome, State, version_tag
-from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
+from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError, button_number
 from handlers.flows import campaign, feedback, monthly, notice, people, review, summary
 from handlers.flows import form as form_flow
 from handlers.flows.menu import help_text, language_choice, main_menu
@@ -45,13 +45,6 @@ class Handled:
     replies: list[Reply]
     deliveries: list[Delivery] = field(default_factory=list)
     person_id: int | None = None
-
-
-def _number(text: str) -> int:
-    """A number taken from a button id; a forged or garbled id is refused politely."""
-    if not text.isdigit() or len(text) > 12:
-        raise UserError(_("Nút này không hợp lệ."))
-    return int(text)
 
 
 class Engine:
@@ -286,17 +279,17 @@ class Engine:
         if action == "menu":
             return Outcome(await main_menu(ctx), None)
         if name == "my":
-            return Outcome(await review.my_reports(ctx, _number(rest or "0")), None)
+            return Outcome(await review.my_reports(ctx, button_number(rest or "0")), None)
         if name in ("oi", "nr"):
-            return Outcome(await review.official_list(ctx, name, _number(rest or "0")), None)
+            return Outcome(await review.official_list(ctx, name, button_number(rest or "0")), None)
         if name == "t":
             return await self._task(rest, ctx)
         if name == "f":
             return await self._open_form(rest, ctx)
         if name == "fix":
-            return await review.correct(ctx, _number(rest))
+            return await review.correct(ctx, button_number(rest))
         if name == "ret":
-            return await review.ask_reason(ctx, _number(rest))
+            return await review.ask_reason(ctx, button_number(rest))
         if name == "nil":
             return Outcome(await monthly.nil_report(ctx, rest), None)
         if name == summary.ACTION:
@@ -304,7 +297,7 @@ class Engine:
         if name == "cpn":
             return await campaign.start_create(ctx)
         if name == "cpt":
-            return await campaign.start_retime(ctx, _number(rest))
+            return await campaign.start_retime(ctx, button_number(rest))
         if name == "fu":
             return await self._follow_up(rest, ctx)
         if name == "nw":
@@ -314,7 +307,7 @@ class Engine:
         if name == "fb":
             return await feedback.start(ctx)
         if name == "fa":
-            return await feedback.ask_answer(ctx, _number(rest))
+            return await feedback.ask_answer(ctx, button_number(rest))
         if name == "stop":
             return await self._stop(ctx)
         raise UserError(_("Nút này không hợp lệ."))
@@ -325,27 +318,27 @@ class Engine:
         if name == "cp":
             return Outcome(await campaign.listing(ctx), None)
         if name == "cv":
-            return Outcome(await campaign.view(ctx, _number(rest)), None)
+            return Outcome(await campaign.view(ctx, button_number(rest)), None)
         if name == "cps":
-            return Outcome(await campaign.toggle(ctx, _number(rest)), None)
+            return Outcome(await campaign.toggle(ctx, button_number(rest)), None)
         if name == "cpe":
-            return Outcome(await campaign.end(ctx, _number(rest)), None)
+            return Outcome(await campaign.end(ctx, button_number(rest)), None)
         if name == "fp":
-            return await feedback.pass_to_ward(ctx, _number(rest))
+            return await feedback.pass_to_ward(ctx, button_number(rest))
         if name == "fc":
-            return await feedback.close(ctx, _number(rest))
+            return await feedback.close(ctx, button_number(rest))
         if name == "nd":
-            return Outcome(await people.notice_report(ctx, _number(rest)), None)
+            return Outcome(await people.notice_report(ctx, button_number(rest)), None)
         if name == "nt":
             return Outcome(await people.recent_notices(ctx), None)
         if name == "inv":
             return Outcome(await people.group_code(ctx), None)
         if name == "rv":
-            return Outcome(await review.view(ctx, _number(rest)), None)
+            return Outcome(await review.view(ctx, button_number(rest)), None)
         if name == "ack":
-            return await review.set_status(ctx, _number(rest), "received")
+            return await review.set_status(ctx, button_number(rest), "received")
         report_id, _sep, status = rest.partition(".")
-        return await review.set_status(ctx, _number(report_id), status)
+        return await review.set_status(ctx, button_number(report_id), status)
 
     async def _task(self, task_key: str, ctx: Context) -> Outcome:
         task = next((task for task in self.settings.tasks if task.key == task_key), None)

@@ -31,3 +31,10 @@ class NotRegistered(UserError):
 
 class UnknownForm(UserError):
     message = _("Không tìm thấy biểu mẫu này.")
+
+
+def button_number(text: str) -> int:
+    """A number taken from a button id; a forged or garbled id is refused politely."""
+    if not text.isdigit() or len(text) > 12:
+        raise UserError(_("Nút này không hợp lệ."))
+    return int(text)

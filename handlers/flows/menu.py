@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.context import LEADER_ROLES, Context
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Button, Reply, rows
+from handlers.reporting import EMERGENCY
 from models.repos import HeldRole
 
 ROLE_LABELS = {
@@ -14,7 +15,6 @@ ROLE_LABELS = {
     "resident": _("Người dân"),
 }
 
-EMERGENCY = _("Khẩn cấp, gọi ngay: 113 Công an · 114 Cứu hỏa · 115 Cấp cứu.")
 
 
 async def main_menu(ctx: Context, intro: str | None = None) -> list[Reply]:

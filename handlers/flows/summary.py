@@ -6,7 +6,7 @@ id for a unit outside one's area gets a polite refusal."""
 from __future__ import annotations
 
 from handlers.context import LEADER_ROLES, Context, Outcome
-from handlers.errors import NotAllowed, UserError
+from handlers.errors import NotAllowed, UserError, button_number
 from handlers.i18n import _
 from handlers.messages import Button, Reply, rows
 from handlers.periods import Period, containing
@@ -28,23 +28,17 @@ PERIODS = {
 OUTSIDE = _("Đơn vị này không thuộc địa bàn của bạn.")
 
 
-def _number(text: str) -> int:
-    if not text.isdigit() or len(text) > 12:
-        raise UserError(_("Nút này không hợp lệ."))
-    return int(text)
-
-
 async def action(ctx: Context, rest: str) -> Outcome:
     """Answers the buttons m.sum, m.sum.c.<unit>.<page>, m.sum.u.<unit> and m.sum.p.<unit>.<period>."""
     parts = rest.split(".") if rest else []
     if not parts:
         return Outcome(await start(ctx), None)
     if parts[0] == "c" and len(parts) == 3:
-        return Outcome(await choose_unit(ctx, _number(parts[1]), _number(parts[2])), None)
+        return Outcome(await choose_unit(ctx, button_number(parts[1]), button_number(parts[2])), None)
     if parts[0] == "u" and len(parts) == 2:
-        return Outcome(await choose_period(ctx, _number(parts[1])), None)
+        return Outcome(await choose_period(ctx, button_number(parts[1])), None)
     if parts[0] == "p" and len(parts) == 3 and parts[2] in PERIODS:
-        return Outcome(await show(ctx, _number(parts[1]), parts[2]), None)
+        return Outcome(await show(ctx, button_number(parts[1]), parts[2]), None)
     raise UserError(_("Nút này không hợp lệ."))
 
 

@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select, text, update
 
 from bench.bench_reports import city_rows
+from bench.common import running_app, scratch_postgres
 from bot.bootstrap import build, prepare_database
 from models.codes import new_code
-from models.db import upgrade
 from models.settings import PROJECT_ROOT, load_settings
 from models.tables import Campaign, Outbox, Unit
 from models.units import import_units
@@ -82,61 +77,27 @@ async def occurrence_seconds(url: str, folder: Path) -> tuple[float, int]:
 
 
 def idle_cpu_percent(seconds: float = 30.0) -> float:
-    with tempfile.TemporaryDirectory() as tmp, socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
-               "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{tmp}/idle.db", "TOTRUONG_APP__DATA_DIR": f"{tmp}/d"}
-        process = subprocess.Popen([str(Path(sys.executable).parent / "totruong"), "run", "--port", str(port)],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            time.sleep(5)  # let start-up settle
-            tick = os.sysconf("SC_CLK_TCK")
+    with tempfile.TemporaryDirectory() as tmp, running_app(Path(tmp)) as (process, _port):
+        time.sleep(5)  # let start-up settle
+        tick = os.sysconf("SC_CLK_TCK")
 
-            def cpu() -> float:
-                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                return (int(fields[11]) + int(fields[12])) / tick
+        def cpu() -> float:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
 
-            before, started = cpu(), time.monotonic()
-            time.sleep(seconds)
-            return (cpu() - before) / (time.monotonic() - started) * 100
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+        before, started = cpu(), time.monotonic()
+        time.sleep(seconds)
+        return (cpu() - before) / (time.monotonic() - started) * 100
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seconds, queued = asyncio.run(occurrence_seconds(f"sqlite+aiosqlite:///{tmp}/campaigns.db", Path(tmp)))
     print(f"one occurrence for {queued:,} recipients across 3,000 groups, SQLite: {seconds:.2f} s (target < 10 s)")
-    admin = os.environ.get("TOTRUONG_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
-    try:
-        import psycopg
-
-        plain = admin.replace("postgresql+psycopg://", "postgresql://")
-        name = f"totruong_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as error:
-        print(f"PostgreSQL skipped: {error}")
-    else:
-        url = admin.rsplit("/", 1)[0] + "/" + name
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                asyncio.run(upgrade(url))
-                seconds, queued = asyncio.run(occurrence_seconds(url, Path(tmp)))
+    with scratch_postgres() as url, tempfile.TemporaryDirectory() as tmp:
+        if url is not None:
+            seconds, queued = asyncio.run(occurrence_seconds(url, Path(tmp)))
             print(f"one occurrence for {queued:,} recipients across 3,000 groups, PostgreSQL: {seconds:.2f} s "
                   "(target < 10 s)")
-        finally:
-            with psycopg.connect(plain, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"idle app (ticker every 30 s, dispatcher polling every 1 s): {idle_cpu_percent():.2f}% of one core "
           "over 30 s (target < 1%)")

@@ -7,17 +7,14 @@ Run: make bench  (or .venv/bin/python -m bench engine)
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+from bench.common import running_app
 from bot.bootstrap import build, prepare_database
 from handlers.messages import Incoming
 from models.repos import Repo
@@ -93,30 +90,11 @@ async def steps_per_second() -> list[float]:
 
 
 def idle_rss_mb(seconds: float = 8.0) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {**os.environ, "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{tmp}/idle.db",
-               "TOTRUONG_APP__DATA_DIR": f"{tmp}/data"}
-        process = subprocess.Popen([str(Path(sys.executable).parent / "totruong"), "run", "--port", str(port)],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-            time.sleep(seconds)
-            status = Path(f"/proc/{process.pid}/status").read_text()
-            rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-            return rss_kb / 1024
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with tempfile.TemporaryDirectory() as tmp, running_app(Path(tmp)) as (process, port):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        time.sleep(seconds)
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
 
 
 def main() -> None:

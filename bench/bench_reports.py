@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.common import scratch_postgres
 from bot.bootstrap import App, build, prepare_database
 from handlers.messages import Incoming
 from handlers.reporting import OPEN
-from models.db import upgrade
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
 from models.tables import Identity, Person, RoleAssignment
@@ -166,24 +164,8 @@ def main() -> None:
         ms, found = asyncio.run(incident_query_ms(f"sqlite+aiosqlite:///{folder}/million.db", folder))
         print(f"open incidents in one ward, {STORED:,} reports stored, SQLite: median {ms:.2f} ms "
               f"({found} shown; target < 50 ms)")
-    admin = os.environ.get("TOTRUONG_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
-    try:
-        import psycopg
-
-        name = f"totruong_bench_{uuid.uuid4().hex[:8]}"
-        plain = admin.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as error:  # no server here: say so rather than fail the whole bench run
-        print(f"PostgreSQL skipped: {error}")
-        return
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(upgrade(url))
+    with scratch_postgres() as url, tempfile.TemporaryDirectory() as tmp:
+        if url is not None:
             ms, found = asyncio.run(incident_query_ms(url, Path(tmp)))
-        print(f"open incidents in one ward, {STORED:,} reports stored, PostgreSQL: median {ms:.2f} ms "
-              f"({found} shown; target < 50 ms)")
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            print(f"open incidents in one ward, {STORED:,} reports stored, PostgreSQL: median {ms:.2f} ms "
+                  f"({found} shown; target < 50 ms)")

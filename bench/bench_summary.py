@@ -18,7 +18,6 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,11 +26,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.bench_reports import city_rows
+from bench.common import scratch_postgres
 from bot.bootstrap import App, build, prepare_database
 from handlers.exports import chart_png, workbook_xlsx
 from handlers.periods import Period
 from handlers.summary import complete, render_text, summarize
-from models.db import upgrade
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
 from models.tables import Person, Unit
@@ -255,24 +254,8 @@ def main() -> None:
         report("SQLite", figures)
         if os.environ.get("TOTRUONG_BENCH_SHOW_TEXT"):
             print(figures["text"])
-    admin = os.environ.get("TOTRUONG_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
-    try:
-        import psycopg
-
-        name = f"totruong_bench_{uuid.uuid4().hex[:8]}"
-        plain = admin.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as error:  # no server here: say so rather than fail the whole bench run
-        print(f"PostgreSQL skipped: {error}")
-    else:
-        url = admin.rsplit("/", 1)[0] + "/" + name
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                asyncio.run(upgrade(url))
-                report("PostgreSQL", asyncio.run(measure(url, Path(tmp))))
-        finally:
-            with psycopg.connect(plain, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres() as url, tempfile.TemporaryDirectory() as tmp:
+        if url is not None:
+            report("PostgreSQL", asyncio.run(measure(url, Path(tmp))))
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of the whole bench process (generation included): {usage:.0f} MB (target < 300 MB)")

@@ -1,0 +1,68 @@
+"""What several benchmarks need: a scratch PostgreSQL database, and `totruong run` in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from models.db import upgrade
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str | None]:
+    """A new, migrated PostgreSQL database (TOTRUONG_BENCH_POSTGRES_URL's server, default the local
+    one), dropped afterwards; None, with a line saying why, when no server answers."""
+    admin = os.environ.get("TOTRUONG_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+    plain = admin.replace("postgresql+psycopg://", "postgresql://")
+    name = f"totruong_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        import psycopg
+
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as error:  # no server here: say so rather than fail the whole bench run
+        print(f"PostgreSQL skipped: {error}")
+        yield None
+        return
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    try:
+        asyncio.run(upgrade(url))
+        yield url
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def running_app(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`totruong run` on a free port with its own SQLite file, up (healthz answers); stopped after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
+           "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{folder}/app.db",
+           "TOTRUONG_APP__DATA_DIR": f"{folder}/data"}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "totruong"), "run", "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -2,22 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, File, Form, HTTPException, Query, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import demo
 from bot.bootstrap import App
 from bot.simulator import CHANNEL
+from handlers.i18n import _
 from handlers.messages import Incoming, Location, PhotoIn, split_command
+from models.faults import DATABASE_UNAVAILABLE, DISK_FULL, PLATFORM_FAULTS, platform_fault
 from models.tables import Attachment
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 USER_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+READY_TIMEOUT = 2.0  # seconds the readiness check waits for the database
+# What the page shows when the platform fails outside the engine (reading messages, storing the
+# replies): it cannot say whether the message itself was recorded, so it does not claim either.
+UNAVAILABLE = {
+    DATABASE_UNAVAILABLE: _("Hệ thống tạm thời không kết nối được cơ sở dữ liệu. Vui lòng thử lại sau ít phút."),
+    DISK_FULL: _("Máy chủ tạm thời hết chỗ lưu dữ liệu. Vui lòng thử lại sau ít phút."),
+}
+
+
+class Unavailable(Exception):
+    """The platform underneath failed: the API answers 503 with the reason and a message to show."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+
+
+def unavailable(reason: str, message: str) -> JSONResponse:
+    """The 503 answer: a JSON body the simulator page (and scripts) can show, and a hint when to retry."""
+    return JSONResponse({"error": reason, "message": message}, status_code=503, headers={"Retry-After": "30"})
 
 
 class LocationIn(BaseModel):
@@ -39,9 +68,47 @@ def create_web(app: App) -> FastAPI:
     web = FastAPI(title="Tổ trưởng", docs_url="/api/docs" if app.settings.web.simulator else None,
                   redoc_url=None, openapi_url="/api/openapi.json" if app.settings.web.simulator else None)
 
+    t = app.engine.translator(app.settings.app.language)
+
+    @web.exception_handler(Unavailable)
+    async def on_unavailable(_request: Request, error: Unavailable) -> JSONResponse:
+        return unavailable(error.reason, error.message)
+
+    async def on_platform_error(request: Request, error: Exception) -> JSONResponse:
+        fault = platform_fault(error)
+        if fault is None:
+            raise error  # a bug: the ordinary 500, with its traceback in the log
+        log.error("%s %s: %s (%s)", request.method, request.url.path, fault, error)
+        return unavailable(fault, t(UNAVAILABLE[fault]))
+
+    for kind in (SQLAlchemyError, sqlite3.Error, OSError):
+        web.add_exception_handler(kind, on_platform_error)
+
     @web.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """Liveness: the process runs and answers (whatever the database does)."""
         return {"status": "ok"}
+
+    @web.get("/readyz", response_model=None)
+    async def readyz() -> dict[str, str] | JSONResponse:
+        """Readiness: 200 when the database answers within READY_TIMEOUT, else 503 with the reason."""
+        try:
+            await asyncio.wait_for(_ping(), READY_TIMEOUT)
+        except Exception as error:
+            fault = platform_fault(error)
+            if fault is None and not isinstance(error, SQLAlchemyError):
+                raise
+            detail = f"no answer within {READY_TIMEOUT:g} s" if isinstance(error, TimeoutError) and not str(error) \
+                else type(error).__name__
+            log.warning("not ready: %s (%s)", fault or "database_error", error)
+            return JSONResponse({"status": "unavailable", "reason": fault or "database_error", "detail": detail},
+                                status_code=503)
+        return {"status": "ready", "database": "ok"}
+
+    async def _ping() -> None:
+        # A read of a real table: SQLite opens its file lazily, and this also proves the schema is there.
+        async with app.db_engine.connect() as connection:
+            await connection.execute(text("SELECT version_num FROM alembic_version"))
 
     for channel in app.channels.values():
         channel.mount(web)  # webhooks
@@ -65,6 +132,10 @@ def create_web(app: App) -> FastAPI:
 
     async def run(msg: Incoming) -> dict[str, Any]:
         handled = await app.receive(msg)
+        if handled.failed in PLATFORM_FAULTS:
+            # The engine's apology is the answer; it cannot be stored for the page while the
+            # database is down or full, so it travels in the 503 body.
+            raise Unavailable(handled.failed, "\n".join(reply.text for reply in handled.replies))
         stored = await app.simulator.deliver(msg.user_id, handled.replies)
         return {"messages": stored}
 

@@ -27,6 +27,7 @@ from handlers.i18n import LANGUAGES, Catalogs, Translator, _
 from handlers.messages import Delivery, Incoming, Reply, rows
 from handlers.ports import Clock, FileStore
 from handlers.text import clean, fold, looks_like_code
+from models.faults import platform_fault
 from models.repos import Repo, StaleConversation, Who
 from models.settings import Settings
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 STOP_WORDS = {"dung", "stop", "dung lai", "huy dang ky"}
 RESUME_WORDS = {"bat dau", "start", "tiep tuc nhan tin"}
 CANCEL_COMMANDS = {"huy", "cancel"}
+APOLOGY = _("Xin lỗi, hệ thống đang gặp sự cố nên chưa ghi nhận được tin nhắn vừa rồi: chưa có gì được lưu "
+             "hay gửi đi. Những gì bạn làm trước đó vẫn còn. Vui lòng thử lại sau ít phút.")
 SessionMaker = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
@@ -45,6 +48,9 @@ class Handled:
     replies: list[Reply]
     deliveries: list[Delivery] = field(default_factory=list)
     person_id: int | None = None
+    # Why handling failed and the sender got the apology instead ("" when it did not): a platform
+    # fault (models.faults: database_unavailable, disk_full), "conflict" or "error".
+    failed: str = ""
 
 
 class Engine:
@@ -91,10 +97,14 @@ class Engine:
                     except IntegrityError:
                         # A unique key taken meanwhile (a report code): everything was rolled back.
                         log.info("unique key clash for %s:%s; handling again", *key)
-                return Handled([self._apology(msg)])
-        except Exception:
-            log.exception("could not handle %s from %s:%s", msg.kind, msg.channel, msg.user_id)
-            return Handled([self._apology(msg)])
+                return Handled([self._apology(msg)], failed="conflict")
+        except Exception as error:
+            fault = platform_fault(error)
+            if fault:  # an outage, not a bug: one line, no traceback per message
+                log.error("could not handle %s from %s:%s: %s (%s)", msg.kind, msg.channel, msg.user_id, fault, error)
+            else:
+                log.exception("could not handle %s from %s:%s", msg.kind, msg.channel, msg.user_id)
+            return Handled([self._apology(msg)], failed=fault or "error")
         finally:
             held, count = self._locks[key]
             if count <= 1:
@@ -104,7 +114,8 @@ class Engine:
 
     def _apology(self, msg: Incoming) -> Reply:
         t = self.catalogs.translator(msg.language or self.settings.app.language, self.settings.app.tz)
-        return Reply(t("Xin lỗi, đã có lỗi xảy ra. Vui lòng thử lại sau ít phút, hoặc gõ /menu."))
+        # True on every path here: the message's transaction was rolled back (or never began).
+        return Reply(t(APOLOGY))
 
     async def _handle(self, repo: Repo, msg: Incoming) -> Handled:
         who = await repo.find_who(msg.channel, msg.user_id)

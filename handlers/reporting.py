@@ -10,7 +10,7 @@ from typing import Any
 from handlers.errors import NotAllowed, UserError
 from handlers.forms import FormDef, FormRegistry
 from handlers.i18n import Translator, _
-from handlers.messages import Button, Delivery, Reply
+from handlers.messages import Button, Delivery, Reply, rows
 from models.repos import HeldRole, Repo
 from models.settings import Settings
 from models.tables import Report, Unit
@@ -24,6 +24,17 @@ STATUS_LABELS = {
     "escalated": _("Chuyển cấp trên"),
 }
 OPEN = ("sent", "received", "in_progress")
+FINISHED = ("resolved", "returned")
+# What an official may change a report to, from each status: the one rule for the buttons and for
+# every change. A finished report may only be taken up again ("in progress"); "sent" and
+# "escalated" are never chosen (they are the report's start and the ticker's events).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "sent": ("received", "in_progress", "resolved", "returned"),
+    "received": ("in_progress", "resolved", "returned"),
+    "in_progress": ("resolved", "returned"),
+    "resolved": ("in_progress",),
+    "returned": ("in_progress",),
+}
 EMERGENCY = _("Khẩn cấp, gọi ngay: 113 Công an · 114 Cứu hỏa · 115 Cấp cứu.")
 
 Translate = Callable[[str], Translator]
@@ -144,7 +155,11 @@ async def change_status(
     report_id: int, status: str, *, roles: list[HeldRole], person_id: int, person_name: str, repo: Repo,
     forms: FormRegistry, now: datetime, t: Translator, translate: Translate, note: str = "",
 ) -> tuple[list[Reply], list[Delivery]]:
-    """An official acknowledges, works on, resolves or returns a report; the reporter is told."""
+    """An official acknowledges, works on, resolves or returns a report; the reporter is told.
+
+    The change is compare-and-set on the status just read: of two officials acting at once, one
+    wins and writes the event and the message to the reporter; the other is told what happened.
+    """
     report = await repo.report(report_id)
     if report is None or status not in STATUS_LABELS or status in ("sent", "escalated"):
         raise UserError(_("Nút này không hợp lệ."))
@@ -154,18 +169,9 @@ async def change_status(
     title = title_of(forms, t, report.form_key)
     if report.superseded:
         return [Reply(t("Báo cáo {code} đã được người gửi sửa; hãy mở bản mới nhất.", code=report.code))], []
-    if status == "received" and report.status != "sent":
-        who = await repo.person_name(report.acknowledged_by) if report.acknowledged_by else "?"
-        when = t.datetime(report.acknowledged_at) if report.acknowledged_at else ""
-        return [Reply(t("{title} {code} đã được {name} tiếp nhận lúc {when}.", title=title, code=report.code,
-                        name=who, when=when))], []
-    if report.status == status:
-        return [Reply(t("Báo cáo {code} đã ở trạng thái «{status}».", code=report.code,
-                        status=t(STATUS_LABELS[status])))], []
-    if report.status in ("resolved", "returned") and status != "in_progress":
-        return [Reply(t("Báo cáo {code} đã kết thúc ({status}).", code=report.code,
-                        status=t(STATUS_LABELS[report.status])))], []
-    await repo.change_status(report, status=status, person_id=person_id, at=now, note=note)
+    if not may_become(report.status, status) or not await repo.change_status(
+            report, status=status, expected=report.status, person_id=person_id, at=now, note=note):
+        return [await already_changed(report, status, repo=repo, forms=forms, t=t)], []
     reporter_language = await repo.person_language(report.reporter_id)
     other = translate(reporter_language)
     unit = held.unit.name
@@ -181,6 +187,56 @@ async def change_status(
     done = t("Đã cập nhật {code}: {status}. Người gửi đã được báo.", code=report.code,
              status=t(STATUS_LABELS[status]))
     return [Reply(done)], [Delivery(report.reporter_id, Reply(told))]
+
+
+async def already_changed(report: Report, wanted: str, *, repo: Repo, forms: FormRegistry, t: Translator) -> Reply:
+    """Tells an official who lost (or came late) what the report became, by whom and when, and
+    offers what can still be done with it."""
+    title = title_of(forms, t, report.form_key)
+    history = [(event, name) for event, name in await repo.events(report.id or 0)
+               if event.status not in ("sent", "escalated")]
+    if wanted == "received" and history:
+        first, name = history[0]  # the first to act on it acknowledged it, whatever they pressed
+        lines = [t("«{title}» {code} đã được {name} tiếp nhận lúc {when}.", title=title, code=report.code,
+                   name=name or "?", when=t.datetime(first.at))]
+        if report.status != "received":
+            lines.append(t("Trạng thái hiện tại: {status}.", status=t(STATUS_LABELS[report.status])))
+    else:
+        last = next(((e, n) for e, n in reversed(history) if e.status == report.status), None)
+        if last is None:
+            lines = [t("Báo cáo {code} đang ở trạng thái «{status}».", code=report.code,
+                       status=t(STATUS_LABELS.get(report.status, report.status)))]
+        else:
+            event, name = last
+            lines = [t("«{title}» {code} đã được {name} chuyển sang «{status}» lúc {when}.", title=title,
+                       code=report.code, name=name or "?", status=t(STATUS_LABELS[event.status]),
+                       when=t.datetime(event.at))]
+            if event.status == "returned" and event.note:
+                lines.append(t("Lý do: {reason}", reason=event.note))
+    buttons = [*status_buttons(report, t), Button(f"m.rv.{report.id}", t("🔎 Xem báo cáo"))]
+    return Reply("\n".join(lines), rows(buttons, per_row=2))
+
+
+def may_become(current: str, wanted: str) -> bool:
+    """True when an official may change a report from `current` to `wanted`."""
+    return wanted in TRANSITIONS.get(current, ())
+
+
+def status_buttons(report: Report, t: Translator) -> list[Button]:
+    """The buttons for what an official may still do with the report (from TRANSITIONS)."""
+    labels = {"received": t("✅ Tiếp nhận"), "in_progress": t("🔧 Đang xử lý"), "resolved": t("✔️ Đã xử lý"),
+              "returned": t("↩️ Trả lại")}
+    if report.status in FINISHED:
+        labels["in_progress"] = t("🔁 Mở lại")
+    buttons = []
+    for status in TRANSITIONS.get(report.status, ()):
+        if status == "received":
+            buttons.append(Button(f"m.ack.{report.id}", labels[status]))
+        elif status == "returned":
+            buttons.append(Button(f"m.ret.{report.id}", labels[status]))
+        else:
+            buttons.append(Button(f"m.st.{report.id}.{status}", labels[status]))
+    return buttons
 
 
 async def escalate_due(
@@ -210,8 +266,11 @@ async def escalate_due(
                                  note="no higher level with officials")
             continue
         minutes = settings.incidents.ack_minutes
-        await repo.escalated(report, level=level, at=now, next_at=now + timedelta(minutes=minutes),
-                             note=target.name)
+        # Compare-and-set on "still sent, still at this level": an official who acknowledged it
+        # meanwhile wins, and nobody is told of an escalation that did not happen.
+        if not await repo.escalated(report, level=level, at=now, next_at=now + timedelta(minutes=minutes),
+                                    note=target.name):
+            continue
         reporter = await repo.person_name(report.reporter_id)
         form = forms.get(report.form_key)
         for person_id, _name, language in officials:

@@ -39,5 +39,9 @@ class LocalFileStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             tmp = path.with_suffix(".part")
-            tmp.write_bytes(content)
-            tmp.replace(path)
+            try:
+                tmp.write_bytes(content)
+                tmp.replace(path)
+            except OSError:  # disk full: leave no partial file taking the little room there is
+                tmp.unlink(missing_ok=True)
+                raise

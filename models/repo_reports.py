@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.codes import new_code, subtree_range
 from models.tables import (
+    Feedback,
     Notice,
     Person,
     Report,
@@ -69,24 +70,59 @@ class ReportQueries:
         return (await self.session.scalars(select(Report).where(Report.code == code))).first()
 
     async def change_status(
-        self, report: Report, *, status: str, person_id: int | None, at: datetime, note: str = ""
-    ) -> None:
-        """Records a new status, who set it and why; the first acknowledgement is kept."""
-        report.status = status
-        report.status_reason = note if status == "returned" else ""
-        report.updated_at = at
-        if status != "sent":
-            report.escalate_at = None
-            if report.acknowledged_at is None:
-                report.acknowledged_at, report.acknowledged_by = at, person_id
-        self.session.add(ReportEvent(report_id=report.id, at=at, person_id=person_id, status=status, note=note))
-        await self.session.flush()
+        self, report: Report, *, status: str, expected: str, person_id: int | None, at: datetime, note: str = ""
+    ) -> bool:
+        """Sets the new status only if the report is still `expected`; records who, when and why.
 
-    async def escalated(self, report: Report, *, level: int, at: datetime, next_at: datetime | None, note: str) -> None:
-        report.escalation_level = level
-        report.escalate_at = next_at
-        self.session.add(ReportEvent(report_id=report.id, at=at, status="escalated", note=note))
-        await self.session.flush()
+        Compare-and-set: of two people changing a report at once, exactly one gets True (the other's
+        row count is 0) and only the winner's event is written. The first acknowledgement is kept.
+        """
+        values: dict[str, Any] = {"status": status, "status_reason": note if status == "returned" else "",
+                                  "updated_at": at}
+        if status != "sent":
+            # SET expressions read the row's old values on both engines: the first one to act is kept.
+            values["escalate_at"] = None
+            c = Report.__table__.c
+            values["acknowledged_by"] = case((c.acknowledged_at.is_(None), literal(person_id, c.acknowledged_by.type)),
+                                             else_=c.acknowledged_by)
+            values["acknowledged_at"] = func.coalesce(c.acknowledged_at, literal(at, c.acknowledged_at.type))
+        result = await self.session.execute(
+            update(Report).where(Report.id == report.id, Report.status == expected).values(**values)
+            .execution_options(synchronize_session=False))
+        won: bool = result.rowcount == 1
+        if won:
+            self.session.add(ReportEvent(report_id=report.id, at=at, person_id=person_id, status=status, note=note))
+            await self.session.flush()
+        await self.session.refresh(report)  # the winner's values, whoever it was
+        return won
+
+    async def escalated(self, report: Report, *, level: int, at: datetime, next_at: datetime | None, note: str) -> bool:
+        """Moves an unacknowledged incident up a level, unless someone acknowledged it meanwhile."""
+        result = await self.session.execute(
+            update(Report).where(Report.id == report.id, Report.status == "sent",
+                                 Report.escalation_level == report.escalation_level)
+            .values(escalation_level=level, escalate_at=next_at).execution_options(synchronize_session=False))
+        won: bool = result.rowcount == 1
+        if won:
+            self.session.add(ReportEvent(report_id=report.id, at=at, status="escalated", note=note))
+            await self.session.flush()
+        await self.session.refresh(report)
+        return won
+
+    async def feedback(self, feedback_id: int) -> Feedback | None:
+        return await self.session.get(Feedback, feedback_id)
+
+    async def set_feedback_status(
+        self, feedback: Feedback, *, status: str, expected: str, person_id: int, at: datetime, **values: Any
+    ) -> bool:
+        """Changes a feedback's status only if it is still `expected` (compare-and-set)."""
+        result = await self.session.execute(
+            update(Feedback).where(Feedback.id == feedback.id, Feedback.status == expected)
+            .values(status=status, handled_by=person_id, updated_at=at, **values)
+            .execution_options(synchronize_session=False))
+        won: bool = result.rowcount == 1
+        await self.session.refresh(feedback)
+        return won
 
     async def events(self, report_id: int) -> Sequence[tuple[ReportEvent, str | None]]:
         rows = (await self.session.execute(

@@ -14,7 +14,7 @@ from handlers.i18n import _
 from handlers.messages import Button, Delivery, Incoming, Keyboard, Reply, rows
 from handlers.text import clean
 from models.codes import new_code
-from models.tables import Feedback, Unit, utcnow
+from models.tables import Feedback, Unit
 
 NAME = "feedback"
 ANSWER = "fb_answer"
@@ -115,7 +115,7 @@ async def _submit(state: State, ctx: Context) -> Outcome:
 
 
 async def _load(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:
-    feedback = await ctx.repo.session.get(Feedback, feedback_id)
+    feedback = await ctx.repo.feedback(feedback_id)
     if feedback is None:
         raise UserError(_("Không tìm thấy phản ánh này."))
     roles = await ctx.roles()
@@ -127,16 +127,27 @@ async def _load(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:
     return feedback, unit
 
 
-def _finished(feedback: Feedback, ctx: Context) -> UserError | None:
+async def _finished(feedback: Feedback, ctx: Context) -> UserError | None:
+    """Says who closed or passed on the feedback, and when, if someone did."""
     if feedback.status in ("passed", "closed"):
-        return UserError(_("Phản ánh {code} đã được xử lý ({status})."), code=feedback.code,
-                         status=ctx.t(STATUS[feedback.status]))
+        name = await ctx.repo.person_name(feedback.handled_by) if feedback.handled_by else "?"
+        return UserError(_("Phản ánh {code} đã được xử lý ({status}) — {name}, lúc {when}."), code=feedback.code,
+                         status=ctx.t(STATUS[feedback.status]), name=name, when=ctx.t.datetime(feedback.updated_at))
     return None
+
+
+async def _claim(feedback: Feedback, status: str, ctx: Context, **values: Any) -> None:
+    """Compare-and-set on the status just read: if another leader closed or passed it on first,
+    they win and this person is told who and when (nothing is recorded or sent)."""
+    if not await ctx.repo.set_feedback_status(feedback, status=status, expected=feedback.status,
+                                              person_id=ctx.person_id, at=ctx.clock.now(), **values):
+        raise await _finished(feedback, ctx) or UserError(
+            _("Phản ánh {code} vừa được người khác cập nhật; hãy thử lại."), code=feedback.code)
 
 
 async def ask_answer(ctx: Context, feedback_id: int) -> Outcome:
     feedback, _unit = await _load(ctx, feedback_id)
-    if (error := _finished(feedback, ctx)) is not None:
+    if (error := await _finished(feedback, ctx)) is not None:
         raise error
     state = State(ANSWER, "ask", {"feedback": feedback.id, "code": feedback.code})
     return Outcome(await AnswerFlow().show(state, ctx), state)
@@ -160,8 +171,12 @@ class AnswerFlow:
         if not 2 <= len(answer) <= 2000:
             return Outcome([Reply(t("Câu trả lời cần từ 2 đến 2.000 ký tự.")), *await self.show(state, ctx)], state)
         feedback, _unit = await _load(ctx, int(state.data["feedback"]))
-        feedback.answer, feedback.status, feedback.handled_by = answer, "answered", ctx.person_id
-        feedback.updated_at = utcnow()
+        try:  # closed or passed on while this leader was typing: they are told by whom
+            if (finished := await _finished(feedback, ctx)) is not None:
+                raise finished
+            await _claim(feedback, "answered", ctx, answer=answer)
+        except UserError as error:
+            return Outcome([Reply(t(error.message, **error.values))], None)
         other = ctx.translate(await ctx.repo.person_language(feedback.resident_id))
         told = other("💬 Tổ trưởng {name} trả lời phản ánh {code}:\n{answer}", name=ctx.who.name,
                      code=feedback.code, answer=answer)
@@ -172,7 +187,7 @@ class AnswerFlow:
 async def pass_to_ward(ctx: Context, feedback_id: int) -> Outcome:
     """Turns the feedback into a feedback report to the ward; the resident is told."""
     feedback, unit = await _load(ctx, feedback_id)
-    if (error := _finished(feedback, ctx)) is not None:
+    if (error := await _finished(feedback, ctx)) is not None:
         raise error
     form = ctx.forms.get("dan_chu_phan_anh")
     answers: dict[str, Any] = {"linh_vuc": "khac", "noi_dung": feedback.text or "(ảnh)", "da_chuyen_phuong": True,
@@ -183,11 +198,11 @@ async def pass_to_ward(ctx: Context, feedback_id: int) -> Outcome:
         answers["vi_tri"] = {**feedback.location, "address": ""}
     if form is None:
         raise UserError(_("Chưa có biểu mẫu phản ánh để chuyển lên phường."))
+    await _claim(feedback, "passed", ctx)  # first, so that a lost race files no report
     report, _replies, _deliveries = await reporting.submit(
         form, answers, unit_id=unit.id or 0, reporter_id=ctx.person_id, reporter_name=ctx.who.name, repo=ctx.repo,
         forms=ctx.forms, settings=ctx.settings, now=ctx.clock.now(), t=ctx.t, translate=ctx.translate)
-    feedback.status, feedback.handled_by, feedback.report_id = "passed", ctx.person_id, report.id
-    feedback.updated_at = utcnow()
+    feedback.report_id = report.id
     ward = await reporting.ward_of(ctx.repo, unit)
     other = ctx.translate(await ctx.repo.person_language(feedback.resident_id))
     told = other("📤 Phản ánh {code} đã được tổ trưởng chuyển lên {ward} (mã báo cáo {report}).",
@@ -198,10 +213,11 @@ async def pass_to_ward(ctx: Context, feedback_id: int) -> Outcome:
 
 
 async def close(ctx: Context, feedback_id: int) -> Outcome:
+    """Closes the feedback (unless someone closed or passed it on first); the resident is told."""
     feedback, _unit = await _load(ctx, feedback_id)
-    if (error := _finished(feedback, ctx)) is not None:
+    if (error := await _finished(feedback, ctx)) is not None:
         raise error
-    feedback.status, feedback.handled_by, feedback.updated_at = "closed", ctx.person_id, utcnow()
+    await _claim(feedback, "closed", ctx)
     other = ctx.translate(await ctx.repo.person_language(feedback.resident_id))
     told = other("✔️ Phản ánh {code} đã được tổ trưởng ghi nhận và đóng.", code=feedback.code)
     return Outcome([Reply(ctx.t("Đã đóng phản ánh {code}.", code=feedback.code))], None,

@@ -133,13 +133,7 @@ async def view(ctx: Context, report_id: int) -> list[Reply]:
             lines.append(f"• {t.datetime(event.at)}: {label}{extra}")
     buttons: list[Button] = []
     if acts and not report.superseded:
-        if report.status == "sent":
-            buttons.append(ctx.menu_button(f"ack.{report.id}", t("✅ Tiếp nhận")))
-        if report.status in ("sent", "received"):
-            buttons.append(ctx.menu_button(f"st.{report.id}.in_progress", t("🔧 Đang xử lý")))
-        if report.status in OPEN:
-            buttons.append(ctx.menu_button(f"st.{report.id}.resolved", t("✔️ Đã xử lý")))
-            buttons.append(ctx.menu_button(f"ret.{report.id}", t("↩️ Trả lại")))
+        buttons += reporting.status_buttons(report, t)
     if _may_correct(ctx, report):
         buttons.append(ctx.menu_button(f"fix.{report.id}", t("✏️ Sửa báo cáo")))
     buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
@@ -173,6 +167,7 @@ async def correct(ctx: Context, report_id: int) -> Outcome:
 
 
 async def set_status(ctx: Context, report_id: int, status: str, note: str = "") -> Outcome:
+    """Changes a report's status if nobody changed it first; otherwise says who did, and when."""
     roles = await ctx.roles()
     replies, deliveries = await reporting.change_status(
         report_id, status, roles=roles, person_id=ctx.person_id, person_name=ctx.who.name, repo=ctx.repo,
@@ -186,6 +181,9 @@ async def ask_reason(ctx: Context, report_id: int) -> Outcome:
     roles = await ctx.roles()
     if report is None or not any(h.role == "official" and h.covers(report.unit_path) for h in roles):
         raise NotAllowed(_("Báo cáo này không thuộc địa bàn của bạn."))
+    if not reporting.may_become(report.status, "returned"):  # resolved or returned meanwhile
+        return Outcome([await reporting.already_changed(report, "returned", repo=ctx.repo, forms=ctx.forms,
+                                                        t=ctx.t)], None)
     state = State(REASON, "ask", {"report": report_id, "code": report.code})
     return Outcome(await ReasonFlow().show(state, ctx), state)
 

@@ -64,7 +64,7 @@ async def test_an_urgent_incident_reaches_the_official_on_duty_who_acknowledges_
                                 "tiếp nhận lúc 08:33 22/11/2026.")
     # The button pressed again (or by a colleague) tells who acknowledged first.
     again = await official.press_id(button(alert, "Đã tiếp nhận"))
-    assert f"Báo tin khẩn {code} đã được Anh Phạm Minh Tuấn tiếp nhận lúc 08:33 22/11/2026." in again
+    assert f"«Báo tin khẩn» {code} đã được Anh Phạm Minh Tuấn tiếp nhận lúc 08:33 22/11/2026." in again
     # Acknowledged: no escalation.
     clock.advance(minutes=30)
     assert await app.escalate_incidents() == 0

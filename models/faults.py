@@ -17,6 +17,9 @@ PLATFORM_FAULTS = (DATABASE_UNAVAILABLE, DISK_FULL)
 
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _SQLITE_FULL = 13
+# SQLite result codes of a file that cannot be used: PERM, BUSY, LOCKED (for the whole busy
+# timeout), READONLY, IOERR, CORRUPT, CANTOPEN, NOTADB.
+_SQLITE_UNAVAILABLE = {3, 5, 6, 8, 10, 11, 14, 26}
 # PostgreSQL's SQLSTATE classes: 53 insufficient resources (53100 disk full), 08 connection
 # exception, 57P0x the server shutting down or not accepting connections.
 _PG_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
@@ -41,13 +44,11 @@ def _fault_of(error: BaseException) -> str | None:
     if isinstance(error, OSError) and error.errno in _NO_SPACE:
         return DISK_FULL
     if isinstance(error, sqlite3.Error):
-        if getattr(error, "sqlite_errorcode", None) == _SQLITE_FULL or "database or disk is full" in str(error):
+        # sqlite3 calls "no such column" an OperationalError too: the result code tells them apart.
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+        if code == _SQLITE_FULL:
             return DISK_FULL
-        # Operational errors (cannot open the file, disk I/O, locked for the whole busy timeout) and
-        # a file that is not (or no longer) a database; not constraint or programming errors.
-        if isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError:
-            return DATABASE_UNAVAILABLE
-        return None
+        return DATABASE_UNAVAILABLE if code in _SQLITE_UNAVAILABLE else None
     sqlstate = getattr(error, "sqlstate", None)
     if isinstance(sqlstate, str) and sqlstate:
         if sqlstate == "53100":

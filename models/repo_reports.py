@@ -70,13 +70,16 @@ class ReportQueries:
         return (await self.session.scalars(select(Report).where(Report.code == code))).first()
 
     async def change_status(
-        self, report: Report, *, status: str, expected: str, person_id: int | None, at: datetime, note: str = ""
+        self, report: Report, *, status: str, person_id: int | None, at: datetime, note: str = "",
+        expected: str | None = None,
     ) -> bool:
-        """Sets the new status only if the report is still `expected`; records who, when and why.
+        """Sets the new status only if the report is still `expected` (by default: the status it had
+        when read); records who, when and why.
 
         Compare-and-set: of two people changing a report at once, exactly one gets True (the other's
         row count is 0) and only the winner's event is written. The first acknowledgement is kept.
         """
+        expected = report.status if expected is None else expected
         values: dict[str, Any] = {"status": status, "status_reason": note if status == "returned" else "",
                                   "updated_at": at}
         if status != "sent":

@@ -268,3 +268,23 @@ async def test_text_that_looks_like_html_is_shown_literally(page: Any) -> None:
     await page.get_by_test_id("send").click()
     shown = page.get_by_test_id("user-message").last
     await expect(shown).to_contain_text("dòng một\ndòng hai")
+
+
+async def test_a_503_from_the_api_shows_its_vietnamese_message(page: Any) -> None:
+    """When the database is down or the disk full the API answers 503 with a message: the page shows
+    that message as it is (the body is the one bot.web builds), and the next send works again."""
+    from bot.web import unavailable
+
+    message = "Hệ thống tạm thời không kết nối được cơ sở dữ liệu. Vui lòng thử lại sau ít phút."
+    outage = unavailable("database_unavailable", message)
+    await choose(page, "demo-nguoidan")
+
+    async def down(route: Any) -> None:
+        await route.fulfill(status=503, content_type="application/json", body=outage.body)
+
+    await page.route("**/api/send", down)
+    await say(page, "xin chào")
+    await expect(page.get_by_test_id("notice").last).to_have_text(message)
+    await page.unroute("**/api/send")
+    await say(page, "xin chào")
+    await expect(last_bot(page)).to_contain_text("Bạn muốn làm gì?")

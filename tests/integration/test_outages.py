@@ -313,3 +313,13 @@ async def test_readyz_gives_up_after_a_short_timeout(app, monkeypatch) -> None:
     assert ready.status_code == 503
     assert ready.json() == {"status": "unavailable", "reason": "database_unavailable",
                             "detail": "no answer within 0.2 s"}
+
+
+async def test_a_bug_is_still_a_500_not_an_outage(app, monkeypatch) -> None:
+    async def broken(*_args: Any, **_kwargs: Any) -> list[dict]:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "forms/missing.toml")
+
+    monkeypatch.setattr(app.simulator, "messages_after", broken)
+    async with client_for(app) as client:
+        answer = await client.get("/api/messages", params={"user": LEADER})
+    assert answer.status_code == 500

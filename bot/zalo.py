@@ -3,6 +3,11 @@
 Updates arrive by long polling (`getUpdates`, one update per call) or by webhook. Each chat's
 updates are handled one after another, in order; different chats run side by side, and at most
 `MAX_IN_FLIGHT` updates wait at once, so a backlog slows polling down instead of piling up.
+
+Each message is handled once: its `message_id` is the update key the engine stores with the
+effects, so the same message delivered again (by polling and the webhook, or after a restart)
+changes nothing; within one process a repeat waits for the first and is then dropped. The webhook
+is answered only after the message was handled and answered.
 """
 
 from __future__ import annotations
@@ -40,7 +45,10 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/zalo/webhook"
 FILES_PATH = "/zalo/files"
 MAX_IN_FLIGHT = 256
-SEEN_LIMIT = 20_000  # message ids remembered to drop repeated updates
+SEEN_LIMIT = 20_000  # message ids this process remembers, to drop repeats without asking the database
+# A webhook call is answered when its message was handled; a slower one gets a 500 so Zalo retries.
+WEBHOOK_ANSWER_SECONDS = 50.0
+DRAIN_SECONDS = 10.0  # what the messages in hand get to finish on SIGTERM
 LOOKUP_MAX_CHARS = 80  # longer texts are answers, never a button's number or words
 
 TEXT = "message.text.received"
@@ -89,9 +97,10 @@ class ZaloChannel:
         self._files_key = hashlib.sha256(b"totruong-zalo-files:" + self.settings.token.encode()).digest()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._running = asyncio.Semaphore(concurrency)
-        self._queues: dict[str, deque[tuple[dict[str, Any], asyncio.Future[None] | None]]] = {}
+        self._queues: dict[str, deque[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        # message id -> done when its first delivery was handled (and answered)
+        self._seen: OrderedDict[str, asyncio.Future[None]] = OrderedDict()
         self._languages: dict[str, str] = {}
         # Buttons sent to a chat outside its own turn (a delivery): the conversation row does not
         # hold them, so their numbers are remembered here until that chat's next message.
@@ -99,6 +108,8 @@ class ZaloChannel:
         self._runner: asyncio.Task[None] | None = None
         self.dead = False
         self.processed = 0  # updates finished (handled, ignored or dropped as repeats)
+        self.webhook_answer_seconds = WEBHOOK_ANSWER_SECONDS
+        self.closing = False
 
     # --- start and stop -----------------------------------------------------------------------
 
@@ -106,13 +117,19 @@ class ZaloChannel:
         """Starts receiving in the background: long polling, or registering the webhook."""
         self._runner = asyncio.create_task(self._run(), name="zalo")
 
-    async def stop(self) -> None:
+    async def close_intake(self, within: float = DRAIN_SECONDS) -> None:
+        """Takes no new messages (polling stops, the webhook answers 503); finishes those in hand."""
+        self.closing = True
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
         workers = list(self._workers.values())
         if workers:
-            await asyncio.wait(workers, timeout=10)
+            await asyncio.wait(workers, timeout=within)
+
+    async def stop(self) -> None:
+        await self.close_intake()
         await self.client.aclose()
 
     async def _run(self) -> None:
@@ -174,22 +191,31 @@ class ZaloChannel:
 
     # --- receiving ----------------------------------------------------------------------------
 
-    async def accept(self, update: dict[str, Any]) -> None:
-        """Handles one update (from the webhook) in its chat's order; returns when it is done."""
+    async def accept(self, update: dict[str, Any], *, within: float | None = None) -> bool:
+        """Handles one update (from the webhook) in its chat's order; True once it is done,
+        False if it took longer than `within` seconds (it goes on being handled)."""
         await self._slots.acquire()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._enqueue(update, done)
-        await done
+        finished, _pending = await asyncio.wait({done}, timeout=within)
+        return bool(finished)
 
     def _enqueue(self, update: dict[str, Any], done: asyncio.Future[None] | None) -> None:
         message = _dict(update.get("message"))
         message_id = str(message.get("message_id") or "")
+        if done is None:
+            done = asyncio.get_running_loop().create_future()
         if message_id:
-            if message_id in self._seen:
+            first = self._seen.get(message_id)
+            if first is not None:
+                # The same message again in this process: finished when the first one is.
                 log.info("dropping a repeated Zalo update %s", message_id)
-                self._finish(done)
+                if first.done():
+                    self._finish(done)
+                else:
+                    first.add_done_callback(lambda _first: self._finish(done))
                 return
-            self._seen[message_id] = None
+            self._seen[message_id] = done
             if len(self._seen) > SEEN_LIMIT:
                 self._seen.popitem(last=False)
         key = _chat_id(message) or _user_id(message)
@@ -197,10 +223,10 @@ class ZaloChannel:
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._drain(key))
 
-    def _finish(self, done: asyncio.Future[None] | None) -> None:
+    def _finish(self, done: asyncio.Future[None]) -> None:
         self.processed += 1
         self._slots.release()
-        if done is not None and not done.done():
+        if not done.done():
             done.set_result(None)
 
     async def _drain(self, key: str) -> None:
@@ -236,7 +262,8 @@ class ZaloChannel:
             return
         base: dict[str, Any] = {"channel": CHANNEL, "user_id": user_id, "chat_id": chat_id,
                                 "display_name": str(sender.get("display_name") or sender.get("name") or ""),
-                                "at": _moment(message.get("date")) or self.app.clock.now()}
+                                "at": _moment(message.get("date")) or self.app.clock.now(),
+                                "update_key": str(message.get("message_id") or "") or None}
         if event == STICKER:
             await self._send(chat_id, [Reply(self._t(chat_id)(STICKER_REPLY))])
             return
@@ -252,6 +279,8 @@ class ZaloChannel:
         else:
             msg = await self._text_message(str(message.get("text") or ""), base)
         handled = await self.app.receive(msg)
+        # A replay (handled before a restart) sends the stored replies: the process that handled
+        # it may have stopped before answering. Repeats within this process never get here.
         await self._send(chat_id, handled.replies)
 
     async def _text_message(self, text: str, base: dict[str, Any]) -> Incoming:
@@ -374,8 +403,10 @@ class ZaloChannel:
             update = body.get("result") if isinstance(body, dict) and "result" in body else body
             if not isinstance(update, dict):
                 return JSONResponse({"ok": False, "description": "no update"}, status_code=400)
-            if not self.dead:
-                await self.accept(update)
+            if self.closing:  # shutting down: Zalo sends it again later, to the restarted app
+                return JSONResponse({"ok": False, "description": "restarting"}, status_code=503)
+            if not self.dead and not await self.accept(update, within=self.webhook_answer_seconds):
+                return JSONResponse({"ok": False, "description": "still handling"}, status_code=500)
             return JSONResponse({"ok": True})
 
 

@@ -45,6 +45,9 @@ class Handled:
     replies: list[Reply]
     deliveries: list[Delivery] = field(default_factory=list)
     person_id: int | None = None
+    # The update was handled before (its key is recorded): nothing was done again, and `replies`
+    # are the ones stored then. The adapter sends them only if it has not sent them itself.
+    replay: bool = False
 
 
 class Engine:
@@ -107,6 +110,10 @@ class Engine:
         return Reply(t("Xin lỗi, đã có lỗi xảy ra. Vui lòng thử lại sau ít phút, hoặc gõ /menu."))
 
     async def _handle(self, repo: Repo, msg: Incoming) -> Handled:
+        if msg.update_key is not None:
+            stored = await repo.handled_update(msg.channel, msg.update_key)
+            if stored is not None:  # a re-fetched or replayed update: its effects are already there
+                return Handled([Reply.from_json(reply) for reply in stored], replay=True)
         who = await repo.find_who(msg.channel, msg.user_id)
         if who is None:
             language = msg.language if msg.language in LANGUAGES else self.settings.app.language
@@ -129,6 +136,8 @@ class Engine:
                                      data=next_state.data, expected_version=state.version)
         if outcome.deliveries:  # in this transaction: they are sent if and only if it commits
             await outbox.enqueue(repo, outcome.deliveries, now=self.clock.now(), settings=self.settings)
+        if msg.update_key is not None:  # in this transaction: recorded if and only if the effects are
+            await repo.record_update(msg.channel, msg.update_key, [reply.to_json() for reply in outcome.replies])
         return Handled(outcome.replies, outcome.deliveries, who.person_id)
 
     def _context(self, who: Who, repo: Repo, state: State) -> Context:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -22,6 +22,7 @@ from models.tables import (
     AuditLog,
     Conversation,
     Identity,
+    InboundUpdate,
     Invite,
     Person,
     RoleAssignment,
@@ -88,6 +89,13 @@ _SAVE_CONVERSATION = (
     .values(flow=bindparam("flow"), step=bindparam("step"), data=bindparam("data"),
             version=bindparam("new_version"), updated_at=bindparam("now"))
 )
+# Updates already handled (see InboundUpdate): one lookup and one insert per update from a messenger.
+_inbound = InboundUpdate.__table__  # type: ignore[attr-defined]
+_HANDLED_UPDATE = select(_inbound.c.replies).where(_inbound.c.channel == bindparam("channel"),
+                                                   _inbound.c.key == bindparam("key"))
+_RECORD_UPDATE = insert(_inbound)
+_HANDLED_UPDATE_SQLITE = "SELECT replies FROM inbound_update WHERE channel = ? AND key = ?"
+_RECORD_UPDATE_SQLITE = "INSERT INTO inbound_update (channel, key, replies, handled_at) VALUES (?, ?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +241,42 @@ class Repo(ReportQueries, ActivityQueries):
         if changed != 1:
             raise StaleConversation(identity_id)
         return new_version
+
+    # --- updates handled once -------------------------------------------------------------
+
+    async def handled_update(self, channel: str, key: str) -> list[dict[str, Any]] | None:
+        """The replies stored for an update that was already handled, or None for a new update."""
+        raw = await self._sqlite()
+        if raw is not None:
+            row = raw.execute(_HANDLED_UPDATE_SQLITE, (channel, key)).fetchone()
+            return None if row is None else list(json.loads(row[0]))
+        conn = await self._connection()
+        found = (await conn.execute(_HANDLED_UPDATE, {"channel": channel, "key": key})).first()
+        return None if found is None else list(found[0])
+
+    async def record_update(self, channel: str, key: str, replies: list[dict[str, Any]]) -> None:
+        """Marks the update handled in this transaction, with its replies.
+
+        Raises IntegrityError when another transaction recorded it meanwhile (the engine then
+        handles the message again, and finds it handled).
+        """
+        raw = await self._sqlite()
+        if raw is not None:
+            stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+            try:
+                raw.execute(_RECORD_UPDATE_SQLITE, (channel, key, json.dumps(replies), stamp))
+            except sqlite3.IntegrityError as error:
+                raise IntegrityError(_RECORD_UPDATE_SQLITE, (channel, key), error) from error
+            return
+        conn = await self._connection()
+        await conn.execute(_RECORD_UPDATE, {"channel": channel, "key": key, "replies": replies,
+                                            "handled_at": utcnow()})
+
+    async def forget_updates(self, before: datetime) -> int:
+        """Deletes the records of updates handled before `before` (platforms stop resending long before)."""
+        result = await self.session.execute(delete(InboundUpdate).where(
+            InboundUpdate.handled_at < before))  # type: ignore[arg-type]
+        return int(getattr(result, "rowcount", 0) or 0)
 
     # --- units and roles -------------------------------------------------------------------
 

@@ -297,3 +297,16 @@ class SimMessage(SQLModel, table=True):
     external_id: str = Field(max_length=64, index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """An update from a messenger that was handled, keyed by the platform's id: the same update
+    fetched again after a restart, or a replayed webhook, is recognised and has no effect twice.
+    The replies are kept so that they can still be sent when the app stopped before sending them."""
+
+    __tablename__ = "inbound_update"
+
+    channel: str = Field(max_length=16, primary_key=True)
+    key: str = Field(max_length=96, primary_key=True)  # e.g. "<bot id>:<update_id>", a Zalo message_id
+    replies: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JsonType, nullable=False))
+    handled_at: datetime = Field(default_factory=utcnow, index=True)

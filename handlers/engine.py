@@ -137,7 +137,8 @@ class Engine:
         if outcome.deliveries:  # in this transaction: they are sent if and only if it commits
             await outbox.enqueue(repo, outcome.deliveries, now=self.clock.now(), settings=self.settings)
         if msg.update_key is not None:  # in this transaction: recorded if and only if the effects are
-            await repo.record_update(msg.channel, msg.update_key, [reply.to_json() for reply in outcome.replies])
+            await repo.record_update(msg.channel, msg.update_key, [reply.to_json() for reply in outcome.replies],
+                                     now=self.clock.now())
         return Handled(outcome.replies, outcome.deliveries, who.person_id)
 
     def _context(self, who: Who, repo: Repo, state: State) -> Context:

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -254,7 +254,7 @@ class Repo(ReportQueries, ActivityQueries):
         found = (await conn.execute(_HANDLED_UPDATE, {"channel": channel, "key": key})).first()
         return None if found is None else list(found[0])
 
-    async def record_update(self, channel: str, key: str, replies: list[dict[str, Any]]) -> None:
+    async def record_update(self, channel: str, key: str, replies: list[dict[str, Any]], *, now: datetime) -> None:
         """Marks the update handled in this transaction, with its replies.
 
         Raises IntegrityError when another transaction recorded it meanwhile (the engine then
@@ -262,15 +262,14 @@ class Repo(ReportQueries, ActivityQueries):
         """
         raw = await self._sqlite()
         if raw is not None:
-            stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+            stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
             try:
                 raw.execute(_RECORD_UPDATE_SQLITE, (channel, key, json.dumps(replies), stamp))
             except sqlite3.IntegrityError as error:
                 raise IntegrityError(_RECORD_UPDATE_SQLITE, (channel, key), error) from error
             return
         conn = await self._connection()
-        await conn.execute(_RECORD_UPDATE, {"channel": channel, "key": key, "replies": replies,
-                                            "handled_at": utcnow()})
+        await conn.execute(_RECORD_UPDATE, {"channel": channel, "key": key, "replies": replies, "handled_at": now})
 
     async def forget_updates(self, before: datetime) -> int:
         """Deletes the records of updates handled before `before` (platforms stop resending long before)."""

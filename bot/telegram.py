@@ -11,16 +11,14 @@ recognised by its stored key (handlers/engine.py) and changes nothing.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlmodel import col
 from telegram import Bot, BotCommand, CallbackQuery, ChatMemberUpdated, Message, Update
@@ -33,6 +31,7 @@ from bot.channels import BlockedByUser, RetryLater
 from bot.telegram_polling import UpdatePoller
 from bot.telegram_send import TelegramSender
 from bot.telegram_transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter, seconds_of
+from bot.telegram_webhook import TelegramWebhook
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply
 from models.repos import Repo
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 POLL_TIMEOUT = 20  # seconds a getUpdates long poll stays open
@@ -56,12 +54,8 @@ CONCURRENCY = 16
 # few busy connections cost far less CPU than many (measured in bench/bench_telegram.py); requests
 # beyond them wait their turn, which at ~0.1 s a call still allows ~80 calls a second.
 CONNECTIONS = 8
-# A webhook request is answered when its update was handled; one that takes longer gets a 500, so
-# Telegram tries again later (the stored update key makes the retry harmless).
-WEBHOOK_ANSWER_SECONDS = 50.0
 # On SIGTERM, updates in hand get this long to finish before the app stops anyway.
 DRAIN_SECONDS = 10.0
-ANSWERED_LIMIT = 20_000  # update ids this process remembers having answered
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 COMMANDS = [
     ("start", _("Bắt đầu, đăng ký bằng mã mời")),
@@ -162,10 +156,8 @@ class TelegramChannel:
         self._connecting: asyncio.Task[None] | None = None
         self.poller = UpdatePoller(bot, self._process, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES,
                                    on_error=self._polling_error)
-        self.webhook_answer_seconds = WEBHOOK_ANSWER_SECONDS
+        self.webhook = TelegramWebhook(bot, self._process, secret=self.settings.webhook_secret)
         self._key_prefix = self.settings.token.split(":", 1)[0] + ":"  # update ids are per bot
-        self._webhook_tasks: dict[int, asyncio.Task[None]] = {}
-        self._answered: OrderedDict[int, None] = OrderedDict()
         self.closing = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -235,8 +227,7 @@ class TelegramChannel:
             self._connecting.cancel()
             self._connecting = None
         await self.poller.stop(within)
-        if self._webhook_tasks:
-            await asyncio.wait(list(self._webhook_tasks.values()), timeout=within)
+        await self.webhook.drain(within)
 
     async def stop(self) -> None:
         """Stops receiving (finishing the updates in hand) and closes the connections (safe to call twice)."""
@@ -249,49 +240,9 @@ class TelegramChannel:
     # --- webhook ---------------------------------------------------------------------------
 
     def mount(self, web: FastAPI) -> None:
-        """In webhook mode, adds the route Telegram posts updates to."""
-        if self.settings.mode != "webhook":
-            return
-        secret = self.settings.webhook_secret.encode()
-
-        @web.post(webhook_path(self.settings), include_in_schema=False)
-        async def telegram_webhook(request: Request) -> Response:
-            """Handles one update from Telegram and answers once it is done; a wrong secret is refused."""
-            given = request.headers.get(SECRET_HEADER, "").encode()
-            if not hmac.compare_digest(given, secret):
-                return Response(status_code=403)
-            if self.closing:  # shutting down: Telegram sends it again later, to the restarted app
-                return Response(status_code=503)
-            try:
-                data = await request.json()
-            except ValueError:
-                return Response(status_code=400)
-            try:
-                update = Update.de_json(data, self.bot)
-            except Exception:
-                # Answer 200 anyway: an error would make Telegram send the same update again and again.
-                log.error("skipped an update from the webhook that cannot be read: %.500r", data, exc_info=True)
-                return Response(status_code=200)
-            return Response(status_code=await self._from_webhook(update))
-
-    async def _from_webhook(self, update: Update) -> int:
-        """Handles a webhook update (once, even if Telegram sends it again meanwhile); the HTTP status."""
-        update_id = update.update_id
-        if update_id in self._answered:
-            return 200
-        task = self._webhook_tasks.get(update_id)
-        if task is None:
-            task = self._webhook_tasks[update_id] = asyncio.create_task(self._process(update))
-            task.add_done_callback(lambda _task: self._webhook_done(update_id))
-        # Not wait_for: a slow update is not cancelled, only answered 500 so that Telegram retries.
-        done, _pending = await asyncio.wait({task}, timeout=self.webhook_answer_seconds)
-        return 200 if done else 500
-
-    def _webhook_done(self, update_id: int) -> None:
-        self._webhook_tasks.pop(update_id, None)
-        self._answered[update_id] = None
-        if len(self._answered) > ANSWERED_LIMIT:
-            self._answered.popitem(last=False)
+        """In webhook mode, adds the route Telegram posts updates to (bot/telegram_webhook.py)."""
+        if self.settings.mode == "webhook":
+            self.webhook.mount(web, webhook_path(self.settings))
 
     # --- receiving -------------------------------------------------------------------------
 
@@ -317,7 +268,7 @@ class TelegramChannel:
             if msg is None:
                 return
             handled = await self.app.receive(msg)
-            if handled.replay and update.update_id in self._answered:
+            if handled.replay and self.webhook.answered(update.update_id):
                 return  # handled and answered by this process before: nothing to do
             # A replay this process did not answer (it stopped after the commit, before the
             # replies went out): the stored replies are sent, so the person still gets them.

@@ -1,8 +1,7 @@
 """The Zalo channel: updates from the Zalo Bot Platform in, numbered-menu messages out.
 
-Updates arrive by long polling (`getUpdates`, one update per call) or by webhook. Each chat's
-updates are handled one after another, in order; different chats run side by side, and at most
-`MAX_IN_FLIGHT` updates wait at once, so a backlog slows polling down instead of piling up.
+Updates arrive by long polling (`getUpdates`, one update per call) or by webhook, and go through
+`ChatQueues` (bot/zalo_intake.py): each chat's in order, different chats side by side.
 
 Each message is handled once: its `message_id` is the update key the engine stores with the
 effects, so the same message delivered again (by polling and the webhook, or after a restart)
@@ -17,7 +16,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-from collections import OrderedDict, deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +27,7 @@ from sqlalchemy import bindparam, select
 
 from bot.channels import BlockedByUser
 from bot.zalo_client import ZaloClient, ZaloError, ZaloUnauthorized
+from bot.zalo_intake import ChatQueues
 from bot.zalo_menus import Piece, Shown, render
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply, split_command
@@ -44,8 +43,6 @@ CHANNEL = "zalo"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/zalo/webhook"
 FILES_PATH = "/zalo/files"
-MAX_IN_FLIGHT = 256
-SEEN_LIMIT = 20_000  # message ids this process remembers, to drop repeats without asking the database
 # A webhook call is answered when its message was handled; a slower one gets a 500 so Zalo retries.
 WEBHOOK_ANSWER_SECONDS = 50.0
 DRAIN_SECONDS = 10.0  # what the messages in hand get to finish on SIGTERM
@@ -95,19 +92,13 @@ class ZaloChannel:
         self.client = client or ZaloClient(self.settings.token, self.settings.api_url)
         self.poll_timeout = poll_timeout
         self._files_key = hashlib.sha256(b"totruong-zalo-files:" + self.settings.token.encode()).digest()
-        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self._running = asyncio.Semaphore(concurrency)
-        self._queues: dict[str, deque[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        # message id -> done when its first delivery was handled (and answered)
-        self._seen: OrderedDict[str, asyncio.Future[None]] = OrderedDict()
+        self.intake = ChatQueues(self._process, concurrency=concurrency)
         self._languages: dict[str, str] = {}
         # Buttons sent to a chat outside its own turn (a delivery): the conversation row does not
         # hold them, so their numbers are remembered here until that chat's next message.
         self._delivered: dict[str, Shown] = {}
         self._runner: asyncio.Task[None] | None = None
         self.dead = False
-        self.processed = 0  # updates finished (handled, ignored or dropped as repeats)
         self.webhook_answer_seconds = WEBHOOK_ANSWER_SECONDS
         self.closing = False
 
@@ -124,9 +115,7 @@ class ZaloChannel:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
-        workers = list(self._workers.values())
-        if workers:
-            await asyncio.wait(workers, timeout=within)
+        await self.intake.wait(within)
 
     async def stop(self) -> None:
         await self.close_intake()
@@ -178,8 +167,7 @@ class ZaloChannel:
                 continue
             failures = 0
             if update is not None:
-                await self._slots.acquire()
-                self._enqueue(update, None)
+                await self.intake.put(update)
 
     def _fatal(self, error: ZaloError) -> None:
         if not self.dead:
@@ -191,60 +179,17 @@ class ZaloChannel:
 
     # --- receiving ----------------------------------------------------------------------------
 
+    @property
+    def processed(self) -> int:
+        """Updates finished (handled, ignored or dropped as repeats)."""
+        return self.intake.processed
+
     async def accept(self, update: dict[str, Any], *, within: float | None = None) -> bool:
         """Handles one update (from the webhook) in its chat's order; True once it is done,
         False if it took longer than `within` seconds (it goes on being handled)."""
-        await self._slots.acquire()
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._enqueue(update, done)
+        done = await self.intake.put(update)
         finished, _pending = await asyncio.wait({done}, timeout=within)
         return bool(finished)
-
-    def _enqueue(self, update: dict[str, Any], done: asyncio.Future[None] | None) -> None:
-        message = _dict(update.get("message"))
-        message_id = str(message.get("message_id") or "")
-        if done is None:
-            done = asyncio.get_running_loop().create_future()
-        if message_id:
-            first = self._seen.get(message_id)
-            if first is not None:
-                # The same message again in this process: finished when the first one is.
-                log.info("dropping a repeated Zalo update %s", message_id)
-                if first.done():
-                    self._finish(done)
-                else:
-                    first.add_done_callback(lambda _first: self._finish(done))
-                return
-            self._seen[message_id] = done
-            if len(self._seen) > SEEN_LIMIT:
-                self._seen.popitem(last=False)
-        key = _chat_id(message) or _user_id(message)
-        self._queues.setdefault(key, deque()).append((update, done))
-        if key not in self._workers:
-            self._workers[key] = asyncio.create_task(self._drain(key))
-
-    def _finish(self, done: asyncio.Future[None]) -> None:
-        self.processed += 1
-        self._slots.release()
-        if not done.done():
-            done.set_result(None)
-
-    async def _drain(self, key: str) -> None:
-        """Handles one chat's updates in order until its queue is empty."""
-        queue = self._queues[key]
-        try:
-            while queue:
-                update, done = queue.popleft()
-                try:
-                    async with self._running:
-                        await self._process(update)
-                except Exception:
-                    log.exception("could not handle a Zalo %s in chat %s", update.get("event_name"), key)
-                finally:
-                    self._finish(done)
-        finally:
-            del self._queues[key]
-            del self._workers[key]
 
     async def _process(self, update: dict[str, Any]) -> None:
         event = str(update.get("event_name") or "")

@@ -135,14 +135,14 @@ async def test_the_webhook_answers_only_once_the_update_is_handled_and_answered(
 async def test_a_slow_update_gets_a_500_and_its_retry_no_second_effect(
         settings: Settings, fake: FakeTelegram, clock: Any) -> None:
     async with telegram_webhook(settings, fake, clock) as (app, channel, client):
-        channel.webhook_answer_seconds = 0.3
+        channel.webhook.answer_seconds = 0.3
         fake.slow("sendMessage", 1.5, chat_id=6103)
         update = registering(fake, 6103)
         assert (await post(client, update)).status_code == 500  # Telegram will send it again
         # Sent again while the first is still in hand: it waits for that one, it is not started twice.
         assert (await post(client, update)).status_code == 500
         await eventually(lambda: len(fake.calls_of("sendMessage", chat_id=6103)) >= 1)
-        channel.webhook_answer_seconds = 5
+        channel.webhook.answer_seconds = 5
         assert (await post(client, update)).status_code == 200
         assert await uses(app, "HUNG05") == 1
         assert len(fake.calls_of("sendMessage", chat_id=6103)) == 1  # one answer only

@@ -49,26 +49,29 @@ async def setup(folder: Path, database_url: str | None) -> App:
     return app
 
 
-async def one_round(app: App, *, keyed: bool) -> float:
-    """Every leader files one whole form; steps per second."""
+async def one_round(app: App, *, keyed: bool) -> tuple[float, float]:
+    """Every leader files one whole form; steps per second, and CPU milliseconds per step."""
     steps = 0
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     for n in range(LEADERS):
         for step in SCRIPT:
             key = f"1:{next(_keys)}" if keyed else None
             handled = await app.receive(Incoming(channel="bench", user_id=f"l{n}", update_key=key, **step))
             assert handled.replies and not handled.replay
             steps += 1
-    return steps / (time.perf_counter() - started)
+    return steps / (time.perf_counter() - started), (time.process_time() - cpu) / steps * 1000
 
 
-async def compare(folder: Path, database_url: str | None) -> tuple[list[float], list[float]]:
+Measures = list[tuple[float, float]]
+
+
+async def compare(folder: Path, database_url: str | None) -> tuple[Measures, Measures]:
     app = await setup(folder, database_url)
     try:
         await one_round(app, keyed=False)  # warm up
         await one_round(app, keyed=True)
-        plain: list[float] = []
-        keyed: list[float] = []
+        plain: Measures = []
+        keyed: Measures = []
         for pair in range(ROUNDS):
             order = (False, True) if pair % 2 == 0 else (True, False)  # neither always goes first
             for with_keys in order:
@@ -78,12 +81,15 @@ async def compare(folder: Path, database_url: str | None) -> tuple[list[float], 
         await app.stop()
 
 
-def report(engine: str, plain: list[float], keyed: list[float]) -> None:
-    ratio = statistics.median(k / p for p, k in zip(plain, keyed, strict=True))
-    runs = {name: ", ".join(f"{r:,.0f}" for r in rates) for name, rates in (("plain", plain), ("keyed", keyed))}
-    print(f"  {engine}: without keys {statistics.median(plain):,.0f} steps/s ({runs['plain']}); "
-          f"with keys {statistics.median(keyed):,.0f} steps/s ({runs['keyed']})")
-    print(f"  {engine}: ratio with/without {ratio:.3f} (target ≥ {TARGET}: {'ok' if ratio >= TARGET else 'BELOW'})")
+def report(engine: str, plain: Measures, keyed: Measures) -> None:
+    ratio = statistics.median(k[0] / p[0] for p, k in zip(plain, keyed, strict=True))
+    cpu_ratio = statistics.median(p[1] / k[1] for p, k in zip(plain, keyed, strict=True))
+    for name, rates in (("without keys", plain), ("with keys", keyed)):
+        print(f"  {engine} {name}: {statistics.median(r for r, _c in rates):,.0f} steps/s "
+              f"({', '.join(f'{r:,.0f}' for r, _c in rates)}), "
+              f"{statistics.median(c for _r, c in rates):.3f} ms CPU per step")
+    print(f"  {engine}: ratio with/without {ratio:.3f} by rate, {cpu_ratio:.3f} by CPU per step "
+          f"(target ≥ {TARGET}: {'ok' if ratio >= TARGET else 'BELOW'})")
 
 
 def main() -> None:

@@ -110,11 +110,9 @@ class Engine:
         return Reply(t("Xin lỗi, đã có lỗi xảy ra. Vui lòng thử lại sau ít phút, hoặc gõ /menu."))
 
     async def _handle(self, repo: Repo, msg: Incoming) -> Handled:
-        if msg.update_key is not None:
-            stored = await repo.handled_update(msg.channel, msg.update_key)
-            if stored is not None:  # a re-fetched or replayed update: its effects are already there
-                return Handled([Reply.from_json(reply) for reply in stored], replay=True)
-        who = await repo.find_who(msg.channel, msg.user_id)
+        who = await repo.find_who(msg.channel, msg.user_id, update_key=msg.update_key)
+        if who is not None and who.handled is not None:  # a re-fetched or replayed update: already done
+            return Handled([Reply.from_json(reply) for reply in who.handled], replay=True)
         if who is None:
             language = msg.language if msg.language in LANGUAGES else self.settings.app.language
             who = await repo.create_who(channel=msg.channel, external_id=msg.user_id, chat_id=msg.chat_id,

@@ -46,6 +46,8 @@ class Who:
     step: str = ""
     data: dict[str, Any] | None = None
     version: int = 0
+    # With an update key: the replies stored when that update was handled, None if it was not.
+    handled: list[dict[str, Any]] | None = None
 
 
 _identity = Identity.__table__  # type: ignore[attr-defined]
@@ -89,12 +91,15 @@ _SAVE_CONVERSATION = (
     .values(flow=bindparam("flow"), step=bindparam("step"), data=bindparam("data"),
             version=bindparam("new_version"), updated_at=bindparam("now"))
 )
-# Updates already handled (see InboundUpdate): one lookup and one insert per update from a messenger.
+# Updates already handled (see InboundUpdate). The lookup rides along with find_who (no extra
+# round trip); the insert is the one more statement each update from a messenger costs.
 _inbound = InboundUpdate.__table__  # type: ignore[attr-defined]
 _HANDLED_UPDATE = select(_inbound.c.replies).where(_inbound.c.channel == bindparam("channel"),
                                                    _inbound.c.key == bindparam("key"))
+_FIND_WHO_KEYED = _FIND_WHO.add_columns(_HANDLED_UPDATE.scalar_subquery())
+_FIND_WHO_KEYED_SQLITE = _FIND_WHO_SQLITE.replace(
+    " FROM identity ", ", (SELECT replies FROM inbound_update WHERE channel = ? AND key = ?) FROM identity ", 1)
 _RECORD_UPDATE = insert(_inbound)
-_HANDLED_UPDATE_SQLITE = "SELECT replies FROM inbound_update WHERE channel = ? AND key = ?"
 _RECORD_UPDATE_SQLITE = "INSERT INTO inbound_update (channel, key, replies, handled_at) VALUES (?, ?, ?, ?)"
 
 
@@ -157,20 +162,32 @@ class Repo(ReportQueries, ActivityQueries):
 
     # --- people and identities -------------------------------------------------------------
 
-    async def find_who(self, channel: str, external_id: str) -> Who | None:
-        """The identity, person and conversation state behind a channel's user id, in one query."""
+    async def find_who(self, channel: str, external_id: str, *, update_key: str | None = None) -> Who | None:
+        """The identity, person and conversation state behind a channel's user id, in one query;
+        with `update_key`, also the replies stored if that update was handled already."""
         raw = await self._sqlite()
+        handled: Any = None
         if raw is not None:
-            row = raw.execute(_FIND_WHO_SQLITE, (channel, external_id)).fetchone()
+            if update_key is None:
+                row = raw.execute(_FIND_WHO_SQLITE, (channel, external_id)).fetchone()
+            else:
+                row = raw.execute(_FIND_WHO_KEYED_SQLITE, (channel, update_key, channel, external_id)).fetchone()
+                handled = json.loads(row[10]) if row is not None and row[10] is not None else None
             data = json.loads(row[8]) if row is not None and row[8] else None
         else:
             conn = await self._connection()
-            row = (await conn.execute(_FIND_WHO, {"channel": channel, "external_id": external_id})).first()
+            if update_key is None:
+                row = (await conn.execute(_FIND_WHO, {"channel": channel, "external_id": external_id})).first()
+            else:
+                row = (await conn.execute(_FIND_WHO_KEYED, {"channel": channel, "external_id": external_id,
+                                                            "key": update_key})).first()
+                handled = row[10] if row is not None else None
             data = row[8] if row is not None else None
         if row is None:
             return None
         return Who(identity_id=row[0], person_id=row[1], name=row[2], language=row[3], opted_out=bool(row[4]),
-                   blocked=bool(row[5]), flow=row[6] or "", step=row[7] or "", data=data, version=row[9] or 0)
+                   blocked=bool(row[5]), flow=row[6] or "", step=row[7] or "", data=data, version=row[9] or 0,
+                   handled=list(handled) if handled is not None else None)
 
     async def create_who(
         self, *, channel: str, external_id: str, chat_id: str, display_name: str, language: str
@@ -244,16 +261,6 @@ class Repo(ReportQueries, ActivityQueries):
 
     # --- updates handled once -------------------------------------------------------------
 
-    async def handled_update(self, channel: str, key: str) -> list[dict[str, Any]] | None:
-        """The replies stored for an update that was already handled, or None for a new update."""
-        raw = await self._sqlite()
-        if raw is not None:
-            row = raw.execute(_HANDLED_UPDATE_SQLITE, (channel, key)).fetchone()
-            return None if row is None else list(json.loads(row[0]))
-        conn = await self._connection()
-        found = (await conn.execute(_HANDLED_UPDATE, {"channel": channel, "key": key})).first()
-        return None if found is None else list(found[0])
-
     async def record_update(self, channel: str, key: str, replies: list[dict[str, Any]], *, now: datetime) -> None:
         """Marks the update handled in this transaction, with its replies.
 
@@ -262,7 +269,8 @@ class Repo(ReportQueries, ActivityQueries):
         """
         raw = await self._sqlite()
         if raw is not None:
-            stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            # As SQLAlchemy stores times on SQLite; isoformat is far cheaper than strftime.
+            stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
             try:
                 raw.execute(_RECORD_UPDATE_SQLITE, (channel, key, json.dumps(replies), stamp))
             except sqlite3.IntegrityError as error:
@@ -273,8 +281,12 @@ class Repo(ReportQueries, ActivityQueries):
 
     async def forget_updates(self, before: datetime) -> int:
         """Deletes the records of updates handled before `before` (platforms stop resending long before)."""
-        result = await self.session.execute(delete(InboundUpdate).where(
-            InboundUpdate.handled_at < before))  # type: ignore[arg-type]
+        # Ids grow with time: the first row young enough to keep is found from the start of the
+        # primary key, and everything below it goes (no index on handled_at to maintain).
+        keep = await self.session.scalar(select(InboundUpdate.id).where(
+            InboundUpdate.handled_at >= before).order_by(InboundUpdate.id).limit(1))  # type: ignore[arg-type]
+        old = (InboundUpdate.id < keep) if keep is not None else (InboundUpdate.handled_at < before)  # type: ignore[operator]
+        result = await self.session.execute(delete(InboundUpdate).where(old))
         return int(getattr(result, "rowcount", 0) or 0)
 
     # --- units and roles -------------------------------------------------------------------

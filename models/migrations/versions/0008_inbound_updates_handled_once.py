@@ -20,17 +20,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table('inbound_update',
+    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
     sa.Column('replies', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('handled_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('channel', 'key')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('channel', 'key', name='uq_inbound_update_channel_key')
     )
-    with op.batch_alter_table('inbound_update', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_inbound_update_handled_at'), ['handled_at'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('inbound_update', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_inbound_update_handled_at'))
     op.drop_table('inbound_update')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,10 @@ from scheduler.dispatcher import Dispatcher, Sender
 from scheduler.ticker import Ticker
 
 log = logging.getLogger(__name__)
+
+# How long a handled update's key is kept: Telegram and Zalo resend an update for hours at most, and
+# Telegram may reuse update ids after a week without updates.
+HANDLED_UPDATES_DAYS = 7
 
 
 @dataclass
@@ -99,6 +104,20 @@ class App:
         return await jobs.escalate_incidents(sessions=self.sessions, engine=self.engine, clock=self.clock,
                                              wake=self.dispatcher.wake)
 
+    async def forget_handled_updates(self) -> int:
+        """The ticker's job: drops the keys of updates handled more than a week ago."""
+        before = self.clock.now() - timedelta(days=HANDLED_UPDATES_DAYS)
+        async with self.sessions() as session, session.begin():
+            return await Repo(session).forget_updates(before)
+
+    async def close_intake(self, within: float = 10.0) -> None:
+        """Takes no new messages from the messengers; finishes those in hand (at most `within` seconds)."""
+        closing = [channel.close_intake(within) for channel in self.channels.values()
+                   if hasattr(channel, "close_intake")]
+        for result in await asyncio.gather(*closing, return_exceptions=True):
+            if isinstance(result, BaseException):
+                log.error("closing a channel's intake failed", exc_info=result)
+
     async def start(self) -> None:
         self.ticker.start()
         self.dispatcher.start()
@@ -137,6 +156,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     ticker.every("escalate-incidents", settings.incidents.check_seconds, app.escalate_incidents)
     ticker.every("campaigns", settings.campaigns.check_seconds, app.run_campaigns)
     ticker.every("digests", settings.campaigns.check_seconds, app.run_digests)
+    ticker.every("forget-handled-updates", 3600, app.forget_handled_updates)
     return app
 
 

@@ -2,13 +2,15 @@
 
 One handler receives every update, turns it into an `Incoming`, runs it through the app and sends
 the replies back. No ConversationHandler, persistence or JobQueue: the conversation lives in the
-core and its database. Long polling by default; webhook mode adds a route to the app's web server.
+core and its database. Long polling by default (bot/telegram_polling.py); webhook mode adds a route
+to the app's web server. Either way an update is confirmed to Telegram (a later offset, the HTTP
+answer) only after it was handled and its replies were sent; an update that comes again is
+recognised by its stored key (handlers/engine.py) and changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 from collections.abc import Sequence
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlmodel import col
 from telegram import Bot, BotCommand, CallbackQuery, ChatMemberUpdated, Message, Update
@@ -26,8 +28,10 @@ from telegram.request import HTTPXRequest
 
 from bot import telegram_render as render
 from bot.channels import BlockedByUser, RetryLater
+from bot.telegram_polling import UpdatePoller
 from bot.telegram_send import TelegramSender
 from bot.telegram_transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter, seconds_of
+from bot.telegram_webhook import TelegramWebhook
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply
 from models.repos import Repo
@@ -40,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 POLL_TIMEOUT = 20  # seconds a getUpdates long poll stays open
@@ -51,6 +54,8 @@ CONCURRENCY = 16
 # few busy connections cost far less CPU than many (measured in bench/bench_telegram.py); requests
 # beyond them wait their turn, which at ~0.1 s a call still allows ~80 calls a second.
 CONNECTIONS = 8
+# On SIGTERM, updates in hand get this long to finish before the app stops anyway.
+DRAIN_SECONDS = 10.0
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 COMMANDS = [
     ("start", _("Bắt đầu, đăng ký bằng mã mời")),
@@ -140,15 +145,20 @@ class TelegramChannel:
         bot = LenientBot(self.settings.token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
                          request=HTTPXRequest(connection_pool_size=CONNECTIONS, pool_timeout=10.0),
                          rate_limiter=PerChatRateLimiter(overall_rate=overall_rate))
-        builder = ApplicationBuilder().bot(bot).concurrent_updates(ChatOrderedProcessor(concurrency)).job_queue(None)
-        if self.settings.mode == "webhook":
-            builder = builder.updater(None)
+        # No Updater: it confirms updates as soon as it fetched them. UpdatePoller polls instead.
+        builder = (ApplicationBuilder().bot(bot).concurrent_updates(ChatOrderedProcessor(concurrency))
+                   .job_queue(None).updater(None))
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.bot = self.application.bot
         self.sender = TelegramSender(self.bot, app, retry_delay=retry_delay)
         self._connecting: asyncio.Task[None] | None = None
+        self.poller = UpdatePoller(bot, self._process, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES,
+                                   on_error=self._polling_error)
+        self.webhook = TelegramWebhook(bot, self._process, secret=self.settings.webhook_secret)
+        self._key_prefix = self.settings.token.split(":", 1)[0] + ":"  # update ids are per bot
+        self.closing = False
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -188,10 +198,9 @@ class TelegramChannel:
             await self.bot.set_webhook(self.settings.webhook_url, secret_token=self.settings.webhook_secret,
                                        allowed_updates=ALLOWED_UPDATES)
             log.info("Telegram webhook set to %s as @%s", self.settings.webhook_url, self.bot.username)
-        elif application.updater is not None and not application.updater.running:
-            await application.updater.start_polling(poll_interval=0, timeout=POLL_TIMEOUT,
-                                                    allowed_updates=ALLOWED_UPDATES,
-                                                    error_callback=self._polling_error)
+        elif not self.poller.running and not self.closing:
+            await self.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+            self.poller.start()
             log.info("polling Telegram as @%s", self.bot.username)
 
     async def _set_commands(self) -> None:
@@ -208,17 +217,22 @@ class TelegramChannel:
             log.warning("could not set the command menu: %s", error)
 
     def _polling_error(self, error: TelegramError) -> None:
-        # PTB backs off and polls again by itself; this only says what happened.
+        # The poller backs off and polls again by itself; this only says what happened.
         log.warning("polling Telegram failed: %s; trying again", error)
 
-    async def stop(self) -> None:
-        """Stops receiving and closes the connections (safe to call twice)."""
+    async def close_intake(self, within: float = DRAIN_SECONDS) -> None:
+        """Takes no new updates and finishes those in hand (at most `within` seconds), replies included."""
+        self.closing = True
         if self._connecting is not None:
             self._connecting.cancel()
             self._connecting = None
+        await self.poller.stop(within)
+        await self.webhook.drain(within)
+
+    async def stop(self) -> None:
+        """Stops receiving (finishing the updates in hand) and closes the connections (safe to call twice)."""
+        await self.close_intake()
         application = self.application
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
         if application.running:
             await application.stop()
         await application.shutdown()
@@ -226,31 +240,16 @@ class TelegramChannel:
     # --- webhook ---------------------------------------------------------------------------
 
     def mount(self, web: FastAPI) -> None:
-        """In webhook mode, adds the route Telegram posts updates to."""
-        if self.settings.mode != "webhook":
-            return
-        secret = self.settings.webhook_secret.encode()
-
-        @web.post(webhook_path(self.settings), include_in_schema=False)
-        async def telegram_webhook(request: Request) -> Response:
-            """Queues one update from Telegram; a request without the right secret is refused."""
-            given = request.headers.get(SECRET_HEADER, "").encode()
-            if not hmac.compare_digest(given, secret):
-                return Response(status_code=403)
-            try:
-                data = await request.json()
-            except ValueError:
-                return Response(status_code=400)
-            try:
-                update = Update.de_json(data, self.bot)
-            except Exception:
-                # Answer 200 anyway: an error would make Telegram send the same update again and again.
-                log.error("skipped an update from the webhook that cannot be read: %.500r", data, exc_info=True)
-                return Response(status_code=200)
-            await self.application.update_queue.put(update)
-            return Response(status_code=200)
+        """In webhook mode, adds the route Telegram posts updates to (bot/telegram_webhook.py)."""
+        if self.settings.mode == "webhook":
+            self.webhook.mount(web, webhook_path(self.settings))
 
     # --- receiving -------------------------------------------------------------------------
+
+    async def _process(self, update: Update) -> None:
+        """Runs one update through PTB's handlers, in its chat's order (ChatOrderedProcessor)."""
+        application = self.application
+        await application.update_processor.process_update(update, application.process_update(update))
 
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """Passes one update to the core and sends its replies back to the chat."""
@@ -269,6 +268,10 @@ class TelegramChannel:
             if msg is None:
                 return
             handled = await self.app.receive(msg)
+            if handled.replay and self.webhook.answered(update.update_id):
+                return  # handled and answered by this process before: nothing to do
+            # A replay this process did not answer (it stopped after the commit, before the
+            # replies went out): the stored replies are sent, so the person still gets them.
             await self.sender.send_all(who.chat_id, handled.replies, pressed=query)
         except Forbidden:
             log.info("the user of chat %s blocked the bot", who.chat_id)
@@ -276,16 +279,17 @@ class TelegramChannel:
 
     async def _incoming(self, update: Update, who: render.Author) -> Incoming | None:
         at = self.app.clock.now()
+        key = self._key_prefix + str(update.update_id)
         if update.callback_query is not None:
             data = update.callback_query.data
-            return who.incoming(at, button=data) if data else None
+            return who.incoming(at, button=data, update_key=key) if data else None
         message = update.message
         if message is None:  # edited messages and the like: the core reads each message once
             return None
         if message.photo or (message.document and (message.document.mime_type or "").startswith("image/")):
             photo = await self._photo(message, who)
-            return who.incoming(at, photo=photo) if photo is not None else None
-        return who.incoming(at, **render.content(message))
+            return who.incoming(at, photo=photo, update_key=key) if photo is not None else None
+        return who.incoming(at, update_key=key, **render.content(message))
 
     async def _photo(self, message: Message, who: render.Author) -> PhotoIn | None:
         """Fetches the largest size of the photo that is within the limit, or says it is too big."""

@@ -6,15 +6,14 @@ Three small pieces plugged into python-telegram-bot's extension points:
   (which halts *every* request on a 429), makes only the chat that got the 429 wait `retry_after`.
 - `ChatOrderedProcessor` handles updates of different chats at the same time and those of one
   chat strictly in order, without letting one busy chat take every place.
-- `LenientBot` reads a `getUpdates` batch again one update at a time when PTB cannot parse it, so
-  one bad update is logged and skipped; otherwise the whole batch fails and the same updates are
-  fetched again forever.
+- `LenientBot` hands the poller (bot/telegram_polling.py) a `getUpdates` batch unread and reads
+  each update on its own, so one bad update is logged and skipped; reading the batch as a whole,
+  one bad update would fail it and the same updates would be fetched again forever.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram import Update
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -189,43 +188,31 @@ def _chat_key(update: object) -> int | None:
     return None
 
 
-class _RememberingRequest(HTTPXRequest):
-    """The getUpdates request: keeps the last raw answer, so a batch can be read again one by one."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.last_payload = b""
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        code, payload = await super().do_request(*args, **kwargs)
-        self.last_payload = payload
-        return code, payload
-
-
 class LenientBot(ExtBot[None]):
-    """A bot whose getUpdates skips an update it cannot read instead of failing the whole batch."""
+    """A bot whose getUpdates hands back raw updates, read one at a time: a bad one is skipped."""
 
-    __slots__ = ("_updates_request",)
+    __slots__ = ()
 
     def __init__(self, token: str, **kwargs: Any) -> None:
-        self._updates_request = _RememberingRequest(connection_pool_size=2)
-        super().__init__(token, get_updates_request=self._updates_request, **kwargs)
+        super().__init__(token, get_updates_request=HTTPXRequest(connection_pool_size=2), **kwargs)
 
-    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        try:
-            return await super().get_updates(*args, **kwargs)
-        except TelegramError:
-            raise
-        except Exception:
-            # Read the batch again one update at a time; a bad one becomes an empty update so that
-            # the offset moves past it and the handler skips it.
-            batch = json.loads(self._updates_request.last_payload).get("result") or []
-            return tuple(self._readable(raw) for raw in batch)
+    async def fetch_updates(self, *, offset: int, wait: float, limit: int,
+                            allowed_updates: list[str]) -> list[JSONDict]:
+        """One getUpdates call, unread: the poller reads only the updates it has not seen yet."""
+        # As Bot.get_updates does: a long poll may stay open `wait` seconds beyond the usual read timeout.
+        read_timeout = (self._request[0].read_timeout or 0) + wait
+        data: JSONDict = {"timeout": wait, "offset": offset, "limit": limit, "allowed_updates": allowed_updates}
+        result = await self._post("getUpdates", data, read_timeout=read_timeout)
+        return list(result) if isinstance(result, list) else []
 
-    def _readable(self, raw: Any) -> Update:
+    def read_update(self, raw: Any) -> Update:
+        """The update, or an empty one with its id when it cannot be read (the handler skips it)."""
         try:
-            return Update.de_json(raw, self)
+            update = Update.de_json(raw, self)
         except Exception:
+            update = None
+        if update is None:
             update_id = raw.get("update_id") if isinstance(raw, dict) else None
             log.error("skipped update %s: it cannot be read: %.500r", update_id, raw, exc_info=True)
             return Update(update_id=update_id if isinstance(update_id, int) else 0)
+        return update

@@ -1,8 +1,12 @@
 """The Zalo channel: updates from the Zalo Bot Platform in, numbered-menu messages out.
 
-Updates arrive by long polling (`getUpdates`, one update per call) or by webhook. Each chat's
-updates are handled one after another, in order; different chats run side by side, and at most
-`MAX_IN_FLIGHT` updates wait at once, so a backlog slows polling down instead of piling up.
+Updates arrive by long polling (`getUpdates`, one update per call) or by webhook, and go through
+`ChatQueues` (bot/zalo_intake.py): each chat's in order, different chats side by side.
+
+Each message is handled once: its `message_id` is the update key the engine stores with the
+effects, so the same message delivered again (by polling and the webhook, or after a restart)
+changes nothing; within one process a repeat waits for the first and is then dropped. The webhook
+is answered only after the message was handled and answered.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-from collections import OrderedDict, deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +27,7 @@ from sqlalchemy import bindparam, select
 
 from bot.channels import BlockedByUser
 from bot.zalo_client import ZaloClient, ZaloError, ZaloUnauthorized
+from bot.zalo_intake import ChatQueues
 from bot.zalo_menus import Piece, Shown, render
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply, split_command
@@ -39,8 +43,9 @@ CHANNEL = "zalo"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/zalo/webhook"
 FILES_PATH = "/zalo/files"
-MAX_IN_FLIGHT = 256
-SEEN_LIMIT = 20_000  # message ids remembered to drop repeated updates
+# A webhook call is answered when its message was handled; a slower one gets a 500 so Zalo retries.
+WEBHOOK_ANSWER_SECONDS = 50.0
+DRAIN_SECONDS = 10.0  # what the messages in hand get to finish on SIGTERM
 LOOKUP_MAX_CHARS = 80  # longer texts are answers, never a button's number or words
 
 TEXT = "message.text.received"
@@ -87,18 +92,15 @@ class ZaloChannel:
         self.client = client or ZaloClient(self.settings.token, self.settings.api_url)
         self.poll_timeout = poll_timeout
         self._files_key = hashlib.sha256(b"totruong-zalo-files:" + self.settings.token.encode()).digest()
-        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self._running = asyncio.Semaphore(concurrency)
-        self._queues: dict[str, deque[tuple[dict[str, Any], asyncio.Future[None] | None]]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self.intake = ChatQueues(self._process, concurrency=concurrency)
         self._languages: dict[str, str] = {}
         # Buttons sent to a chat outside its own turn (a delivery): the conversation row does not
         # hold them, so their numbers are remembered here until that chat's next message.
         self._delivered: dict[str, Shown] = {}
         self._runner: asyncio.Task[None] | None = None
         self.dead = False
-        self.processed = 0  # updates finished (handled, ignored or dropped as repeats)
+        self.webhook_answer_seconds = WEBHOOK_ANSWER_SECONDS
+        self.closing = False
 
     # --- start and stop -----------------------------------------------------------------------
 
@@ -106,13 +108,17 @@ class ZaloChannel:
         """Starts receiving in the background: long polling, or registering the webhook."""
         self._runner = asyncio.create_task(self._run(), name="zalo")
 
-    async def stop(self) -> None:
+    async def close_intake(self, within: float = DRAIN_SECONDS) -> None:
+        """Takes no new messages (polling stops, the webhook answers 503); finishes those in hand."""
+        self.closing = True
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
-        workers = list(self._workers.values())
-        if workers:
-            await asyncio.wait(workers, timeout=10)
+            self._runner = None
+        await self.intake.wait(within)
+
+    async def stop(self) -> None:
+        await self.close_intake()
         await self.client.aclose()
 
     async def _run(self) -> None:
@@ -161,8 +167,7 @@ class ZaloChannel:
                 continue
             failures = 0
             if update is not None:
-                await self._slots.acquire()
-                self._enqueue(update, None)
+                await self.intake.put(update)
 
     def _fatal(self, error: ZaloError) -> None:
         if not self.dead:
@@ -174,51 +179,17 @@ class ZaloChannel:
 
     # --- receiving ----------------------------------------------------------------------------
 
-    async def accept(self, update: dict[str, Any]) -> None:
-        """Handles one update (from the webhook) in its chat's order; returns when it is done."""
-        await self._slots.acquire()
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._enqueue(update, done)
-        await done
+    @property
+    def processed(self) -> int:
+        """Updates finished (handled, ignored or dropped as repeats)."""
+        return self.intake.processed
 
-    def _enqueue(self, update: dict[str, Any], done: asyncio.Future[None] | None) -> None:
-        message = _dict(update.get("message"))
-        message_id = str(message.get("message_id") or "")
-        if message_id:
-            if message_id in self._seen:
-                log.info("dropping a repeated Zalo update %s", message_id)
-                self._finish(done)
-                return
-            self._seen[message_id] = None
-            if len(self._seen) > SEEN_LIMIT:
-                self._seen.popitem(last=False)
-        key = _chat_id(message) or _user_id(message)
-        self._queues.setdefault(key, deque()).append((update, done))
-        if key not in self._workers:
-            self._workers[key] = asyncio.create_task(self._drain(key))
-
-    def _finish(self, done: asyncio.Future[None] | None) -> None:
-        self.processed += 1
-        self._slots.release()
-        if done is not None and not done.done():
-            done.set_result(None)
-
-    async def _drain(self, key: str) -> None:
-        """Handles one chat's updates in order until its queue is empty."""
-        queue = self._queues[key]
-        try:
-            while queue:
-                update, done = queue.popleft()
-                try:
-                    async with self._running:
-                        await self._process(update)
-                except Exception:
-                    log.exception("could not handle a Zalo %s in chat %s", update.get("event_name"), key)
-                finally:
-                    self._finish(done)
-        finally:
-            del self._queues[key]
-            del self._workers[key]
+    async def accept(self, update: dict[str, Any], *, within: float | None = None) -> bool:
+        """Handles one update (from the webhook) in its chat's order; True once it is done,
+        False if it took longer than `within` seconds (it goes on being handled)."""
+        done = await self.intake.put(update)
+        finished, _pending = await asyncio.wait({done}, timeout=within)
+        return bool(finished)
 
     async def _process(self, update: dict[str, Any]) -> None:
         event = str(update.get("event_name") or "")
@@ -236,7 +207,8 @@ class ZaloChannel:
             return
         base: dict[str, Any] = {"channel": CHANNEL, "user_id": user_id, "chat_id": chat_id,
                                 "display_name": str(sender.get("display_name") or sender.get("name") or ""),
-                                "at": _moment(message.get("date")) or self.app.clock.now()}
+                                "at": _moment(message.get("date")) or self.app.clock.now(),
+                                "update_key": str(message.get("message_id") or "") or None}
         if event == STICKER:
             await self._send(chat_id, [Reply(self._t(chat_id)(STICKER_REPLY))])
             return
@@ -252,6 +224,8 @@ class ZaloChannel:
         else:
             msg = await self._text_message(str(message.get("text") or ""), base)
         handled = await self.app.receive(msg)
+        # A replay (handled before a restart) sends the stored replies: the process that handled
+        # it may have stopped before answering. Repeats within this process never get here.
         await self._send(chat_id, handled.replies)
 
     async def _text_message(self, text: str, base: dict[str, Any]) -> Incoming:
@@ -374,8 +348,10 @@ class ZaloChannel:
             update = body.get("result") if isinstance(body, dict) and "result" in body else body
             if not isinstance(update, dict):
                 return JSONResponse({"ok": False, "description": "no update"}, status_code=400)
-            if not self.dead:
-                await self.accept(update)
+            if self.closing:  # shutting down: Zalo sends it again later, to the restarted app
+                return JSONResponse({"ok": False, "description": "restarting"}, status_code=503)
+            if not self.dead and not await self.accept(update, within=self.webhook_answer_seconds):
+                return JSONResponse({"ok": False, "description": "still handling"}, status_code=500)
             return JSONResponse({"ok": True})
 
 

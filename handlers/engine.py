@@ -51,6 +51,9 @@ class Handled:
     # Why handling failed and the sender got the apology instead ("" when it did not): a platform
     # fault (models.faults: database_unavailable, disk_full), "conflict" or "error".
     failed: str = ""
+    # The update was handled before (its key is recorded): nothing was done again, and `replies`
+    # are the ones stored then. The adapter sends them only if it has not sent them itself.
+    replay: bool = False
 
 
 class Engine:
@@ -118,7 +121,9 @@ class Engine:
         return Reply(t(APOLOGY))
 
     async def _handle(self, repo: Repo, msg: Incoming) -> Handled:
-        who = await repo.find_who(msg.channel, msg.user_id)
+        who = await repo.find_who(msg.channel, msg.user_id, update_key=msg.update_key)
+        if who is not None and who.handled is not None:  # a re-fetched or replayed update: already done
+            return Handled([Reply.from_json(reply) for reply in who.handled], replay=True)
         if who is None:
             language = msg.language if msg.language in LANGUAGES else self.settings.app.language
             who = await repo.create_who(channel=msg.channel, external_id=msg.user_id, chat_id=msg.chat_id,
@@ -140,6 +145,9 @@ class Engine:
                                      data=next_state.data, expected_version=state.version)
         if outcome.deliveries:  # in this transaction: they are sent if and only if it commits
             await outbox.enqueue(repo, outcome.deliveries, now=self.clock.now(), settings=self.settings)
+        if msg.update_key is not None:  # in this transaction: recorded if and only if the effects are
+            await repo.record_update(msg.channel, msg.update_key, [reply.to_json() for reply in outcome.replies],
+                                     now=self.clock.now())
         return Handled(outcome.replies, outcome.deliveries, who.person_id)
 
     def _context(self, who: Who, repo: Repo, state: State) -> Context:

@@ -49,6 +49,9 @@ class Incoming:
     contact: Contact | None = None
     language: str = ""  # the language the channel reports for the user, if any
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The platform's id of the update this came in ("<bot id>:<update_id>", a Zalo message_id):
+    # the engine records it with the effects, so the same update handled again changes nothing.
+    update_key: str | None = None
 
     @property
     def kind(self) -> str:
@@ -97,6 +100,21 @@ class Reply:
             "document_id": self.document_id,
             "edit": self.edit,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Reply:
+        """The reply as `to_json` wrote it (replies stored with a handled update)."""
+        buttons = data.get("buttons") or []
+        assert isinstance(buttons, list)
+        photo_id, document_id = data.get("photo_id"), data.get("document_id")
+        return cls(
+            text=str(data.get("text") or ""),
+            buttons=tuple(tuple(Button(str(b["id"]), str(b["label"])) for b in row) for row in buttons),
+            keyboard=Keyboard(str(data.get("keyboard") or Keyboard.INLINE.value)),
+            photo_id=photo_id if isinstance(photo_id, int) else None,
+            document_id=document_id if isinstance(document_id, int) else None,
+            edit=bool(data.get("edit")),
+        )
 
     @property
     def flat_buttons(self) -> list[Button]:

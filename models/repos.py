@@ -6,10 +6,10 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -22,6 +22,7 @@ from models.tables import (
     AuditLog,
     Conversation,
     Identity,
+    InboundUpdate,
     Invite,
     Person,
     RoleAssignment,
@@ -45,6 +46,8 @@ class Who:
     step: str = ""
     data: dict[str, Any] | None = None
     version: int = 0
+    # With an update key: the replies stored when that update was handled, None if it was not.
+    handled: list[dict[str, Any]] | None = None
 
 
 _identity = Identity.__table__  # type: ignore[attr-defined]
@@ -88,6 +91,16 @@ _SAVE_CONVERSATION = (
     .values(flow=bindparam("flow"), step=bindparam("step"), data=bindparam("data"),
             version=bindparam("new_version"), updated_at=bindparam("now"))
 )
+# Updates already handled (see InboundUpdate). The lookup rides along with find_who (no extra
+# round trip); the insert is the one more statement each update from a messenger costs.
+_inbound = InboundUpdate.__table__  # type: ignore[attr-defined]
+_HANDLED_UPDATE = select(_inbound.c.replies).where(_inbound.c.channel == bindparam("channel"),
+                                                   _inbound.c.key == bindparam("key"))
+_FIND_WHO_KEYED = _FIND_WHO.add_columns(_HANDLED_UPDATE.scalar_subquery())
+_FIND_WHO_KEYED_SQLITE = _FIND_WHO_SQLITE.replace(
+    " FROM identity ", ", (SELECT replies FROM inbound_update WHERE channel = ? AND key = ?) FROM identity ", 1)
+_RECORD_UPDATE = insert(_inbound)
+_RECORD_UPDATE_SQLITE = "INSERT INTO inbound_update (channel, key, replies, handled_at) VALUES (?, ?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,20 +162,32 @@ class Repo(ReportQueries, ActivityQueries):
 
     # --- people and identities -------------------------------------------------------------
 
-    async def find_who(self, channel: str, external_id: str) -> Who | None:
-        """The identity, person and conversation state behind a channel's user id, in one query."""
+    async def find_who(self, channel: str, external_id: str, *, update_key: str | None = None) -> Who | None:
+        """The identity, person and conversation state behind a channel's user id, in one query;
+        with `update_key`, also the replies stored if that update was handled already."""
         raw = await self._sqlite()
+        handled: Any = None
         if raw is not None:
-            row = raw.execute(_FIND_WHO_SQLITE, (channel, external_id)).fetchone()
+            if update_key is None:
+                row = raw.execute(_FIND_WHO_SQLITE, (channel, external_id)).fetchone()
+            else:
+                row = raw.execute(_FIND_WHO_KEYED_SQLITE, (channel, update_key, channel, external_id)).fetchone()
+                handled = json.loads(row[10]) if row is not None and row[10] is not None else None
             data = json.loads(row[8]) if row is not None and row[8] else None
         else:
             conn = await self._connection()
-            row = (await conn.execute(_FIND_WHO, {"channel": channel, "external_id": external_id})).first()
+            if update_key is None:
+                row = (await conn.execute(_FIND_WHO, {"channel": channel, "external_id": external_id})).first()
+            else:
+                row = (await conn.execute(_FIND_WHO_KEYED, {"channel": channel, "external_id": external_id,
+                                                            "key": update_key})).first()
+                handled = row[10] if row is not None else None
             data = row[8] if row is not None else None
         if row is None:
             return None
         return Who(identity_id=row[0], person_id=row[1], name=row[2], language=row[3], opted_out=bool(row[4]),
-                   blocked=bool(row[5]), flow=row[6] or "", step=row[7] or "", data=data, version=row[9] or 0)
+                   blocked=bool(row[5]), flow=row[6] or "", step=row[7] or "", data=data, version=row[9] or 0,
+                   handled=list(handled) if handled is not None else None)
 
     async def create_who(
         self, *, channel: str, external_id: str, chat_id: str, display_name: str, language: str
@@ -233,6 +258,36 @@ class Repo(ReportQueries, ActivityQueries):
         if changed != 1:
             raise StaleConversation(identity_id)
         return new_version
+
+    # --- updates handled once -------------------------------------------------------------
+
+    async def record_update(self, channel: str, key: str, replies: list[dict[str, Any]], *, now: datetime) -> None:
+        """Marks the update handled in this transaction, with its replies.
+
+        Raises IntegrityError when another transaction recorded it meanwhile (the engine then
+        handles the message again, and finds it handled).
+        """
+        raw = await self._sqlite()
+        if raw is not None:
+            # As SQLAlchemy stores times on SQLite; isoformat is far cheaper than strftime.
+            stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            try:
+                raw.execute(_RECORD_UPDATE_SQLITE, (channel, key, json.dumps(replies), stamp))
+            except sqlite3.IntegrityError as error:
+                raise IntegrityError(_RECORD_UPDATE_SQLITE, (channel, key), error) from error
+            return
+        conn = await self._connection()
+        await conn.execute(_RECORD_UPDATE, {"channel": channel, "key": key, "replies": replies, "handled_at": now})
+
+    async def forget_updates(self, before: datetime) -> int:
+        """Deletes the records of updates handled before `before` (platforms stop resending long before)."""
+        # Ids grow with time: the first row young enough to keep is found from the start of the
+        # primary key, and everything below it goes (no index on handled_at to maintain).
+        keep = await self.session.scalar(select(InboundUpdate.id).where(
+            InboundUpdate.handled_at >= before).order_by(InboundUpdate.id).limit(1))  # type: ignore[arg-type]
+        old = (InboundUpdate.id < keep) if keep is not None else (InboundUpdate.handled_at < before)  # type: ignore[operator]
+        result = await self.session.execute(delete(InboundUpdate).where(old))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     # --- units and roles -------------------------------------------------------------------
 

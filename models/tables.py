@@ -297,3 +297,20 @@ class SimMessage(SQLModel, table=True):
     external_id: str = Field(max_length=64, index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """An update from a messenger that was handled, keyed by the platform's id: the same update
+    fetched again after a restart, or a replayed webhook, is recognised and has no effect twice.
+    The replies are kept so that they can still be sent when the app stopped before sending them.
+    Ids grow with time, so old rows are found from the start of the primary key (no index on
+    `handled_at`: one index fewer to write for every update)."""
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (UniqueConstraint("channel", "key", name="uq_inbound_update_channel_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=96)  # e.g. "<bot id>:<update_id>", a Zalo message_id
+    replies: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JsonType, nullable=False))
+    handled_at: datetime = Field(default_factory=utcnow)

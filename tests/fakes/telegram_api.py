@@ -88,6 +88,10 @@ class FakeTelegram(BotApiMethods):
         self.counts: dict[str, int] = {}
         self.pending: list[dict[str, Any]] = []
         self.confirmed = 0  # every update below this id was fetched and confirmed by an offset
+        self.offsets: list[int] = []  # each offset that confirmed updates, in order
+        # Every message the bot sent or edited successfully: (chat id, method, text), kept even
+        # when `record` is off, so a test in another process can count the answers per chat.
+        self.answers: list[tuple[int, str, str]] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.files: dict[str, tuple[bytes, str]] = {}  # file_id -> (content, file_path)
         self.webhook: dict[str, Any] | None = None
@@ -344,6 +348,9 @@ class FakeTelegram(BotApiMethods):
 
     def _note(self, call: Call) -> None:
         self.counts[call.method] = self.counts.get(call.method, 0) + 1
+        if call.status == 200 and call.method in ("sendMessage", "editMessageText", "sendPhoto", "sendDocument"):
+            text = call.params.get("text") or call.params.get("caption") or ""
+            self.answers.append((call.chat_id or 0, call.method, str(text)))
         if self.record:
             self.calls.append(call)
         self._changed()
@@ -372,6 +379,12 @@ class FakeTelegram(BotApiMethods):
             return json_response({"ids": ids})
         if name == "counts":
             return json_response(self.counts)
+        if name == "state":
+            last = max((u["update_id"] for u in self.pending), default=0)
+            return json_response({"confirmed": self.confirmed, "offsets": self.offsets, "pending": len(self.pending),
+                                  "last_pending": last, "counts": self.counts})
+        if name == "answers":
+            return json_response([{"chat_id": c, "method": m, "text": t} for c, m, t in self.answers])
         if name == "wait":
             method, count = query.get("method", "sendMessage"), int(query.get("count", "1"))
             try:

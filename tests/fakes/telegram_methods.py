@@ -18,6 +18,7 @@ class BotApiMethods:
     bot_id: int
     pending: list[dict[str, Any]]
     confirmed: int
+    offsets: list[int]
     messages: dict[tuple[int, int], dict[str, Any]]
     files: dict[str, tuple[bytes, str]]
     webhook: dict[str, Any] | None
@@ -77,6 +78,7 @@ class BotApiMethods:
         timeout = float(p.get("timeout") or 0)
         if offset > self.confirmed:
             self.confirmed = offset
+            self.offsets.append(offset)
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
             self._changed()
         loop = asyncio.get_running_loop()

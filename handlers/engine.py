@@ -29,6 +29,7 @@ from handlers.ports import Clock, FileStore
 from handlers.text import clean, fold, looks_like_code
 from models.repos import Repo, StaleConversation, Who
 from models.settings import Settings
+from models.sqlite_inloop import DatabaseBusy, RestartTransaction
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,10 @@ class Engine:
         catalogs: Catalogs,
         files: FileStore,
         clock: Clock,
+        reads: SessionMaker | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reads = reads
         self.settings = settings
         self.forms = forms
         self.catalogs = catalogs
@@ -82,15 +85,22 @@ class Engine:
         self._locks[key] = (lock, waiting + 1)
         try:
             async with lock:
-                for _attempt in range(3):
+                for _attempt in range(5):
                     try:
                         async with self.sessions() as session, session.begin():
                             return await self._handle(Repo(session), msg)
-                    except StaleConversation:
+                    except (StaleConversation, RestartTransaction):
+                        # Someone saved this conversation, or committed what this transaction had
+                        # read (SQLite's busy snapshot), meanwhile: rolled back, so start again.
                         log.info("conversation of %s:%s changed meanwhile; handling again", *key)
                     except IntegrityError:
                         # A unique key taken meanwhile (a report code): everything was rolled back.
                         log.info("unique key clash for %s:%s; handling again", *key)
+                    except DatabaseBusy:
+                        # Another process held SQLite's write lock past the bound: nothing was
+                        # saved, so the person's form is where it was; they can send again.
+                        log.warning("database locked too long for %s:%s; apologised", *key)
+                        break
                 return Handled([self._apology(msg)])
         except Exception:
             log.exception("could not handle %s from %s:%s", msg.kind, msg.channel, msg.user_id)
@@ -134,7 +144,8 @@ class Engine:
     def _context(self, who: Who, repo: Repo, state: State) -> Context:
         t = self.translator(who.language)
         return Context(who=who, t=t, repo=repo, settings=self.settings, forms=self.forms, files=self.files,
-                       clock=self.clock, next_version=state.version + 1, translate=self.translator)
+                       clock=self.clock, next_version=state.version + 1, translate=self.translator,
+                       reads=self.reads)
 
     def translator(self, language: str) -> Translator:
         return self.catalogs.translator(language, self.settings.app.tz)

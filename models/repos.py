@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,9 +121,9 @@ class Repo(ReportQueries, ActivityQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._conn: AsyncConnection | None = None
-        self._raw: sqlite3.Connection | Literal[False] | None = None
+        self._raw: InLoopConnection | Literal[False] | None = None
 
-    async def _sqlite(self) -> sqlite3.Connection | None:
+    async def _sqlite(self) -> InLoopConnection | None:
         """On SQLite, the sqlite3 connection of this transaction (see models/sqlite_inloop.py).
 
         The two statements every message runs (find_who, save_conversation) go to it directly:
@@ -138,7 +137,7 @@ class Repo(ReportQueries, ActivityQueries):
                 # Already checked out for this transaction: reading it needs no I/O.
                 assert conn.sync_connection is not None
                 driver = conn.sync_connection.connection.driver_connection
-                self._raw = driver._conn if isinstance(driver, InLoopConnection) and driver._conn else False
+                self._raw = driver if isinstance(driver, InLoopConnection) and driver._conn else False
         return self._raw or None
 
     async def _connection(self) -> AsyncConnection:
@@ -153,7 +152,7 @@ class Repo(ReportQueries, ActivityQueries):
         """The identity, person and conversation state behind a channel's user id, in one query."""
         raw = await self._sqlite()
         if raw is not None:
-            row = raw.execute(_FIND_WHO_SQLITE, (channel, external_id)).fetchone()
+            row = (await raw.run(_FIND_WHO_SQLITE, (channel, external_id))).fetchone()
             data = json.loads(row[8]) if row is not None and row[8] else None
         else:
             conn = await self._connection()
@@ -222,8 +221,8 @@ class Repo(ReportQueries, ActivityQueries):
         raw = await self._sqlite()
         if raw is not None:
             stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
-            changed = raw.execute(_SAVE_CONVERSATION_SQLITE, (flow, step, json.dumps(data), new_version, stamp,
-                                                               identity_id, expected_version)).rowcount
+            changed = (await raw.run(_SAVE_CONVERSATION_SQLITE, (flow, step, json.dumps(data), new_version, stamp,
+                                                                identity_id, expected_version))).rowcount
         else:
             conn = await self._connection()
             changed = (await conn.execute(_SAVE_CONVERSATION, {

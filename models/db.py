@@ -33,6 +33,11 @@ def create_engine(url: str, *, echo: bool = False, lock_wait_seconds: float = 20
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # sqlite3 on the event loop's thread instead of aiosqlite's helper thread: see sqlite_inloop.
         kwargs["async_creator"] = sqlite_inloop.creator(path, busy_seconds=lock_wait_seconds)
+        # AsyncSession closes in a task of its own (asyncio.shield), so under load many sessions
+        # are between their last statement and giving the connection back. With the default pool
+        # (5 + 10) the extra connections were closed and opened again, with their PRAGMAs, for
+        # every request at 200 users (bench/bench_load.py). An in-loop connection costs little.
+        kwargs.update(pool_size=64, max_overflow=64)
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -29,7 +29,7 @@ from handlers.ports import Clock, FileStore
 from handlers.text import clean, fold, looks_like_code
 from models.repos import Repo, StaleConversation, Who
 from models.settings import Settings
-from models.sqlite_inloop import DatabaseBusy, RestartTransaction
+from models.sqlite_inloop import RestartTransaction
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +96,10 @@ class Engine:
                     except IntegrityError:
                         # A unique key taken meanwhile (a report code): everything was rolled back.
                         log.info("unique key clash for %s:%s; handling again", *key)
-                    except DatabaseBusy:
-                        # Another process held SQLite's write lock past the bound: nothing was
-                        # saved, so the person's form is where it was; they can send again.
-                        log.warning("database locked too long for %s:%s; apologised", *key)
-                        break
                 return Handled([self._apology(msg)])
         except Exception:
+            # Also sqlite_inloop.DatabaseBusy: another process held SQLite's write lock past the
+            # bound. Nothing was saved, so the person's form is where it was.
             log.exception("could not handle %s from %s:%s", msg.kind, msg.channel, msg.user_id)
             return Handled([self._apology(msg)])
         finally:

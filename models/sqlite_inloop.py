@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 BUSY_SNAPSHOT = 517  # SQLITE_BUSY | (2 << 8)
 FIRST_PAUSE = 0.001
-LONGEST_PAUSE = 0.05
+LONGEST_PAUSE = 0.02  # below the pause between two chunks of `units import` (bot/cli.py)
 
 
 class DatabaseBusy(Exception):

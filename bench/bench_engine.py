@@ -1,20 +1,25 @@
 """Form steps per second through the whole engine on SQLite, every step persisted (issue 2),
-and the resident memory of the idle app (`totruong run`).
+against a baseline commit measured in the same run, and the resident memory of the idle app.
 
-Run: make bench  (or .venv/bin/python -m bench engine)
+Run: make bench  (or .venv/bin/python -m bench engine). TOTRUONG_BENCH_BASE=<git ref> (default
+main; "" for none) is checked out with `git worktree add` and measured by the same function in a
+subprocess, alternating with this checkout (also in a subprocess), so both see the same machine.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import running_app
+from bench.common import baseline_tree, running_app
 from bot.bootstrap import build, prepare_database
 from handlers.messages import Incoming
 from models.repos import Repo
@@ -97,10 +102,38 @@ def idle_rss_mb(seconds: float = 8.0) -> float:
         return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
 
 
+MEASURE = "import asyncio, json; from bench.bench_engine import steps_per_second; " \
+          "print(json.dumps(asyncio.run(steps_per_second())))"
+
+
+def _rates_in(code: Path) -> list[float]:
+    """steps_per_second() of the checkout at `code`, in a subprocess of its own."""
+    done = subprocess.run([sys.executable, "-c", MEASURE], cwd=code, capture_output=True, text=True, check=True,
+                          timeout=600)
+    return [float(rate) for rate in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
 def main() -> None:
-    rates = asyncio.run(steps_per_second())
+    base = os.environ.get("TOTRUONG_BENCH_BASE", "main")
+    here = Path(__file__).resolve().parent.parent
     print(f"engine: form steps/s on SQLite, every step persisted, {LEADERS} leaders, one process")
-    print(f"  runs: {', '.join(f'{r:,.0f}' for r in rates)}   median: {statistics.median(rates):,.0f} steps/s "
+    mine: list[float] = []
+    theirs: list[float] = []
+    if base and subprocess.run(["git", "-C", str(here), "rev-parse", "--verify", "--quiet", base],
+                               capture_output=True).returncode == 0:
+        with baseline_tree(base) as tree:
+            for _turn in range(2):  # alternating, so that a change of load hits both alike
+                theirs += _rates_in(tree)
+                mine += _rates_in(here)
+        print(f"  {base}: runs {', '.join(f'{r:,.0f}' for r in theirs)}   median {statistics.median(theirs):,.0f}")
+    else:
+        mine = _rates_in(here)
+        if base:
+            print(f"  no baseline: {base!r} is not a git ref here")
+    print(f"  this: runs {', '.join(f'{r:,.0f}' for r in mine)}   median: {statistics.median(mine):,.0f} steps/s "
           f"(target ≥ 2,000)")
+    if theirs:
+        print(f"  ratio this/{base}: {statistics.median(mine) / statistics.median(theirs):.2f} (target ≥ 0.95)   "
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rss = idle_rss_mb()
     print(f"idle app (totruong run, simulator, demo data): RSS {rss:.0f} MB (target < 150 MB)")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,16 +46,37 @@ def scratch_postgres() -> Iterator[str | None]:
 
 
 @contextmanager
-def running_app(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`totruong run` on a free port with its own SQLite file, up (healthz answers); stopped after."""
+def baseline_tree(ref: str) -> Iterator[Path]:
+    """A checkout of `ref` (a commit, a branch) beside this one (`git worktree add`), removed after:
+    the code a benchmark compares with, measured in the same run."""
+    root = Path(__file__).resolve().parent.parent
+    folder = Path(tempfile.mkdtemp(prefix="totruong-base-"))
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--quiet", "--detach", str(folder), ref], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(folder)], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def running_app(
+    folder: Path, *, url: str | None = None, code: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`totruong run` on a free port with its own SQLite file (or the database at `url`), up
+    (healthz answers); stopped after. `code`: run that checkout's code instead (see baseline_tree),
+    with this environment's packages."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
-           "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{folder}/app.db",
+           "TOTRUONG_DATABASE__URL": url or f"sqlite+aiosqlite:///{folder}/app.db",
            "TOTRUONG_APP__DATA_DIR": f"{folder}/data"}
-    process = subprocess.Popen([str(Path(sys.executable).parent / "totruong"), "run", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [str(Path(sys.executable).parent / "totruong")]
+    if code is not None:  # its folder first on the path, ahead of this checkout's editable install
+        command = [sys.executable, "-c", "from bot.cli import main; main()"]
+    process = subprocess.Popen([*command, "run", "--port", str(port)], cwd=code, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -38,6 +38,10 @@ class App:
     settings: Settings
     db_engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Long reads (summaries, digests, exports): on SQLite a second engine whose queries run on a
+    # thread (models/db.py); on PostgreSQL the same engine as `sessions`.
+    read_engine: AsyncEngine
+    reads: async_sessionmaker[AsyncSession]
     forms: FormRegistry
     catalogs: Catalogs
     files: LocalFileStore
@@ -91,9 +95,8 @@ class App:
         """The ticker's job: officials' daily, weekly and monthly digests when they are due."""
         now = self.clock.now()
         after = self.digest_mark or now - timedelta(minutes=self.settings.campaigns.grace_minutes)
-        async with self.sessions() as session, session.begin():
-            queued = await digests.run_due(Repo(session), after=after, now=now, settings=self.settings,
-                                           translate=self.engine.translator, files=self.files)
+        queued = await digests.run_due(sessions=self.sessions, reads=self.reads, after=after, now=now,
+                                       settings=self.settings, translate=self.engine.translator, files=self.files)
         self.digest_mark = now
         if queued:
             self.dispatcher.wake()
@@ -133,22 +136,29 @@ class App:
         await self.dispatcher.stop()
         self.ticker.shutdown()
         await self.db_engine.dispose()
+        if self.read_engine is not self.db_engine:
+            await self.read_engine.dispose()
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> App:
     """Builds the whole application from validated settings (nothing is started yet)."""
     forms = load_forms(settings.forms_dir, {task.key for task in settings.tasks})
     catalogs = Catalogs(settings.locales_dir)
-    db_engine = db.create_engine(settings.database_url, echo=settings.database.echo)
+    db_engine = db.create_engine(settings.database_url, echo=settings.database.echo,
+                                 lock_wait_seconds=settings.database.lock_wait_seconds)
     sessions = db.session_factory(db_engine)
+    read_engine = db.create_read_engine(settings.database_url, db_engine, echo=settings.database.echo)
+    reads = sessions if read_engine is db_engine else db.session_factory(read_engine)
     files = LocalFileStore(settings.data_dir / "files")
     clock = clock or SystemClock()
-    engine = Engine(sessions=sessions, settings=settings, forms=forms, catalogs=catalogs, files=files, clock=clock)
+    engine = Engine(sessions=sessions, settings=settings, forms=forms, catalogs=catalogs, files=files, clock=clock,
+                    reads=reads)
     simulator = SimulatorChannel(sessions, clock)
     ticker = Ticker(settings.app.timezone)
     senders: dict[str, Sender] = {SIM_CHANNEL: simulator}
     dispatcher = Dispatcher(sessions=sessions, senders=senders, clock=clock, settings=settings.outbox)
-    app = App(settings=settings, db_engine=db_engine, sessions=sessions, forms=forms, catalogs=catalogs,
+    app = App(settings=settings, db_engine=db_engine, sessions=sessions, read_engine=read_engine, reads=reads,
+              forms=forms, catalogs=catalogs,
               files=files, engine=engine, simulator=simulator, ticker=ticker, clock=clock, dispatcher=dispatcher)
     _add_channels(app)
     senders.update(app.channels)

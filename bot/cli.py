@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import sys
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -23,6 +25,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(invite_app, name="invite")
 
+# Units per transaction of `units import`, and the pause between two (see units_import).
+IMPORT_CHUNK = 100
+IMPORT_GAP_SECONDS = 0.05
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Another config file (or TOTRUONG_CONFIG).")]
 
 
@@ -75,7 +80,53 @@ def run(
         settings.campaigns.check_seconds = max(1, int(settings.campaigns.check_seconds / clock_speed))
         settings.incidents.check_seconds = max(1, int(settings.incidents.check_seconds / clock_speed))
         typer.echo(f"Demonstration clock: {start:%d/%m/%Y %H:%M}, {clock_speed:g}× real time", err=True)
-    asyncio.run(serve(settings, clock=clock))
+    lock = _one_instance(settings)  # held (open) until the process ends
+    try:
+        _run_loop(serve(settings, clock=clock))
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Runs the app on uvloop when installed (its socket handling costs about half of asyncio's
+    under many connections: bench/bench_load.py), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
+def _one_instance(settings: Settings) -> IO[bytes] | None:
+    """On SQLite, an exclusive lock on a file next to the database, so that a second `totruong run`
+    on the same file stops at once with a clear message instead of sharing it. CLI commands (db
+    upgrade, units import, summary) do not take it and work beside the running app."""
+    from models.db import sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    if path is None or path == ":memory:":
+        return None
+    lock_path = Path(path + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock_path.open("a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        typer.echo(
+            f"Một phiên Tổ trưởng khác đang chạy trên cơ sở dữ liệu {path} (khóa {lock_path}). "
+            "SQLite chỉ phục vụ một phiên; muốn chạy nhiều phiên, hãy dùng PostgreSQL.\n"
+            f"Another Tổ trưởng instance is already running on the database {path} (lock {lock_path}). "
+            "SQLite serves one instance; to run several, use PostgreSQL (database.url).", err=True)
+        raise typer.Exit(3) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n".encode())
+    handle.flush()
+    return handle
 
 
 @db_app.command("upgrade")
@@ -115,7 +166,7 @@ def units_import(
     config: ConfigOption = None,
 ) -> None:
     """Import or update units from a CSV file; any error names the line and nothing is imported."""
-    from models.units import UnitImportError, import_units, parse_csv
+    from models.units import UnitImportError, apply_units, check_units, in_order, parse_csv
 
     settings = _settings(config)
     try:
@@ -139,8 +190,22 @@ def units_import(
                     bar.update(done - last)
                     last = done
 
-                async with app_.sessions() as session, session.begin():
-                    return await import_units(session, rows, levels=settings.units.levels, progress=advance)
+                levels = settings.units.levels
+                async with app_.sessions() as session:  # the whole file is checked before any write
+                    await check_units(session, rows, levels=levels)
+                # Then short transactions, so that a running app's users are answered meanwhile:
+                # each chunk is an upsert by code, so a run cut short is finished by running again.
+                added = updated = 0
+                ordered = in_order(rows, levels)
+                for start in range(0, len(ordered), IMPORT_CHUNK):
+                    async with app_.sessions() as session, session.begin():
+                        counts = await apply_units(session, ordered[start:start + IMPORT_CHUNK], levels=levels,
+                                                   progress=advance, done_before=start)
+                    added, updated = added + counts[0], updated + counts[1]
+                    # A gap longer than a waiting writer's pause (models/sqlite_inloop.py): the app
+                    # gets the write lock between two chunks.
+                    await asyncio.sleep(IMPORT_GAP_SECONDS)
+                return added, updated
         finally:
             await app_.db_engine.dispose()
 

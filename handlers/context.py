@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.forms import FormRegistry
 from handlers.i18n import Translator
@@ -66,7 +69,19 @@ class Context:
     next_version: int
     # A translator for another person's language (messages to officials, to the reporter).
     translate: Callable[[str], Translator]
+    # Sessions for long reads (summaries, exports): on SQLite a connection whose queries run on a
+    # thread, so that a long summary does not hold the event loop (models/db.py).
+    reads: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None
     _roles: list[HeldRole] | None = None
+
+    @asynccontextmanager
+    async def long_read(self) -> AsyncIterator[Repo]:
+        """A repository for a long read that writes nothing, off the event loop where it matters."""
+        if self.reads is None:
+            yield self.repo
+            return
+        async with self.reads() as session:
+            yield Repo(session)
 
     @property
     def person_id(self) -> int:

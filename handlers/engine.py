@@ -30,6 +30,7 @@ from handlers.text import clean, fold, looks_like_code
 from models.faults import platform_fault
 from models.repos import Repo, StaleConversation, Who
 from models.settings import Settings
+from models.sqlite_inloop import RestartTransaction
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,10 @@ class Engine:
         catalogs: Catalogs,
         files: FileStore,
         clock: Clock,
+        reads: SessionMaker | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reads = reads
         self.settings = settings
         self.forms = forms
         self.catalogs = catalogs
@@ -91,17 +94,21 @@ class Engine:
         self._locks[key] = (lock, waiting + 1)
         try:
             async with lock:
-                for _attempt in range(3):
+                for _attempt in range(5):
                     try:
                         async with self.sessions() as session, session.begin():
                             return await self._handle(Repo(session), msg)
-                    except StaleConversation:
+                    except (StaleConversation, RestartTransaction):
+                        # Someone saved this conversation, or committed what this transaction had
+                        # read (SQLite's busy snapshot), meanwhile: rolled back, so start again.
                         log.info("conversation of %s:%s changed meanwhile; handling again", *key)
                     except IntegrityError:
                         # A unique key taken meanwhile (a report code): everything was rolled back.
                         log.info("unique key clash for %s:%s; handling again", *key)
                 return Handled([self._apology(msg)], failed="conflict")
         except Exception as error:
+            # Also sqlite_inloop.DatabaseBusy: another process held SQLite's write lock past the
+            # bound. Nothing was saved, so the person's form is where it was.
             fault = platform_fault(error)
             if fault:  # an outage, not a bug: one line, no traceback per message
                 log.error("could not handle %s from %s:%s: %s (%s)", msg.kind, msg.channel, msg.user_id, fault, error)
@@ -153,7 +160,8 @@ class Engine:
     def _context(self, who: Who, repo: Repo, state: State) -> Context:
         t = self.translator(who.language)
         return Context(who=who, t=t, repo=repo, settings=self.settings, forms=self.forms, files=self.files,
-                       clock=self.clock, next_version=state.version + 1, translate=self.translator)
+                       clock=self.clock, next_version=state.version + 1, translate=self.translator,
+                       reads=self.reads)
 
     def translator(self, language: str) -> Translator:
         return self.catalogs.translator(language, self.settings.app.tz)

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from models.files import StoredFile
 from models.repos import Repo
 
 
@@ -36,6 +37,14 @@ class ScaledClock:
 class FileStore(Protocol):
     async def save(self, repo: Repo, *, content: bytes, mime: str, uploader: int | None) -> int:
         """Stores a file (once per content) and returns its Attachment id."""
+        ...
+
+    async def put(self, content: bytes, mime: str) -> StoredFile:
+        """Writes the file to disk only: slow work to do before the transaction writes anything."""
+        ...
+
+    async def record(self, repo: Repo, stored: StoredFile, *, uploader: int | None) -> int:
+        """The Attachment row of a file already put (no I/O but the database); returns its id."""
         ...
 
 

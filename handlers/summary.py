@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -18,11 +19,13 @@ from handlers.ports import FileStore
 from handlers.summary_figures import SUPPORT_FORM, Figures, Summary, add_counts, complete, summarize
 from handlers.summary_text import daily_text, render_text
 from models import summary_queries as q
+from models.files import StoredFile
 from models.repos import HeldRole, Repo
 from models.settings import Settings
 
-__all__ = ["Figures", "Summary", "build_summary", "complete", "digest_replies", "may_see_households", "render_text",
-           "summarize", "summary_replies", "workbook"]
+__all__ = ["Figures", "Rendered", "Summary", "build_summary", "complete", "digest_renders", "digest_replies",
+           "may_see_households", "record", "record_digest", "render", "render_text", "summarize", "summary_replies",
+           "workbook"]
 
 DigestKind = Literal["daily", "weekly", "monthly"]
 
@@ -45,32 +48,69 @@ def may_see_households(roles: list[HeldRole], unit: q.UnitRow) -> bool:
 
 
 async def workbook(
-    repo: Repo, summary: Summary, *, t: Translator, viewer_id: int | None, households: bool, via: str = "bot"
+    repo: Repo, summary: Summary, *, t: Translator, viewer_id: int | None, households: bool, via: str = "bot",
+    reads: Repo | None = None,
 ) -> bytes:
     """The Excel file. With `households` it has a sheet of household-level support rows, and the
-    export goes to the audit log (DESIGN §7); the caller has checked that the viewer may see them."""
-    await complete(repo, summary)
+    export goes to the audit log (DESIGN §7); the caller has checked that the viewer may see them.
+    The queries run on `reads` when given (the long-read path); only the audit line is a write, made
+    after the file is built so that no write lock is held meanwhile."""
+    xlsx, detail_rows = await _workbook(reads or repo, summary, t=t, households=households)
+    if detail_rows is not None:
+        await _audit_export(repo, summary, viewer_id=viewer_id, rows=detail_rows, via=via)
+    return xlsx
+
+
+async def _workbook(reads: Repo, summary: Summary, *, t: Translator, households: bool) -> tuple[bytes, int | None]:
+    """The Excel file and, when it has household rows, how many (reads only)."""
+    await complete(reads, summary)
     detail = None
     if households:
         scope = q.Scope(summary.unit.path, summary.current.period.start, summary.current.period.end)
-        detail = list(await q.support_rows(repo.session, scope, SUPPORT_FORM))
-        await repo.audit(person_id=viewer_id, action="export_sensitive", target=f"unit:{summary.unit.id}",
-                         period=summary.current.period.key, rows=len(detail), **({"via": via} if via != "bot" else {}))
-    return await asyncio.to_thread(workbook_xlsx, summary, t, detail)
+        detail = list(await q.support_rows(reads.session, scope, SUPPORT_FORM))
+    xlsx = await asyncio.to_thread(workbook_xlsx, summary, t, detail)
+    return xlsx, None if detail is None else len(detail)
 
 
-async def summary_replies(
-    repo: Repo, summary: Summary, *, t: Translator, files: FileStore, viewer_id: int | None, households: bool,
+async def _audit_export(repo: Repo, summary: Summary, *, viewer_id: int | None, rows: int, via: str) -> None:
+    await repo.audit(person_id=viewer_id, action="export_sensitive", target=f"unit:{summary.unit.id}",
+                     period=summary.current.period.key, rows=rows, **({"via": via} if via != "bot" else {}))
+
+
+@dataclass(slots=True)
+class Rendered:
+    """A summary made into its text, chart and Excel file, written to disk, nothing recorded yet."""
+
+    summary: Summary
+    text: str
+    photo: StoredFile
+    document: StoredFile
+    sensitive_rows: int | None
+
+
+async def render(reads: Repo, summary: Summary, *, t: Translator, files: FileStore, households: bool) -> Rendered:
+    """The slow part of a summary: the Excel file's queries (on the long-read path), the chart and
+    the workbook (in threads), both files written to disk. No write to the database."""
+    await complete(reads, summary)  # before the chart's thread reads the summary
+    png, (xlsx, rows) = await asyncio.gather(asyncio.to_thread(chart_png, summary, t),
+                                             _workbook(reads, summary, t=t, households=households))
+    photo, document = await asyncio.gather(files.put(png, "image/png"), files.put(xlsx, XLSX_MIME))
+    return Rendered(summary, render_text(summary, t), photo, document, rows)
+
+
+async def record(
+    repo: Repo, rendered: Rendered, *, t: Translator, files: FileStore, viewer_id: int | None,
     buttons: tuple[tuple[Button, ...], ...] = (),
 ) -> list[Reply]:
-    """The text, the chart as a photo and the Excel file as a document (see `workbook`)."""
-    png, xlsx = await asyncio.gather(asyncio.to_thread(chart_png, summary, t),
-                                     workbook(repo, summary, t=t, viewer_id=viewer_id, households=households))
-    photo = await files.save(repo, content=png, mime="image/png", uploader=None)
-    document = await files.save(repo, content=xlsx, mime=XLSX_MIME, uploader=None)
+    """The quick part: the two attachment rows and the audit line, then the replies."""
+    summary = rendered.summary
+    if rendered.sensitive_rows is not None:
+        await _audit_export(repo, summary, viewer_id=viewer_id, rows=rendered.sensitive_rows, via="bot")
+    photo = await files.record(repo, rendered.photo, uploader=None)
+    document = await files.record(repo, rendered.document, uploader=None)
     name = f"tom-tat_{summary.unit.code}_{summary.current.period.key}.xlsx"
     return [
-        Reply(render_text(summary, t)),
+        Reply(rendered.text),
         Reply(t("Biểu đồ: {unit}, {period}", unit=summary.unit.name, period=summary.current.period.label(t)),
               photo_id=photo),
         Reply(t("📎 Tệp Excel {name}: mỗi nhiệm vụ một trang, mỗi tổ một dòng.", name=name), buttons,
@@ -78,25 +118,57 @@ async def summary_replies(
     ]
 
 
+async def summary_replies(
+    repo: Repo, summary: Summary, *, t: Translator, files: FileStore, viewer_id: int | None, households: bool,
+    buttons: tuple[tuple[Button, ...], ...] = (), reads: Repo | None = None,
+) -> list[Reply]:
+    """The text, the chart as a photo and the Excel file as a document (see `workbook`): the slow
+    work first (queries on `reads` when given), then the few writes."""
+    rendered = await render(reads or repo, summary, t=t, files=files, households=households)
+    return await record(repo, rendered, t=t, files=files, viewer_id=viewer_id, buttons=buttons)
+
+
+async def digest_renders(
+    reads: Repo, *, person_id: int, kind: DigestKind, now: datetime, settings: Settings, t: Translator,
+    files: FileStore,
+) -> list[Reply | Rendered]:
+    """The slow part of one official's digest, on the long-read path: a reply per unit for
+    "daily", a rendered summary per unit for "weekly" and "monthly" (see `digest_replies`)."""
+    roles = await reads.roles_of(person_id)
+    parts: list[Reply | Rendered] = []
+    for held in [h for h in roles if h.role == "official"]:
+        if kind == "daily":
+            parts += await _daily(reads, held, now=now, t=t)
+            continue
+        this = containing("week" if kind == "weekly" else "month", now, settings.app.tz)
+        summary = await summarize(reads, unit_path=held.unit.path, period=this.previous(), settings=settings, now=now)
+        parts.append(await render(reads, summary, t=t, files=files, households=may_see_households(roles, summary.unit)))
+    return parts
+
+
+async def record_digest(
+    repo: Repo, parts: list[Reply | Rendered], *, person_id: int, t: Translator, files: FileStore
+) -> list[Reply]:
+    """The quick part of a digest: attachment rows and audit lines; returns the replies."""
+    replies: list[Reply] = []
+    for part in parts:
+        if isinstance(part, Rendered):
+            replies += await record(repo, part, t=t, files=files, viewer_id=person_id)
+        else:
+            replies.append(part)
+    return replies
+
+
 async def digest_replies(
     repo: Repo, *, person_id: int, kind: DigestKind, now: datetime, settings: Settings, t: Translator,
-    files: FileStore,
+    files: FileStore, reads: Repo | None = None,
 ) -> list[Reply]:
     """One official's digest for each unit they hold: "daily" lists the urgent incidents of the last
     24 hours (nothing at all when there were none); "weekly" and "monthly" summarise the last
     whole week or month with the chart and the Excel file."""
-    roles = await repo.roles_of(person_id)
-    replies: list[Reply] = []
-    for held in [h for h in roles if h.role == "official"]:
-        if kind == "daily":
-            replies += await _daily(repo, held, now=now, t=t)
-            continue
-        this = containing("week" if kind == "weekly" else "month", now, settings.app.tz)
-        summary = await summarize(repo, unit_path=held.unit.path, period=this.previous(), settings=settings, now=now)
-        unit = summary.unit
-        replies += await summary_replies(repo, summary, t=t, files=files, viewer_id=person_id,
-                                         households=may_see_households(roles, unit))
-    return replies
+    parts = await digest_renders(reads or repo, person_id=person_id, kind=kind, now=now, settings=settings, t=t,
+                                 files=files)
+    return await record_digest(repo, parts, person_id=person_id, t=t, files=files)
 
 
 async def _daily(repo: Repo, held: HeldRole, *, now: datetime, t: Translator) -> list[Reply]:

@@ -16,29 +16,66 @@ from models import sqlite_inloop
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Creates the async engine; on SQLite turns on WAL, foreign keys and a busy timeout."""
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (":memory:" for none), or None for another database."""
+    if not url.startswith("sqlite"):
+        return None
+    return url.split("///", 1)[-1] or ":memory:"
+
+
+def create_engine(url: str, *, echo: bool = False, lock_wait_seconds: float = 20.0) -> AsyncEngine:
+    """Creates the async engine; on SQLite turns on WAL and foreign keys, and waits for locks
+    without blocking the event loop (see models/sqlite_inloop.py)."""
     kwargs: dict[str, Any] = {"echo": echo}
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1] or ":memory:"
+    path = sqlite_path(url)
+    if path is not None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # sqlite3 on the event loop's thread instead of aiosqlite's helper thread: see sqlite_inloop.
-        kwargs["async_creator"] = sqlite_inloop.creator(path, timeout=30)
+        kwargs["async_creator"] = sqlite_inloop.creator(path, busy_seconds=lock_wait_seconds)
+        # AsyncSession closes in a task of its own (asyncio.shield), so under load many sessions
+        # are between their last statement and giving the connection back. With the default pool
+        # (5 + 10) the extra connections were closed and opened again, with their PRAGMAs, for
+        # every request at 200 users (bench/bench_load.py). An in-loop connection costs little.
+        kwargs.update(pool_size=64, max_overflow=64)
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        # 200 users at once queue for a connection: with 10 + 10 the p99 of an answer was 13 s
+        # and the CPU per step higher (waiters in the pool's queue), with 30 + 30 4.6 s
+        # (bench/bench_load.py). 25 + 15 keeps two instances under PostgreSQL's default 100.
+        kwargs.update(pool_size=25, max_overflow=15, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if path is not None:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas_in_loop)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def create_read_engine(url: str, main: AsyncEngine, *, echo: bool = False) -> AsyncEngine:
+    """The engine for long reads (summaries, digests, exports). On SQLite: the ordinary aiosqlite
+    driver, whose thread runs the queries, so a 0.5 s summary does not hold the event loop; on
+    PostgreSQL the main engine, whose driver never holds the loop anyway."""
+    if sqlite_path(url) in (None, ":memory:"):
+        return main
+    engine = create_async_engine(url, echo=echo, pool_size=2, max_overflow=2)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas_reader)
+    return engine
+
+
+def _sqlite_pragmas_in_loop(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Never wait inside SQLite on the loop's thread: sqlite_inloop waits with asyncio.sleep.
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
+
+
+def _sqlite_pragmas_reader(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # This connection's waits happen on aiosqlite's thread, not on the loop.
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA query_only=ON")
     cursor.close()
 
 

@@ -135,9 +135,9 @@ class Repo(ReportQueries, ActivityQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._conn: AsyncConnection | None = None
-        self._raw: sqlite3.Connection | Literal[False] | None = None
+        self._raw: InLoopConnection | Literal[False] | None = None
 
-    async def _sqlite(self) -> sqlite3.Connection | None:
+    async def _sqlite(self) -> InLoopConnection | None:
         """On SQLite, the sqlite3 connection of this transaction (see models/sqlite_inloop.py).
 
         The two statements every message runs (find_who, save_conversation) go to it directly:
@@ -151,7 +151,7 @@ class Repo(ReportQueries, ActivityQueries):
                 # Already checked out for this transaction: reading it needs no I/O.
                 assert conn.sync_connection is not None
                 driver = conn.sync_connection.connection.driver_connection
-                self._raw = driver._conn if isinstance(driver, InLoopConnection) and driver._conn else False
+                self._raw = driver if isinstance(driver, InLoopConnection) and driver._conn else False
         return self._raw or None
 
     async def _connection(self) -> AsyncConnection:
@@ -169,9 +169,9 @@ class Repo(ReportQueries, ActivityQueries):
         handled: Any = None
         if raw is not None:
             if update_key is None:
-                row = raw.execute(_FIND_WHO_SQLITE, (channel, external_id)).fetchone()
+                row = (await raw.run(_FIND_WHO_SQLITE, (channel, external_id))).fetchone()
             else:
-                row = raw.execute(_FIND_WHO_KEYED_SQLITE, (channel, update_key, channel, external_id)).fetchone()
+                row = (await raw.run(_FIND_WHO_KEYED_SQLITE, (channel, update_key, channel, external_id))).fetchone()
                 handled = json.loads(row[10]) if row is not None and row[10] is not None else None
             data = json.loads(row[8]) if row is not None and row[8] else None
         else:
@@ -247,8 +247,8 @@ class Repo(ReportQueries, ActivityQueries):
         raw = await self._sqlite()
         if raw is not None:
             stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
-            changed = raw.execute(_SAVE_CONVERSATION_SQLITE, (flow, step, json.dumps(data), new_version, stamp,
-                                                               identity_id, expected_version)).rowcount
+            changed = (await raw.run(_SAVE_CONVERSATION_SQLITE, (flow, step, json.dumps(data), new_version, stamp,
+                                                                identity_id, expected_version))).rowcount
         else:
             conn = await self._connection()
             changed = (await conn.execute(_SAVE_CONVERSATION, {
@@ -272,7 +272,7 @@ class Repo(ReportQueries, ActivityQueries):
             # As SQLAlchemy stores times on SQLite; isoformat is far cheaper than strftime.
             stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
             try:
-                raw.execute(_RECORD_UPDATE_SQLITE, (channel, key, json.dumps(replies), stamp))
+                await raw.run(_RECORD_UPDATE_SQLITE, (channel, key, json.dumps(replies), stamp))
             except sqlite3.IntegrityError as error:
                 raise IntegrityError(_RECORD_UPDATE_SQLITE, (channel, key), error) from error
             return

@@ -55,6 +55,9 @@ class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///data/totruong.db"
     auto_migrate: bool = True
     echo: bool = False
+    # SQLite: how long a write waits for a lock held by another process before the user gets an
+    # apology (the wait is asynchronous: everyone else keeps being answered).
+    lock_wait_seconds: float = Field(default=20.0, gt=0, le=300)
 
     @field_validator("url")
     @classmethod

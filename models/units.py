@@ -1,4 +1,5 @@
-"""Units from CSV (code,name,level,parent_code,households): checked whole, then written in one go."""
+"""Units from CSV (code,name,level,parent_code,households): checked whole, then written (in one
+transaction, or in short chunks that a re-run completes: see bot/cli.py)."""
 
 from __future__ import annotations
 
@@ -89,27 +90,60 @@ async def import_units(
 
     Runs inside the caller's transaction: on any error the caller rolls back and nothing is kept.
     """
+    await check_units(session, rows, levels=levels)
+    return await apply_units(session, in_order(rows, levels), levels=levels, progress=progress)
+
+
+def in_order(rows: list[UnitRow], levels: list[str]) -> list[UnitRow]:
+    """The rows parents first (by level, then by line), the order `apply_units` needs."""
+    rank = {level: index for index, level in enumerate(levels)}
+    return sorted(rows, key=lambda r: (rank[r.level], r.line))
+
+
+async def check_units(session: AsyncSession, rows: list[UnitRow], *, levels: list[str]) -> None:
+    """Checks the whole file against itself and the stored units, writing nothing: any problem
+    raises UnitImportError naming the line, before anything is imported."""
     _check(rows, levels)
     rank = {level: index for index, level in enumerate(levels)}
     by_code = {row.code: row for row in rows}
-    wanted = {row.code for row in rows} | {row.parent_code for row in rows if row.parent_code}
-    existing: dict[str, Unit] = {}
-    for chunk in _chunks(sorted(wanted), 500):
-        for unit in (await session.scalars(select(Unit).where(Unit.code.in_(chunk)))).all():  # type: ignore[attr-defined]
-            existing[unit.code] = unit
+    wanted = sorted({row.parent_code for row in rows if row.parent_code and row.parent_code not in by_code})
+    stored: dict[str, str] = {}
+    for chunk in _chunks(wanted, 500):
+        for code, level in (await session.execute(
+                select(Unit.code, Unit.level).where(Unit.code.in_(chunk)))).all():  # type: ignore[attr-defined]
+            stored[code] = level
     for row in rows:
         if not row.parent_code:
             continue
-        parent_level = by_code[row.parent_code].level if row.parent_code in by_code else (
-            existing[row.parent_code].level if row.parent_code in existing else None)
+        parent_level = by_code[row.parent_code].level if row.parent_code in by_code else stored.get(row.parent_code)
         if parent_level is None:
             raise UnitImportError(row.line, f"parent code {row.parent_code!r} is neither in the file nor stored")
         if rank.get(parent_level, -1) >= rank[row.level]:
             raise UnitImportError(row.line, f"a {row.level} cannot be under a {parent_level} "
                                             f"({row.parent_code!r}); levels go {' > '.join(levels)}")
+
+
+async def apply_units(
+    session: AsyncSession,
+    rows: list[UnitRow],
+    *,
+    levels: list[str],
+    progress: Callable[[int], None] | None = None,
+    done_before: int = 0,
+) -> tuple[int, int]:
+    """Writes checked rows, parents first (see `in_order`): a unit whose code is stored is updated,
+    another is added. Applying the same rows again changes nothing more, so an import cut short
+    (a crash between two chunks) is finished by running it again. Returns (added, updated)."""
+    wanted = {row.code for row in rows} | {row.parent_code for row in rows if row.parent_code}
+    existing: dict[str, Unit] = {}
+    for chunk in _chunks(sorted(wanted), 500):
+        for unit in (await session.scalars(select(Unit).where(Unit.code.in_(chunk)))).all():  # type: ignore[attr-defined]
+            existing[unit.code] = unit
     added = updated = 0
-    for done, row in enumerate(sorted(rows, key=lambda r: (rank[r.level], r.line)), start=1):
+    for done, row in enumerate(rows, start=done_before + 1):
         parent = existing.get(row.parent_code) if row.parent_code else None
+        if row.parent_code and parent is None:
+            raise UnitImportError(row.line, f"parent code {row.parent_code!r} is neither in the file nor stored")
         unit = existing.get(row.code)
         if unit is None:
             unit = Unit(code=row.code, name=row.name, level=row.level, households=row.households,

@@ -10,7 +10,7 @@ from handlers.errors import NotAllowed, UserError, button_number
 from handlers.i18n import _
 from handlers.messages import Button, Reply, rows
 from handlers.periods import Period, containing
-from handlers.summary import may_see_households, summarize, summary_replies
+from handlers.summary import may_see_households, record, render, summarize
 from models import summary_queries
 from models.tables import Unit
 
@@ -120,10 +120,14 @@ async def show(ctx: Context, unit_id: int, code: str) -> list[Reply]:
     """The summary of the unit for the period: text, chart, Excel file."""
     t = ctx.t
     unit = await _unit(ctx, unit_id)
-    summary = await summarize(ctx.repo, unit_path=unit.path, period=period_for(code, ctx), settings=ctx.settings,
-                              now=ctx.clock.now())
     roles = await ctx.roles()
+    # The queries, the chart and the Excel file first, on the long-read path and in threads, with
+    # nothing written yet: other people's answers go on meanwhile. Then the few quick writes.
+    async with ctx.long_read() as reads:
+        summary = await summarize(reads, unit_path=unit.path, period=period_for(code, ctx), settings=ctx.settings,
+                                  now=ctx.clock.now())
+        rendered = await render(reads, summary, t=t, files=ctx.files,
+                                households=may_see_households(roles, summary.unit))
     nav = rows([ctx.menu_button(f"{ACTION}.u.{unit_id}", t("🔁 Chọn kỳ khác")),
                 ctx.menu_button("menu", t("⬅️ Menu chính"))], per_row=2)
-    return await summary_replies(ctx.repo, summary, t=t, files=ctx.files, viewer_id=ctx.person_id,
-                                 households=may_see_households(roles, summary.unit), buttons=nav)
+    return await record(ctx.repo, rendered, t=t, files=ctx.files, viewer_id=ctx.person_id, buttons=nav)

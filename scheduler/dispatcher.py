@@ -2,37 +2,48 @@
 rate, and records what happened. Several instances can run on PostgreSQL (rows are locked with
 SKIP LOCKED and carry a lease); on SQLite one runs.
 
-Messages in flight when an instance dies are sent again when their lease runs out: they are
-logged as possible duplicates. Outcomes are recorded every few dozen sends, so that window stays
-small.
+A row is `sent` only with the platform's message ids in hand. Just before its request goes out a
+row is marked `sending` (one write for every row starting at that moment, which also records the
+outcomes finished meanwhile), so after a crash only rows really in flight are possible duplicates;
+the rest of a claimed batch is simply sent again. Instances heartbeat into `outbox_instance`: the
+rows of one that went silent (or stopped) are taken up within seconds, and each live instance
+sends at its share of the channel's rate, so the bot as a whole keeps the configured rate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.messages import Button, Keyboard, Reply
-from handlers.ports import BlockedByUser, Clock, RetryLater
+from handlers.ports import Ambiguous, BlockedByUser, Clock, Refused, RetryLater, SendError
 from models import outbox as rows
 from models.settings import OutboxSettings
 
 log = logging.getLogger(__name__)
 RECORD_EVERY = 50  # outcomes
 RECORD_SECONDS = 0.25
+FINAL = ("failed", "blocked")
 
 
 class Sender(Protocol):
-    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]: ...
+    async def send(self, chat_id: str, replies: Sequence[Reply], *, skip: int = 0) -> list[str]:
+        """Sends the replies (after the first `skip` pieces, sent by an earlier attempt); returns
+        the platform's message id of every piece, or raises a SendError."""
+        ...
+
+
+Undelivered = Callable[[list[tuple[rows.Claimed, rows.Outcome]]], Awaitable[None]]
 
 
 def reply_from_json(data: dict[str, Any]) -> Reply:
@@ -51,6 +62,12 @@ class TokenBucket:
         self.updated = time.monotonic()
         self._lock = asyncio.Lock()
 
+    def set_rate(self, rate: float) -> None:
+        """Changes the rate (this instance's share changed), keeping the tokens earned so far."""
+        self.rate = rate
+        self.capacity = max(1.0, rate / 10)
+        self.tokens = min(self.tokens, self.capacity)
+
     async def acquire(self) -> None:
         async with self._lock:
             while True:
@@ -63,6 +80,62 @@ class TokenBucket:
                 await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
+class _Writer:
+    """Group commit for one batch: marks rows `sending` just before their requests go out and
+    records finished outcomes in the same short transaction."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.marks: list[int] = []
+        self.outcomes: list[rows.Outcome] = []
+        self.marked: set[int] = set()
+        self._next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._task: asyncio.Task[None] | None = None
+        self.last = time.monotonic()
+
+    async def mark(self, row_id: int) -> None:
+        """Returns once the row is marked in the database (with whoever else starts now)."""
+        self.marks.append(row_id)
+        waiter = self._next
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop())
+        await asyncio.shield(waiter)
+
+    async def _loop(self) -> None:
+        while self.marks:
+            marks, self.marks = self.marks, []
+            waiter, self._next = self._next, asyncio.get_running_loop().create_future()
+            try:
+                await self._write(marks)
+            except Exception as error:  # those rows are not sent: their senders see the error
+                waiter.set_exception(error)
+                return
+            self.marked.update(marks)
+            waiter.set_result(None)
+
+    async def flush(self) -> None:
+        """Records the outcomes finished so far."""
+        if self.outcomes:
+            await self._write([])
+
+    async def _write(self, marks: list[int]) -> None:
+        outcomes, self.outcomes = self.outcomes, []
+        self.last = time.monotonic()
+        d = self.dispatcher
+        try:
+            async with d.sessions() as session, session.begin():
+                if outcomes:
+                    await rows.record(session, outcomes, now=d.clock.now(), instance=d.instance)
+                await rows.mark_sending(session, marks, instance=d.instance)
+        except BaseException:
+            self.outcomes = outcomes + self.outcomes  # kept for the final attempt to record them
+            raise
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Dispatcher:
     sessions: async_sessionmaker[AsyncSession]
@@ -71,11 +144,19 @@ class Dispatcher:
     settings: OutboxSettings
     # Called after each recorded batch with the notices it touched (progress reports to senders).
     on_recorded: Callable[[set[int]], Awaitable[None]] | None = None
+    # Called with rows that finally failed or found the user blocked (urgent ones alert someone else).
+    on_undelivered: Undelivered | None = None
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{random.randrange(1 << 30)}")
+    # Heartbeats are real time, whatever clock drives the outbox (a demonstration clock runs faster).
+    wall: Callable[[], datetime] = _wall
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _next_for_chat: dict[tuple[str, str], float] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _beating: asyncio.Task[None] | None = None
+    _live: int = 1  # live instances, this one included: each sends at rate / _live
+    _stopping: bool = False
+    _joined: bool = False
 
     def wake(self) -> None:
         """Looks at the outbox now rather than at the next idle tick."""
@@ -83,19 +164,39 @@ class Dispatcher:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
+        """Finishes the sends in flight (within `stop_seconds`), records them, gives the rest of the
+        claimed rows back at once and leaves, so that another instance or a restart takes them up."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            try:
+            done, _pending = await asyncio.wait({self._task}, timeout=self.settings.stop_seconds)
+            if not done:
+                log.warning("outbox: sends still in flight after %.0f s; leaving them to be taken up",
+                            self.settings.stop_seconds)
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            self._beating = None
+        if self._joined:
+            try:
+                async with self.sessions() as session, session.begin():
+                    await rows.leave(session, instance=self.instance)
+            except Exception:
+                log.exception("outbox: could not say this instance stopped; its rows wait for the heartbeat")
+            self._joined = False
 
     async def _run(self) -> None:
-        while True:
+        await self._join(at_start=True)
+        while not self._stopping:
             try:
                 sent = await self.run_once()
             except asyncio.CancelledError:
@@ -103,7 +204,7 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox dispatcher failed; trying again shortly")
                 sent = 0
-            if not sent:
+            if not sent and not self._stopping:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.idle_seconds)
@@ -120,81 +221,174 @@ class Dispatcher:
             total += handled
         return total
 
+    # --- instances ----------------------------------------------------------------------------
+
+    def _alive_since(self) -> datetime:
+        return self.wall() - timedelta(seconds=self.settings.dead_after_seconds)
+
+    async def _join(self, *, at_start: bool = False) -> None:
+        """Writes the first heartbeat and keeps beating in the background. On SQLite, which serves
+        one instance, whatever an earlier run left claimed is taken up now."""
+        if self._joined:
+            return
+        if at_start and self._dialect() == "sqlite":
+            async with self.sessions() as session, session.begin():
+                await rows.forget_others(session, instance=self.instance)
+        await self._beat()
+        self._joined = True
+        if self._beating is None:
+            self._beating = asyncio.create_task(self._heartbeats(), name="outbox-heartbeat")
+
+    def _dialect(self) -> str:
+        bind = self.sessions.kw.get("bind")
+        return str(bind.dialect.name) if bind is not None else ""
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                await self._beat()
+            except Exception:
+                log.warning("outbox: could not write the heartbeat; trying again", exc_info=True)
+
+    async def _beat(self) -> None:
+        async with self.sessions() as session, session.begin():
+            live = await rows.heartbeat(session, instance=self.instance, at=self.wall(),
+                                        alive_since=self._alive_since())
+        if live != self._live:
+            log.info("outbox: %d instance(s) sending; this one takes 1/%d of each channel's rate", live, live)
+            self._live = live
+            for channel, bucket in self._buckets.items():
+                bucket.set_rate(self._rate(channel))
+
+    # --- one batch ----------------------------------------------------------------------------
+
     async def run_once(self) -> int:
         """Claims one batch of due rows, sends them and records the outcomes."""
+        await self._join()
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
-            claimed = await rows.claim(session, now=now, limit=self.settings.batch,
-                                       lease_seconds=self.settings.lease_seconds, instance=self.instance,
-                                       channels=list(self.senders))
+            claimed = await rows.claim(
+                session, now=now, limit=self.settings.batch, lease_seconds=self.settings.lease_seconds,
+                instance=self.instance, channels=list(self.senders), alive_since=self._alive_since(),
+                chat_gaps=dict(self.settings.per_chat_seconds) if self._live > 1 else None)
         if not claimed:
             return 0
         for row in claimed:
             if row.was_sending:
                 log.warning("possible duplicate: outbox %s (%s) was being sent by an instance that stopped",
                             row.id, row.key)
-        pending: list[rows.Outcome] = []
+        writer = _Writer(self)
+        finished: set[int] = set()
         notices: set[int] = set()
-        last_record = time.monotonic()
+        undelivered: list[tuple[rows.Claimed, rows.Outcome]] = []
         gate = asyncio.Semaphore(self.settings.concurrency)
 
-        async def flush() -> None:
-            nonlocal pending, last_record
-            batch, pending = pending, []
-            last_record = time.monotonic()
-            if batch:
-                async with self.sessions() as session, session.begin():
-                    await rows.record(session, batch, now=self.clock.now())
-
-        async def one(row: rows.Claimed) -> None:
+        async def one(row: rows.Claimed) -> bool:
             async with gate:
-                outcome = await self._send(row)
-            pending.append(outcome)
+                if row.skip:
+                    outcome = rows.Outcome(row.id, "skipped", error=row.skip)
+                else:
+                    await self._bucket(row.channel).acquire()
+                    await self._chat_gap(row.channel, row.chat_id)
+                    if self._stopping:
+                        return False  # given back below, unsent
+                    await writer.mark(row.id)
+                    outcome = await self._send(row)
+            writer.outcomes.append(outcome)
+            finished.add(row.id)
             if row.notice_id:
                 notices.add(row.notice_id)
-            if len(pending) >= RECORD_EVERY or time.monotonic() - last_record > RECORD_SECONDS:
-                await flush()
+            if outcome.status in FINAL:
+                undelivered.append((row, outcome))
+            if len(writer.outcomes) >= RECORD_EVERY or time.monotonic() - writer.last > RECORD_SECONDS:
+                await writer.flush()
+            return True
 
         async def chat(queue: list[rows.Claimed]) -> None:
             for row in queue:  # one chat's messages in the order they were queued
-                await one(row)
+                if not await one(row):
+                    return
 
         by_chat: dict[tuple[str, str], list[rows.Claimed]] = {}
         for row in claimed:
             by_chat.setdefault((row.channel, row.chat_id), []).append(row)
-        await asyncio.gather(*(chat(queue) for queue in by_chat.values()))
-        await flush()
+        try:
+            await asyncio.gather(*(chat(queue) for queue in by_chat.values()))
+        finally:
+            await self._wind_up(writer, [r.id for r in claimed if r.id not in finished and r.id not in writer.marked])
+        if undelivered and self.on_undelivered is not None:
+            try:
+                await self.on_undelivered(undelivered)
+            except Exception:
+                log.exception("outbox: could not act on %d undelivered rows", len(undelivered))
         if notices and self.on_recorded is not None:
             await self.on_recorded(notices)
-        return len(claimed)
+        return len(finished) or len(claimed)
+
+    async def _wind_up(self, writer: _Writer, unsent: list[int]) -> None:
+        """Records what was done and gives back at once what was claimed but never sent."""
+        try:
+            await writer.flush()
+            if unsent:
+                async with self.sessions() as session, session.begin():
+                    await rows.release(session, unsent, instance=self.instance)
+                log.info("outbox: released %d claimed rows that were not sent", len(unsent))
+        except Exception:
+            log.exception("outbox: could not record a batch; its rows will be taken up again")
 
     async def _send(self, row: rows.Claimed) -> rows.Outcome:
-        if row.skip:
-            return rows.Outcome(row.id, "skipped", error=row.skip)
         sender = self.senders[row.channel]
-        await self._bucket(row.channel).acquire()
-        await self._chat_gap(row.channel, row.chat_id)
+        attempt = row.attempts + 1
+        before = [i for i in row.sent_ids.split(",") if i] if row.sent_ids else []
+        replies = [reply_from_json(item) for item in row.payload]
         try:
-            ids = await sender.send(row.chat_id, [reply_from_json(item) for item in row.payload])
-        except BlockedByUser:
-            return rows.Outcome(row.id, "blocked", error="blocked by the user", identity_id=row.identity_id)
-        except RetryLater as wait:
-            return rows.Outcome(row.id, "retry", error=str(wait), retry_at=self._later(wait.seconds))
-        except Exception as error:  # 5xx, network: back off, then give up
-            reason = f"{type(error).__name__}: {error}"
-            if row.attempts >= self.settings.max_attempts:
-                log.warning("outbox %s failed after %d attempts: %s", row.id, row.attempts, reason)
-                return rows.Outcome(row.id, "failed", error=reason)
-            backoff = min(600.0, 2.0 ** row.attempts) * random.uniform(0.5, 1.5)
-            return rows.Outcome(row.id, "retry", error=reason, retry_at=self._later(backoff))
-        return rows.Outcome(row.id, "sent", message_id=",".join(ids))
+            if row.progress:
+                ids = await sender.send(row.chat_id, replies, skip=row.progress)
+            else:
+                ids = await sender.send(row.chat_id, replies)
+        except SendError as error:
+            return self._failure(row, attempt, error, before + error.sent)
+        except Exception as error:  # a channel bug or an unexpected failure: back off, then give up
+            return self._failure(row, attempt, error, before)
+        if not ids:
+            return rows.Outcome(row.id, "skipped", error="nothing to send")
+        if not all(ids):  # a channel that lost an id must never pass for a delivery
+            error = RuntimeError("the channel returned no message id")
+            return self._failure(row, attempt, error, before)
+        return rows.Outcome(row.id, "sent", message_id=",".join(before + ids), progress=row.progress + len(ids))
+
+    def _failure(self, row: rows.Claimed, attempt: int, error: Exception, sent: list[str]) -> rows.Outcome:
+        done = dict(message_id=",".join(sent), progress=len(sent) if sent else row.progress)
+        if isinstance(error, BlockedByUser):
+            return rows.Outcome(row.id, "blocked", error="blocked by the user", identity_id=row.identity_id, **done)
+        if isinstance(error, Refused):
+            log.warning("outbox %s refused by %s: %s", row.id, row.channel, error.reason)
+            return rows.Outcome(row.id, "failed", error=f"refused: {error.reason}", **done)
+        if isinstance(error, RetryLater):
+            return rows.Outcome(row.id, "retry", error=str(error), retry_at=self._later(error.seconds), **done)
+        reason = f"{type(error).__name__}: {error}"
+        if attempt >= self.settings.max_attempts:
+            log.warning("outbox %s failed after %d attempts: %s", row.id, attempt, reason)
+            return rows.Outcome(row.id, "failed", error=reason, **done)
+        if isinstance(error, Ambiguous):
+            # The request went out and no answer came: it may have arrived. Never again at once.
+            pause = self.settings.ambiguous_retry_seconds * random.uniform(1.0, 1.5)
+            log.warning("possible duplicate: outbox %s (%s) got no answer (%s); trying again in %.0f s",
+                        row.id, row.key, error, pause)
+            return rows.Outcome(row.id, "retry", error=reason, retry_at=self._later(pause), **done)
+        backoff = min(600.0, 2.0 ** attempt) * random.uniform(0.5, 1.5)
+        return rows.Outcome(row.id, "retry", error=reason, retry_at=self._later(backoff), **done)
 
     def _later(self, seconds: float) -> datetime:
         return self.clock.now() + timedelta(seconds=seconds)
 
+    def _rate(self, channel: str) -> float:
+        return self.settings.rates.get(channel, 10.0) / max(1, self._live)
+
     def _bucket(self, channel: str) -> TokenBucket:
         if channel not in self._buckets:
-            self._buckets[channel] = TokenBucket(self.settings.rates.get(channel, 10.0))
+            self._buckets[channel] = TokenBucket(self._rate(channel))
         return self._buckets[channel]
 
     async def _chat_gap(self, channel: str, chat_id: str) -> None:

@@ -23,7 +23,7 @@ from telegram import Bot, CallbackQuery, Message, ReplyKeyboardRemove
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import telegram_render as render
-from bot.send_fallbacks import PHOTO_NOTE, clean_text, text_refusal
+from bot.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
 from bot.telegram_transport import seconds_of
 from handlers.i18n import _
 from handlers.messages import Keyboard, Reply
@@ -81,7 +81,7 @@ class TelegramSender:
 
     async def deliver(self, chat_id: str, replies: Sequence[Reply], *, skip: int = 0) -> list[str]:
         """Sends a delivery piece by piece after the first `skip`; returns the ids or raises a SendError."""
-        pieces = [piece for reply in replies for piece in self._pieces(chat_id, reply)]
+        pieces = [piece for reply in sendable(replies) for piece in self._pieces(chat_id, reply)]
         ids: list[str] = []
         for piece in pieces[skip:]:
             try:
@@ -121,7 +121,7 @@ class TelegramSender:
         try:
             message = await self._once(self.bot.send_message, chat_id, text, reply_markup=markup)
         except BadRequest as error:
-            cleaned = clean_text(text, render.TEXT_LIMIT)
+            cleaned = clean_text(text, shorter_limit(error.message, text, render.TEXT_LIMIT))
             if cleaned == text and not text_refusal(error.message):
                 raise
             log.warning("Telegram refused a text for chat %s (%s); sending it cleaned", chat_id, error.message)

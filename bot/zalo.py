@@ -22,7 +22,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import bindparam, select
 
-from bot.send_fallbacks import PHOTO_NOTE, clean_text, text_refusal
+from bot.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
 from bot.zalo_client import ZaloClient, ZaloError, ZaloUnauthorized
 from bot.zalo_menus import TEXT_LIMIT, Piece, Shown, render
 from handlers.i18n import Translator, _
@@ -310,6 +310,7 @@ class ZaloChannel:
         """
         if self.dead:
             raise Unavailable("the Zalo channel is stopped: the token was rejected")
+        replies = sendable(replies)
         shown = Shown.of(replies)
         if shown.buttons:
             self._delivered[chat_id] = shown
@@ -336,7 +337,7 @@ class ZaloChannel:
                             error.description)
                 fallback = Piece(text=t(PHOTO_NOTE))
             else:
-                cleaned = clean_text(piece.text, TEXT_LIMIT)
+                cleaned = clean_text(piece.text, shorter_limit(error.description, piece.text, TEXT_LIMIT))
                 if cleaned == piece.text and not text_refusal(error.description):
                     raise
                 log.warning("Zalo refused a text for chat %s (%s); sending it cleaned", chat_id, error.description)

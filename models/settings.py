@@ -304,8 +304,8 @@ def load_settings(
                 raise SettingsError(f"{name}: {'.'.join(parts[:-1])} is not a section")
             target = node
         target[parts[-1]] = _parse_env_value(raw)
-        for key in [key for key in sources if key[: len(parts)] == parts]:
-            del sources[key]  # the file's values under this key are replaced, not merged
+        for replaced in [known for known in sources if known[: len(parts)] == parts]:
+            del sources[replaced]  # the file's values under this key are replaced, not merged
         sources[parts] = f"environment variable {name}"
 
     data["base_dir"] = config_file.parent

@@ -133,7 +133,9 @@ async def test_slow_answers_give_no_extra_copy(app, fake: FakeTelegram, telegram
     chats = await telegram_residents(app, 8)
     fake.slow("sendMessage", 6, times=8)  # longer than python-telegram-bot's default 5 s read timeout
     await queue_for_everyone(app, chats, TEXT)
+    started = asyncio.get_running_loop().time()
     await app.dispatcher.drain()
+    await asyncio.sleep(max(0.0, started + 7 - asyncio.get_running_loop().time()))  # every slow answer is in
     copies = Counter(c.chat_id for c in fake.calls_of("sendMessage") if c.params.get("text") == TEXT)
     assert copies == Counter({chat: 1 for chat in chats})
     async with app.sessions() as session:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.zalo_client import Backoff
 from models.tables import Outbox
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.integration.test_notices import fake_residents, send_notice
@@ -71,7 +72,10 @@ async def test_a_long_429_pause_sends_everyone_later_exactly_once(database_url: 
                                                                  fake: FakeZaloApi, clock: Any) -> None:
     async with running(zalo_settings(database_url, tmp_path, fake), clock) as app:
         chats = await residents_on_zalo(app, 50)
-        # Longer than a delivery waits in-line: the rows go back to the outbox and come again.
+        channel = app.channels["zalo"]
+        # Longer than the client waits out (scaled down from production's minutes to seconds) and
+        # than a delivery waits in-line: the rows go back to the outbox and come again.
+        channel.client.backoff = Backoff(base=0.005, cap=0.05, attempts=6, rate_limited_for=3)
         fake.fail("sendMessage", 429, times=3, retry_after=4, description="Too many requests")
         await send_notice(app, TEXT)
         found = await deliver(app, clock)

@@ -27,7 +27,7 @@ from bot.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, 
 from bot.telegram_transport import seconds_of
 from handlers.i18n import _
 from handlers.messages import Keyboard, Reply
-from handlers.ports import Ambiguous, BlockedByUser, Refused, RetryLater, SendError, Unavailable
+from handlers.ports import Ambiguous, BlockedByUser, Refused, RetryLater, Unavailable
 from models.tables import Attachment
 
 if TYPE_CHECKING:
@@ -86,9 +86,6 @@ class TelegramSender:
         for piece in pieces[skip:]:
             try:
                 ids.append(await piece())
-            except SendError as error:
-                error.sent = ids
-                raise
             except Forbidden as error:
                 raise BlockedByUser(chat_id, sent=ids) from error
             except RetryAfter as error:
@@ -156,7 +153,7 @@ class TelegramSender:
             except BadRequest:
                 raise
             except NetworkError as error:
-                if attempt == 2 or went_out(error) or isinstance(error, RetryAfter | Forbidden):
+                if attempt == 2 or went_out(error):
                     raise
                 await asyncio.sleep(self.retry_delay)
         raise AssertionError("unreachable")

@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from models.codes import subtree_range
@@ -226,23 +226,29 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease_secon
     return claimed
 
 
-async def mark_sending(session: AsyncSession, ids: Sequence[int], *, instance: str) -> None:
+_MARK = (
+    update(Outbox)
+    .where(Outbox.id.in_(bindparam("row_ids", expanding=True)), Outbox.claimed_by == bindparam("holder"))
+    .values(status=SENDING, attempts=Outbox.attempts + 1)
+)
+
+
+async def mark_sending(conn: AsyncConnection, ids: Sequence[int], *, instance: str) -> None:
     """Marks rows whose request is about to go out (one UPDATE for all): after a crash, only these
     may have arrived already; the rest are simply sent again."""
     if ids:
-        await session.execute(
-            update(Outbox).where(Outbox.id.in_(list(ids)), Outbox.claimed_by == instance)
-            .values(status=SENDING, attempts=Outbox.attempts + 1)
-            .execution_options(synchronize_session=False))
+        await conn.execute(_MARK, {"row_ids": list(ids), "holder": instance})
 
 
 async def release(session: AsyncSession, ids: Sequence[int], *, instance: str) -> None:
-    """Gives claimed rows that were not sent back to the queue at once (the instance is stopping)."""
+    """Gives rows this instance holds but did not send back to the queue at once (it is stopping,
+    or its batch failed); a row marked ahead of its send gets its attempt back."""
     if ids:
         await session.execute(
             update(Outbox).where(Outbox.id.in_(list(ids)), Outbox.claimed_by == instance,
-                                 Outbox.status == CLAIMED)
-            .values(status="pending", lease_until=None, claimed_by="")
+                                 Outbox.status.in_(HELD))
+            .values(status="pending", lease_until=None, claimed_by="",
+                    attempts=case((Outbox.status == SENDING, Outbox.attempts - 1), else_=Outbox.attempts))
             .execution_options(synchronize_session=False))
 
 
@@ -298,12 +304,11 @@ _RECORD = (
 )
 
 
-async def record(session: AsyncSession, outcomes: Sequence[Outcome], *, now: datetime, instance: str) -> None:
+async def record(conn: AsyncConnection, outcomes: Sequence[Outcome], *, now: datetime, instance: str) -> None:
     """Writes what happened to each row this instance holds (one executemany); a blocked user's
     identity is marked."""
     if not outcomes:
         return
-    conn = await session.connection()
     await conn.execute(_RECORD, [
         {"row_id": o.id, "holder": instance, "new_status": o.status, "reason": o.error[:300],
          "when_sent": now if o.status == "sent" else None, "channel_id": o.message_id[:255],
@@ -312,8 +317,7 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome], *, now: dat
     ])
     blocked = {o.identity_id for o in outcomes if o.status == "blocked" and o.identity_id}
     if blocked:
-        await session.execute(update(Identity).where(Identity.id.in_(blocked)).values(blocked=True)
-                              .execution_options(synchronize_session=False))
+        await conn.execute(update(Identity).where(Identity.id.in_(blocked)).values(blocked=True))
 
 
 async def notice_counts(session: AsyncSession, notice_id: int) -> dict[str, int]:

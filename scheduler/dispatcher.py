@@ -18,12 +18,13 @@ import logging
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handlers.messages import Button, Keyboard, Reply
 from handlers.ports import Ambiguous, BlockedByUser, Clock, Refused, RetryLater, SendError
@@ -82,10 +83,17 @@ class TokenBucket:
 
 class _Writer:
     """Group commit for one batch: marks rows `sending` just before their requests go out and
-    records finished outcomes in the same short transaction."""
+    records finished outcomes in the same short transaction.
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    Each write also marks the next few rows of the batch (`ahead`, in the order they will go), so
+    that the sends that follow need no write of their own: after a crash the possible duplicates
+    are the rows in flight and those few about to go, never the whole batch.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, upcoming: Sequence[int] = (), ahead: int = 0) -> None:
         self.dispatcher = dispatcher
+        self.upcoming = deque(upcoming)
+        self.ahead = ahead
         self.marks: list[int] = []
         self.outcomes: list[rows.Outcome] = []
         self.marked: set[int] = set()
@@ -95,7 +103,13 @@ class _Writer:
 
     async def mark(self, row_id: int) -> None:
         """Returns once the row is marked in the database (with whoever else starts now)."""
+        if row_id in self.marked:
+            return
         self.marks.append(row_id)
+        while self.upcoming and len(self.marks) <= self.ahead:
+            following = self.upcoming.popleft()
+            if following not in self.marked and following not in self.marks:
+                self.marks.append(following)
         waiter = self._next
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop())
@@ -119,14 +133,16 @@ class _Writer:
             await self._write([])
 
     async def _write(self, marks: list[int]) -> None:
-        outcomes, self.outcomes = self.outcomes, []
-        self.last = time.monotonic()
         d = self.dispatcher
         try:
-            async with d.sessions() as session, session.begin():
-                if outcomes:
-                    await rows.record(session, outcomes, now=d.clock.now(), instance=d.instance)
-                await rows.mark_sending(session, marks, instance=d.instance)
+            async with d.writing:  # one write at a time: on SQLite a second would wait for the lock
+                outcomes, self.outcomes = self.outcomes, []
+                self.last = time.monotonic()
+                # A bare connection: this runs for every few sends, and an ORM session costs double.
+                async with d.engine.begin() as conn:
+                    if outcomes:
+                        await rows.record(conn, outcomes, now=d.clock.now(), instance=d.instance)
+                    await rows.mark_sending(conn, marks, instance=d.instance)
         except BaseException:
             self.outcomes = outcomes + self.outcomes  # kept for the final attempt to record them
             raise
@@ -157,6 +173,9 @@ class Dispatcher:
     _live: int = 1  # live instances, this one included: each sends at rate / _live
     _stopping: bool = False
     _joined: bool = False
+    # The dispatcher's own writes (claims, marks, outcomes, heartbeats) go one at a time: SQLite
+    # takes one writer, and a second transaction of this process would wait for the lock.
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def wake(self) -> None:
         """Looks at the outbox now rather than at the next idle tick."""
@@ -188,7 +207,7 @@ class Dispatcher:
             self._beating = None
         if self._joined:
             try:
-                async with self.sessions() as session, session.begin():
+                async with self.writing, self.sessions() as session, session.begin():
                     await rows.leave(session, instance=self.instance)
             except Exception:
                 log.exception("outbox: could not say this instance stopped; its rows wait for the heartbeat")
@@ -213,6 +232,7 @@ class Dispatcher:
 
     async def drain(self, *, rounds: int = 1000) -> int:
         """Sends everything that is due now (tests and the CLI); returns how many rows were handled."""
+        self._stopping = False
         total = 0
         for _ in range(rounds):
             handled = await self.run_once()
@@ -232,7 +252,7 @@ class Dispatcher:
         if self._joined:
             return
         if at_start and self._dialect() == "sqlite":
-            async with self.sessions() as session, session.begin():
+            async with self.writing, self.sessions() as session, session.begin():
                 await rows.forget_others(session, instance=self.instance)
         await self._beat()
         self._joined = True
@@ -240,8 +260,13 @@ class Dispatcher:
             self._beating = asyncio.create_task(self._heartbeats(), name="outbox-heartbeat")
 
     def _dialect(self) -> str:
+        return str(self.engine.dialect.name)
+
+    @property
+    def engine(self) -> AsyncEngine:
         bind = self.sessions.kw.get("bind")
-        return str(bind.dialect.name) if bind is not None else ""
+        assert isinstance(bind, AsyncEngine), "the dispatcher's sessions are bound to one engine"
+        return bind
 
     async def _heartbeats(self) -> None:
         while True:
@@ -252,7 +277,7 @@ class Dispatcher:
                 log.warning("outbox: could not write the heartbeat; trying again", exc_info=True)
 
     async def _beat(self) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self.writing, self.sessions() as session, session.begin():
             live = await rows.heartbeat(session, instance=self.instance, at=self.wall(),
                                         alive_since=self._alive_since())
         if live != self._live:
@@ -267,7 +292,7 @@ class Dispatcher:
         """Claims one batch of due rows, sends them and records the outcomes."""
         await self._join()
         now = self.clock.now()
-        async with self.sessions() as session, session.begin():
+        async with self.writing, self.sessions() as session, session.begin():
             claimed = await rows.claim(
                 session, now=now, limit=self.settings.batch, lease_seconds=self.settings.lease_seconds,
                 instance=self.instance, channels=list(self.senders), alive_since=self._alive_since(),
@@ -278,8 +303,9 @@ class Dispatcher:
             if row.was_sending:
                 log.warning("possible duplicate: outbox %s (%s) was being sent by an instance that stopped",
                             row.id, row.key)
-        writer = _Writer(self)
+        writer = _Writer(self, [row.id for row in claimed if not row.skip], ahead=self.settings.concurrency)
         finished: set[int] = set()
+        started: set[int] = set()  # rows whose requests went out (marked ahead is not enough)
         notices: set[int] = set()
         undelivered: list[tuple[rows.Claimed, rows.Outcome]] = []
         gate = asyncio.Semaphore(self.settings.concurrency)
@@ -294,6 +320,7 @@ class Dispatcher:
                     if self._stopping:
                         return False  # given back below, unsent
                     await writer.mark(row.id)
+                    started.add(row.id)
                     outcome = await self._send(row)
             writer.outcomes.append(outcome)
             finished.add(row.id)
@@ -314,9 +341,14 @@ class Dispatcher:
         for row in claimed:
             by_chat.setdefault((row.channel, row.chat_id), []).append(row)
         try:
-            await asyncio.gather(*(chat(queue) for queue in by_chat.values()))
+            # Every chat runs to its end even when one fails, so nothing is still sending when the
+            # unsent rows are given back below.
+            results = await asyncio.gather(*(chat(queue) for queue in by_chat.values()), return_exceptions=True)
         finally:
-            await self._wind_up(writer, [r.id for r in claimed if r.id not in finished and r.id not in writer.marked])
+            await self._wind_up(writer, [r.id for r in claimed if r.id not in finished and r.id not in started])
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise failures[0]
         if undelivered and self.on_undelivered is not None:
             try:
                 await self.on_undelivered(undelivered)
@@ -324,14 +356,14 @@ class Dispatcher:
                 log.exception("outbox: could not act on %d undelivered rows", len(undelivered))
         if notices and self.on_recorded is not None:
             await self.on_recorded(notices)
-        return len(finished) or len(claimed)
+        return len(finished)
 
     async def _wind_up(self, writer: _Writer, unsent: list[int]) -> None:
         """Records what was done and gives back at once what was claimed but never sent."""
         try:
             await writer.flush()
             if unsent:
-                async with self.sessions() as session, session.begin():
+                async with self.writing, self.sessions() as session, session.begin():
                     await rows.release(session, unsent, instance=self.instance)
                 log.info("outbox: released %d claimed rows that were not sent", len(unsent))
         except Exception:

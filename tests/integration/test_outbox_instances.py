@@ -121,7 +121,8 @@ async def test_a_silent_instances_rows_are_taken_up_at_once(app, clock, caplog: 
         session.add(OutboxInstance(name="gone", seen_at=datetime.now(UTC) - timedelta(seconds=30)))
         held = await rows.claim(session, now=clock.now(), limit=100, lease_seconds=120, instance="gone",
                                 channels=["fake"])
-        await rows.mark_sending(session, [held[0].id, held[1].id], instance="gone")  # its two requests in flight
+        # Its last two requests were going out when it went silent.
+        await rows.mark_sending(await session.connection(), [held[0].id, held[1].id], instance="gone")
     with caplog.at_level(logging.WARNING, logger="scheduler.dispatcher"):
         await app.dispatcher.drain()  # the lease has 120 s to go
     assert sender.copies == Counter({f"c{n}": 1 for n in range(10)})

@@ -173,3 +173,33 @@ async def test_a_send_without_an_answer_is_retried_only_after_a_pause(
         assert len(fake.calls_of("sendMessage", chat_id=chats[0])) == 2
     finally:
         await second.stop()
+
+
+async def test_a_retry_sends_only_the_pieces_that_did_not_go(app, fake: FakeTelegram, telegram: TelegramChannel,
+                                                             clock) -> None:
+    [chat] = await telegram_residents(app, 1)
+    async with app.sessions() as session, session.begin():
+        photo = await app.files.save(Repo(session), content=small_png(), mime="image/png", uploader=None)
+    long_text = "Bản đồ khu vực cắt điện.\n\n" + "Các tuyến đường: Lê Duẩn, Trần Phú, Bạch Đằng. " * 40
+    async with app.sessions() as session:
+        person_id = (await session.scalars(select(Identity.person_id).where(Identity.chat_id == str(chat)))).one()
+    await app.deliver_to_person(person_id, [Reply(long_text, photo_id=photo)])  # a photo, then the text
+    fake.fail("sendMessage", 500, "Internal Server Error", chat_id=chat, times=2)
+    await app.dispatcher.drain()
+    async with app.sessions() as session:
+        row = (await session.scalars(select(Outbox).where(Outbox.chat_id == str(chat)))).one()
+    assert row.status == "retry" and row.progress == 1 and row.message_id  # the photo went, its id is kept
+    clock.advance(minutes=10)
+    await app.dispatcher.drain()
+    assert len(fake.calls_of("sendPhoto", chat_id=chat)) == 1  # not sent again
+    sent = fake.sent_to(chat)
+    assert [bool(m.get("photo")) for m in sent] == [True] + [False] * (len(sent) - 1) and len(sent) >= 2
+    async with app.sessions() as session:
+        row = (await session.scalars(select(Outbox).where(Outbox.chat_id == str(chat)))).one()
+    assert row.status == "sent" and row.message_id.split(",") == [str(m["message_id"]) for m in sent]
+
+
+def small_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (80, 60), (30, 120, 200)).save(out, "PNG")
+    return out.getvalue()

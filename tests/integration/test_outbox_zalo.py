@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.zalo_client import Backoff
+from handlers.messages import Reply
+from models.repos import Repo
 from models.tables import Outbox
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.integration.test_notices import fake_residents, send_notice
-from tests.integration.test_zalo import fake, running, zalo_settings
+from tests.integration.test_zalo import PNG, fake, running, zalo_settings
 
 __all__ = ["fake"]
 TEXT = "Thông báo: sáng thứ bảy phun thuốc diệt muỗi, bà con đóng kín cửa."
@@ -104,3 +106,20 @@ async def test_a_message_zalo_refuses_ends_failed_not_sent(database_url: str, tm
     assert [(row.status, row.message_id) for row in found] == [("failed", "")]
     assert "refused" in found[0].error and "chat_id is invalid" in found[0].error
     assert not [s for s in fake.sent if TEXT in s.text]
+
+
+async def test_a_photo_zalo_cannot_fetch_becomes_a_note_and_the_text_goes(database_url: str, tmp_path: Path,
+                                                                          fake: FakeZaloApi, clock: Any) -> None:
+    fake.fetch_photos = True  # Zalo fetches photos by URL; this address answers 404, so Zalo refuses (400)
+    settings = zalo_settings(database_url, tmp_path, fake, TOTRUONG_WEB__PUBLIC_URL=fake.url)
+    async with running(settings, clock) as app:
+        [person_id] = await fake_residents(app, 1, channel="zalo")
+        async with app.sessions() as session, session.begin():
+            photo = await app.files.save(Repo(session), content=PNG, mime="image/png", uploader=None)
+        await app.deliver_to_person(person_id, [Reply(TEXT, photo_id=photo)])
+        found = await deliver(app, clock)
+    assert [c.error for c in fake.calls if c.method == "sendPhoto"] == [400]
+    texts = fake.texts_to("c0")
+    assert texts == ["📷 (Không gửi kèm được ảnh/tệp qua ứng dụng này; ảnh/tệp có trong báo cáo trên hệ thống.)",
+                     TEXT]
+    assert [row.status for row in found] == ["sent"] and len(found[0].message_id.split(",")) == 2

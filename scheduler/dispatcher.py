@@ -18,7 +18,6 @@ import logging
 import random
 import socket
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from handlers.messages import Button, Keyboard, Reply
 from handlers.ports import Ambiguous, BlockedByUser, Clock, Refused, RetryLater, SendError
 from models import outbox as rows
 from models.settings import OutboxSettings
+from scheduler.outbox_batch import BatchWriter, TokenBucket
 
 log = logging.getLogger(__name__)
 RECORD_EVERY = 50  # outcomes
@@ -51,101 +51,6 @@ def reply_from_json(data: dict[str, Any]) -> Reply:
     buttons = tuple(tuple(Button(b["id"], b["label"]) for b in row) for row in data.get("buttons", []))
     return Reply(text=data.get("text", ""), buttons=buttons, keyboard=Keyboard(data.get("keyboard", "inline")),
                  photo_id=data.get("photo_id"), document_id=data.get("document_id"))
-
-
-class TokenBucket:
-    """At most `rate` acquisitions a second on average, bursts of up to `burst`."""
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate / 10)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    def set_rate(self, rate: float) -> None:
-        """Changes the rate (this instance's share changed), keeping the tokens earned so far."""
-        self.rate = rate
-        self.capacity = max(1.0, rate / 10)
-        self.tokens = min(self.tokens, self.capacity)
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
-
-
-class _Writer:
-    """Group commit for one batch: marks rows `sending` just before their requests go out and
-    records finished outcomes in the same short transaction.
-
-    Each write also marks the next few rows of the batch (`ahead`, in the order they will go), so
-    that the sends that follow need no write of their own: after a crash the possible duplicates
-    are the rows in flight and those few about to go, never the whole batch.
-    """
-
-    def __init__(self, dispatcher: Dispatcher, upcoming: Sequence[int] = (), ahead: int = 0) -> None:
-        self.dispatcher = dispatcher
-        self.upcoming = deque(upcoming)
-        self.ahead = ahead
-        self.marks: list[int] = []
-        self.outcomes: list[rows.Outcome] = []
-        self.marked: set[int] = set()
-        self._next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._task: asyncio.Task[None] | None = None
-        self.last = time.monotonic()
-
-    async def mark(self, row_id: int) -> None:
-        """Returns once the row is marked in the database (with whoever else starts now)."""
-        if row_id in self.marked:
-            return
-        self.marks.append(row_id)
-        while self.upcoming and len(self.marks) <= self.ahead:
-            following = self.upcoming.popleft()
-            if following not in self.marked and following not in self.marks:
-                self.marks.append(following)
-        waiter = self._next
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop())
-        await asyncio.shield(waiter)
-
-    async def _loop(self) -> None:
-        while self.marks:
-            marks, self.marks = self.marks, []
-            waiter, self._next = self._next, asyncio.get_running_loop().create_future()
-            try:
-                await self._write(marks)
-            except Exception as error:  # those rows are not sent: their senders see the error
-                waiter.set_exception(error)
-                return
-            self.marked.update(marks)
-            waiter.set_result(None)
-
-    async def flush(self) -> None:
-        """Records the outcomes finished so far."""
-        if self.outcomes:
-            await self._write([])
-
-    async def _write(self, marks: list[int]) -> None:
-        d = self.dispatcher
-        try:
-            async with d.writing:  # one write at a time: on SQLite a second would wait for the lock
-                outcomes, self.outcomes = self.outcomes, []
-                self.last = time.monotonic()
-                # A bare connection: this runs for every few sends, and an ORM session costs double.
-                async with d.engine.begin() as conn:
-                    if outcomes:
-                        await rows.record(conn, outcomes, now=d.clock.now(), instance=d.instance)
-                    await rows.mark_sending(conn, marks, instance=d.instance)
-        except BaseException:
-            self.outcomes = outcomes + self.outcomes  # kept for the final attempt to record them
-            raise
 
 
 def _wall() -> datetime:
@@ -172,6 +77,7 @@ class Dispatcher:
     _beating: asyncio.Task[None] | None = None
     _live: int = 1  # live instances, this one included: each sends at rate / _live
     _stopping: bool = False
+    _stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     _joined: bool = False
     # The dispatcher's own writes (claims, marks, outcomes, heartbeats) go one at a time: SQLite
     # takes one writer, and a second transaction of this process would wait for the lock.
@@ -184,12 +90,14 @@ class Dispatcher:
     def start(self) -> None:
         if self._task is None:
             self._stopping = False
+            self._stop_event.clear()
             self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
         """Finishes the sends in flight (within `stop_seconds`), records them, gives the rest of the
         claimed rows back at once and leaves, so that another instance or a restart takes them up."""
         self._stopping = True
+        self._stop_event.set()
         self._wake.set()
         if self._task is not None:
             done, _pending = await asyncio.wait({self._task}, timeout=self.settings.stop_seconds)
@@ -233,6 +141,7 @@ class Dispatcher:
     async def drain(self, *, rounds: int = 1000) -> int:
         """Sends everything that is due now (tests and the CLI); returns how many rows were handled."""
         self._stopping = False
+        self._stop_event.clear()
         total = 0
         for _ in range(rounds):
             handled = await self.run_once()
@@ -303,7 +212,7 @@ class Dispatcher:
             if row.was_sending:
                 log.warning("possible duplicate: outbox %s (%s) was being sent by an instance that stopped",
                             row.id, row.key)
-        writer = _Writer(self, [row.id for row in claimed if not row.skip], ahead=self.settings.concurrency)
+        writer = BatchWriter(self, [row.id for row in claimed if not row.skip], ahead=self.settings.concurrency)
         finished: set[int] = set()
         started: set[int] = set()  # rows whose requests went out (marked ahead is not enough)
         notices: set[int] = set()
@@ -315,10 +224,8 @@ class Dispatcher:
                 if row.skip:
                     outcome = rows.Outcome(row.id, "skipped", error=row.skip)
                 else:
-                    await self._bucket(row.channel).acquire()
-                    await self._chat_gap(row.channel, row.chat_id)
-                    if self._stopping:
-                        return False  # given back below, unsent
+                    if self._stopping or not await self._paced(row):
+                        return False  # stopping: given back below, unsent
                     await writer.mark(row.id)
                     started.add(row.id)
                     outcome = await self._send(row)
@@ -358,7 +265,33 @@ class Dispatcher:
             await self.on_recorded(notices)
         return len(finished)
 
-    async def _wind_up(self, writer: _Writer, unsent: list[int]) -> None:
+    async def _paced(self, row: rows.Claimed) -> bool:
+        """Waits for the channel's rate and the chat's gap; False when the dispatcher stops meanwhile."""
+        bucket = self._bucket(row.channel)
+        if not bucket.try_take() and not await self._unless_stopped(bucket.acquire()):
+            return False
+        wait = self._chat_wait(row.channel, row.chat_id)
+        if wait > 0 and not await self._unless_stopped(asyncio.sleep(wait)):
+            return False
+        return not self._stopping
+
+    async def _unless_stopped(self, waiting: Awaitable[None]) -> bool:
+        """Awaits `waiting`, cut short (False) when the dispatcher is told to stop."""
+        task = asyncio.ensure_future(waiting)
+        stop = asyncio.ensure_future(self._stop_event.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+
+    async def _wind_up(self, writer: BatchWriter, unsent: list[int]) -> None:
         """Records what was done and gives back at once what was claimed but never sent."""
         try:
             await writer.flush()
@@ -423,15 +356,15 @@ class Dispatcher:
             self._buckets[channel] = TokenBucket(self._rate(channel))
         return self._buckets[channel]
 
-    async def _chat_gap(self, channel: str, chat_id: str) -> None:
+    def _chat_wait(self, channel: str, chat_id: str) -> float:
+        """Reserves the chat's next moment to send; returns how long to wait for it."""
         gap = self.settings.per_chat_seconds.get(channel, 0.0)
         if gap <= 0:
-            return
+            return 0.0
         key = (channel, chat_id)
         now = time.monotonic()
         ready = self._next_for_chat.get(key, 0.0)
         self._next_for_chat[key] = max(now, ready) + gap
-        if ready > now:
-            await asyncio.sleep(ready - now)
         if len(self._next_for_chat) > 100_000:  # forget chats long past their gap
             self._next_for_chat = {k: v for k, v in self._next_for_chat.items() if v > now}
+        return max(0.0, ready - now)

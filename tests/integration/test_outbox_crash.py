@@ -78,8 +78,8 @@ def start_app(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byt
 
 def waiting(db: Path) -> int:
     with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT count(*) FROM outbox WHERE status IN ('pending','retry','sending')")
-                   .fetchone()[0])
+        return int(conn.execute("SELECT count(*) FROM outbox WHERE status IN ('pending','retry','claimed',"
+                                "'sending')").fetchone()[0])
 
 
 def test_sigkill_mid_delivery_then_restart_delivers_each_notice_once(tmp_path: Path) -> None:

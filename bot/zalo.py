@@ -46,6 +46,7 @@ LOOKUP_MAX_CHARS = 80  # longer texts are answers, never a button's number or wo
 # A delivery waits in-line (short retries, a short 429 pause) at most this long; past it the row
 # goes back to the outbox to be retried later, so one bad moment does not hold a claimed batch.
 DELIVERY_PATIENCE = 3.0
+DEAD_RETRY_SECONDS = 60.0
 
 TEXT = "message.text.received"
 IMAGE = "message.image.received"
@@ -308,8 +309,8 @@ class ZaloChannel:
         Returns the Zalo message id of every piece after the first `skip`, or raises a SendError
         (handlers/ports.py) carrying the ids of the pieces that did go out: never a silent success.
         """
-        if self.dead:
-            raise Unavailable("the Zalo channel is stopped: the token was rejected")
+        if self.dead:  # the token was rejected: wait for the operator, without using up the row's attempts
+            raise RetryLater(DEAD_RETRY_SECONDS)
         replies = sendable(replies)
         shown = Shown.of(replies)
         if shown.buttons:
@@ -319,9 +320,10 @@ class ZaloChannel:
         for piece in render(replies, t, file_url=self.file_url)[skip:]:
             try:
                 ids.append(await self._deliver_piece(chat_id, piece, t))
+            except ZaloUnauthorized as error:
+                self._fatal(error)
+                raise RetryLater(DEAD_RETRY_SECONDS, sent=ids) from error
             except ZaloError as error:
-                if isinstance(error, ZaloUnauthorized):
-                    self._fatal(error)
                 raise _send_error(error, ids) from error
         return ids
 
@@ -434,7 +436,7 @@ def _send_error(error: ZaloError, sent: list[str]) -> SendError:
         return Ambiguous(str(error), sent=sent)
     if error.code == 400:
         return Refused(str(error), sent=sent)
-    return Unavailable(str(error), sent=sent)  # 5xx, network, other ok:false answers, a rejected token
+    return Unavailable(str(error), sent=sent)  # 5xx, network, other ok:false answers
 
 
 def _dict(value: Any) -> dict[str, Any]:

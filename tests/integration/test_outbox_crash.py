@@ -135,10 +135,10 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_notice_once(tmp_path: P
         chat_of = dict(conn.execute("SELECT id, chat_id FROM identity WHERE channel = 'zalo'").fetchall())
     announced = {chat_of[i] for i in announced_identities if i in chat_of}
     assert duplicated <= announced, (len(duplicated), len(announced))
-    # Only rows whose requests were going out, not the whole claimed batch: those in flight, the
-    # few marked just ahead of their turn, and those answered but not yet recorded (each mark
-    # records what finished meanwhile).
-    assert len(announced) <= 3 * CONCURRENCY, len(announced)
+    # Only rows whose requests were going out, not the whole claimed batch (~400 here before): those
+    # in flight (≤ CONCURRENCY), the few marked just ahead of their turn (≤ CONCURRENCY + 1) and those
+    # answered since the last write (each write records what finished meanwhile; ≤ 2 × CONCURRENCY + 1).
+    assert len(announced) <= 4 * CONCURRENCY + 2, len(announced)
     with sqlite3.connect(db) as conn:
         unsent = conn.execute("SELECT count(*) FROM outbox WHERE channel = 'zalo' AND (status != 'sent' "
                               "OR message_id = '')").fetchone()[0]

@@ -99,6 +99,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_notice_once(tmp_path: P
     })
     log = tmp_path / "app.log"
     control = f"http://127.0.0.1:{fake_port}/_fake"
+    app: subprocess.Popen[bytes] | None = None
     try:
         asyncio.run(prepare(env))
         app = start_app(env, free_port(), log)
@@ -123,6 +124,9 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_notice_once(tmp_path: P
         app.wait(timeout=20)
         sent = httpx.post(f"{control}/sent", json=None, timeout=30).json()
     finally:
+        if app is not None and app.poll() is None:  # a failed assertion must not leave the app running
+            app.kill()
+            app.wait(timeout=10)
         fake.kill()
     counts = Counter(item["chat_id"] for item in sent if TEXT in (item["text"] or ""))
     assert set(counts) == {f"z{n:05}" for n in range(RECIPIENTS)}

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.channels import Channel
 from bot.simulator import CHANNEL as SIM_CHANNEL
 from bot.simulator import SimulatorChannel
-from handlers import campaigns, digests, notices, outbox
+from handlers import campaigns, digests, notices, outbox, undelivered
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs
@@ -20,6 +20,7 @@ from handlers.messages import Delivery, Incoming, Reply
 from handlers.ports import Clock, SystemClock
 from models import db
 from models.files import LocalFileStore
+from models.outbox import Claimed, Outcome
 from models.repos import Repo
 from models.settings import Settings
 from scheduler import jobs
@@ -82,6 +83,24 @@ class App:
         if told:
             self.dispatcher.wake()
 
+    async def undelivered(self, failed: list[tuple[Claimed, Outcome]]) -> None:
+        """Rows that finally failed or found the user blocked: an urgent incident goes to the next
+        official up, and its reporter is told it did not get through."""
+        for row, _outcome in failed:
+            if undelivered.incident_of(row.payload) is None:
+                continue
+            async with self.sessions() as session, session.begin():
+                repo = Repo(session)
+                told = await undelivered.alert_next(
+                    repo, undelivered.Undelivered(row.id, row.identity_id, row.payload), forms=self.forms,
+                    settings=self.settings, now=self.clock.now(), translate=self.engine.translator)
+                await outbox.enqueue(repo, told, now=self.clock.now(), settings=self.settings,
+                                     key=f"undelivered:{row.id}")
+            if told:
+                log.warning("urgent message %s did not reach its official; %d messages queued instead",
+                            row.key, len(told))
+                self.dispatcher.wake()
+
     async def run_campaigns(self) -> int:
         """The ticker's job: campaign moments that are due become occurrences and queued messages."""
         async with self.sessions() as session, session.begin():
@@ -128,12 +147,13 @@ class App:
             await channel.start()
 
     async def stop(self) -> None:
+        # The dispatcher first: its sends in flight still need the channels' connections.
+        await self.dispatcher.stop()
         for channel in self.channels.values():
             try:
                 await channel.stop()
             except Exception:
                 log.exception("stopping channel %s", channel.name)
-        await self.dispatcher.stop()
         self.ticker.shutdown()
         await self.db_engine.dispose()
         if self.read_engine is not self.db_engine:
@@ -163,6 +183,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     _add_channels(app)
     senders.update(app.channels)
     dispatcher.on_recorded = app.notice_progress
+    dispatcher.on_undelivered = app.undelivered
     ticker.every("escalate-incidents", settings.incidents.check_seconds, app.escalate_incidents)
     ticker.every("campaigns", settings.campaigns.check_seconds, app.run_campaigns)
     ticker.every("digests", settings.campaigns.check_seconds, app.run_digests)

@@ -24,10 +24,12 @@ class Channel(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]:
-        """Sends the replies to the chat; returns the channel's message ids.
+    async def send(self, chat_id: str, replies: Sequence[Reply], *, skip: int = 0) -> list[str]:
+        """Sends the replies to the chat after the first `skip` pieces; returns the channel's
+        message id of every piece sent.
 
-        Raises BlockedByUser when the user blocked the bot.
+        Never returns a partial or id-less success: raises a SendError from handlers/ports.py
+        (BlockedByUser, RetryLater, Unavailable, Ambiguous, Refused) with the ids sent before it.
         """
         ...
 

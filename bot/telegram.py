@@ -22,15 +22,15 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlmodel import col
 from telegram import Bot, BotCommand, CallbackQuery, ChatMemberUpdated, Message, Update
-from telegram.error import Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
 from bot import telegram_render as render
-from bot.channels import BlockedByUser, RetryLater
+from bot.channels import BlockedByUser
 from bot.telegram_polling import UpdatePoller
 from bot.telegram_send import TelegramSender
-from bot.telegram_transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter, seconds_of
+from bot.telegram_transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter
 from bot.telegram_webhook import TelegramWebhook
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply
@@ -143,7 +143,11 @@ class TelegramChannel:
         _hide_in_logs(self.settings.token)
         root = api_root(self.settings)
         bot = LenientBot(self.settings.token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
-                         request=HTTPXRequest(connection_pool_size=CONNECTIONS, pool_timeout=10.0),
+                         request=HTTPXRequest(connection_pool_size=CONNECTIONS, pool_timeout=10.0,
+                                              # A late answer must not look like a failure (and be sent again).
+                                              read_timeout=app.settings.outbox.send_timeout_seconds,
+                                              write_timeout=app.settings.outbox.send_timeout_seconds,
+                                              media_write_timeout=max(20.0, app.settings.outbox.send_timeout_seconds)),
                          rate_limiter=PerChatRateLimiter(overall_rate=overall_rate))
         # No Updater: it confirms updates as soon as it fetched them. UpdatePoller polls instead.
         builder = (ApplicationBuilder().bot(bot).concurrent_updates(ChatOrderedProcessor(concurrency))
@@ -347,19 +351,16 @@ class TelegramChannel:
 
     # --- sending ---------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]:
-        """Sends the replies to the chat in order and returns the message ids.
-
-        Raises BlockedByUser (after marking the identity blocked) when the user blocked the bot, and
-        RetryLater when Telegram asks for a pause longer than is worth waiting for here.
-        """
+    async def send(self, chat_id: str, replies: Sequence[Reply], *, skip: int = 0) -> list[str]:
+        """Sends a delivery to the chat in order (after the first `skip` pieces) and returns the
+        message id of every piece, or raises a SendError (handlers/ports.py): BlockedByUser (after
+        marking the identity blocked), RetryLater, Refused (after the fallbacks), Unavailable or
+        Ambiguous (the request went out, no answer came)."""
         try:
-            return await self.sender.send_all(chat_id, replies, pressed=None)
-        except Forbidden as error:
+            return await self.sender.deliver(chat_id, replies, skip=skip)
+        except BlockedByUser:
             await self._set_blocked(chat_id, True)
-            raise BlockedByUser(chat_id) from error
-        except RetryAfter as error:
-            raise RetryLater(seconds_of(error)) from error
+            raise
 
     # --- data ------------------------------------------------------------------------------
 

@@ -1,8 +1,13 @@
 """Sending the core's replies to a Telegram chat: texts, buttons, keyboards, photos, edits.
 
 Text goes out without a parse mode, so nothing needs escaping; texts too long for one message are
-split at paragraph breaks. A question whose button was pressed gets the choice written under it,
-or is replaced by the reply when the same question is asked again.
+split at paragraphs. A question whose button was pressed gets the choice written under it, or is
+replaced by the reply when the same question is asked again.
+
+Deliveries (`deliver`, for the outbox) are pieces: each photo or file and each text chunk is one
+request. A refused photo becomes its text with a note, a refused text is cleaned and cut; an error
+carries the ids of the pieces already sent, so a retry sends only the rest. A request that went
+out without an answer (a read timeout, a dropped connection) is never re-sent here.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import httpx
 from telegram import Bot, CallbackQuery, Message, ReplyKeyboardRemove
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import telegram_render as render
+from bot.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
+from bot.telegram_transport import seconds_of
 from handlers.i18n import _
 from handlers.messages import Keyboard, Reply
+from handlers.ports import Ambiguous, BlockedByUser, Refused, RetryLater, Unavailable
 from models.tables import Attachment
 
 if TYPE_CHECKING:
@@ -29,6 +38,18 @@ log = logging.getLogger(__name__)
 LOCATION_LABEL = _("📍 Gửi vị trí hiện tại")
 CONTACT_LABEL = _("📱 Chia sẻ số điện thoại")
 T = TypeVar("T")
+# Failures before the request was written: nothing reached Telegram, trying again is safe.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+Piece = Callable[[], Awaitable[str]]
+
+
+def went_out(error: NetworkError) -> bool:
+    """Whether the request may have reached Telegram although no answer came."""
+    cause = error.__cause__
+    if isinstance(cause, NOT_SENT):
+        return False
+    # A 5xx answer (no httpx cause) came from Telegram, which did not send the message.
+    return isinstance(error, TimedOut) or isinstance(cause, httpx.TransportError)
 
 
 class TelegramSender:
@@ -57,6 +78,85 @@ class TelegramSender:
                 continue
             ids += await self._send_one(chat_id, reply)
         return ids
+
+    async def deliver(self, chat_id: str, replies: Sequence[Reply], *, skip: int = 0) -> list[str]:
+        """Sends a delivery piece by piece after the first `skip`; returns the ids or raises a SendError."""
+        pieces = [piece for reply in sendable(replies) for piece in self._pieces(chat_id, reply)]
+        ids: list[str] = []
+        for piece in pieces[skip:]:
+            try:
+                ids.append(await piece())
+            except Forbidden as error:
+                raise BlockedByUser(chat_id, sent=ids) from error
+            except RetryAfter as error:
+                raise RetryLater(seconds_of(error), sent=ids) from error
+            except BadRequest as error:
+                raise Refused(error.message, sent=ids) from error
+            except NetworkError as error:
+                kind = Ambiguous if went_out(error) else Unavailable
+                raise kind(f"{type(error).__name__}: {error}", sent=ids) from error
+        return ids
+
+    def _pieces(self, chat_id: str, reply: Reply) -> list[Piece]:
+        """The requests one reply needs, each returning its message id (fallbacks included)."""
+        markup = self._markup(chat_id, reply)
+        attachment_id = reply.photo_id or reply.document_id
+        fits = render.utf16_len(reply.text) <= render.CAPTION_LIMIT
+        chunks = render.split_text(reply.text) if not attachment_id or not fits else []
+        if not any(chunk.strip() for chunk in chunks):
+            chunks = ["…"] if not attachment_id and markup is not None else []
+        pieces: list[Piece] = []
+        if attachment_id:
+            pieces.append(lambda: self._file_piece(chat_id, reply, attachment_id, markup if fits else None,
+                                                   text_follows=bool(chunks)))
+        for number, chunk in enumerate(chunks, 1):
+            last = markup if number == len(chunks) else None
+            pieces.append(lambda chunk=chunk, last=last: self._text_piece(chat_id, chunk, last))  # type: ignore[misc]
+        return pieces
+
+    async def _text_piece(self, chat_id: str, text: str, markup: Any) -> str:
+        try:
+            message = await self._once(self.bot.send_message, chat_id, text, reply_markup=markup)
+        except BadRequest as error:
+            cleaned = clean_text(text, shorter_limit(error.message, text, render.TEXT_LIMIT))
+            if cleaned == text and not text_refusal(error.message):
+                raise
+            log.warning("Telegram refused a text for chat %s (%s); sending it cleaned", chat_id, error.message)
+            message = await self._once(self.bot.send_message, chat_id, cleaned, reply_markup=markup)
+        return str(message.message_id)
+
+    async def _file_piece(self, chat_id: str, reply: Reply, attachment_id: int, markup: Any, *,
+                          text_follows: bool) -> str:
+        """The photo or file with its caption; refused, the text goes alone with a note."""
+        attachment = await self._attachment(attachment_id)
+        caption = reply.text if not text_follows and reply.text.strip() else None
+        t = self.app.engine.translator(self.app.settings.app.language)
+        if attachment is not None:
+            try:
+                sent = await self._send_file(chat_id, attachment, photo=reply.photo_id is not None, caption=caption,
+                                             markup=markup, once=True)
+                return str(sent.message_id)
+            except BadRequest as error:
+                log.warning("Telegram refused attachment %s for chat %s (%s); sending the text alone",
+                            attachment_id, chat_id, error.message)
+        else:
+            log.warning("attachment %s is gone; sending the text only", attachment_id)
+        note = t(PHOTO_NOTE)
+        text = f"{caption}\n\n{note}" if caption else note
+        return await self._text_piece(chat_id, text, markup)
+
+    async def _once(self, method: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """One Bot API call of a delivery: retried in-line only when it surely did not go out."""
+        for attempt in range(1, 3):
+            try:
+                return await method(*args, **kwargs)
+            except BadRequest:
+                raise
+            except NetworkError as error:
+                if attempt == 2 or went_out(error):
+                    raise
+                await asyncio.sleep(self.retry_delay)
+        raise AssertionError("unreachable")
 
     async def _send_one(self, chat_id: str, reply: Reply) -> list[str]:
         markup = self._markup(chat_id, reply)
@@ -89,18 +189,22 @@ class TelegramSender:
         return ids
 
     async def _send_file(self, chat_id: str, attachment: Attachment, *, photo: bool, caption: str | None,
-                         markup: Any) -> Message:
+                         markup: Any, once: bool = False) -> Message:
         content: str | bytes | None = self._file_ids.get(attachment.id or 0)
         if content is None:
             content = await asyncio.to_thread(self.app.files.path_of(attachment).read_bytes)
-        await self.call(self.bot.send_chat_action, chat_id, "upload_photo" if photo else "upload_document")
+        call = self._once if once else self.call
+        try:
+            await call(self.bot.send_chat_action, chat_id, "upload_photo" if photo else "upload_document")
+        except BadRequest:
+            pass  # the typing indicator does not matter
         if photo:
-            message = await self.call(self.bot.send_photo, chat_id, content, caption=caption, reply_markup=markup)
+            message = await call(self.bot.send_photo, chat_id, content, caption=caption, reply_markup=markup)
             file_id = message.photo[-1].file_id if message.photo else None
         else:
             filename = Path(attachment.path).name
-            message = await self.call(self.bot.send_document, chat_id, content, caption=caption,
-                                       reply_markup=markup, filename=filename)
+            message = await call(self.bot.send_document, chat_id, content, caption=caption,
+                                 reply_markup=markup, filename=filename)
             file_id = message.document.file_id if message.document else None
         if file_id and attachment.id:
             self._file_ids[attachment.id] = file_id
@@ -157,8 +261,8 @@ class TelegramSender:
             except BadRequest:
                 raise
             except NetworkError as error:  # includes timeouts and 5xx answers
-                if attempt == attempts:
-                    raise
+                if attempt == attempts or (went_out(error) and _is_send(method)):
+                    raise  # a send that may have arrived is not sent again blindly
                 delay = self.retry_delay * 2 ** (attempt - 1)
                 log.warning("Telegram call failed (%s); trying again in %.1f s", error, delay)
                 await asyncio.sleep(delay)
@@ -167,3 +271,7 @@ class TelegramSender:
     async def _attachment(self, attachment_id: int) -> Attachment | None:
         async with self.app.sessions() as session:
             return await session.get(Attachment, attachment_id)
+
+
+def _is_send(method: Callable[..., Any]) -> bool:
+    return getattr(method, "__name__", "").startswith(("send_", "edit_"))

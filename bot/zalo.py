@@ -25,12 +25,13 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import bindparam, select
 
-from bot.channels import BlockedByUser
+from bot.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
 from bot.zalo_client import ZaloClient, ZaloError, ZaloUnauthorized
 from bot.zalo_intake import ChatQueues
-from bot.zalo_menus import Piece, Shown, render
+from bot.zalo_menus import TEXT_LIMIT, Piece, Shown, render
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply, split_command
+from handlers.ports import Ambiguous, BlockedByUser, Refused, RetryLater, SendError, Unavailable
 from models.settings import SettingsError
 from models.tables import Attachment, Conversation, Identity, Person
 
@@ -47,6 +48,10 @@ FILES_PATH = "/zalo/files"
 WEBHOOK_ANSWER_SECONDS = 50.0
 DRAIN_SECONDS = 10.0  # what the messages in hand get to finish on SIGTERM
 LOOKUP_MAX_CHARS = 80  # longer texts are answers, never a button's number or words
+# A delivery waits in-line (short retries, a short 429 pause) at most this long; past it the row
+# goes back to the outbox to be retried later, so one bad moment does not hold a claimed batch.
+DELIVERY_PATIENCE = 3.0
+DEAD_RETRY_SECONDS = 60.0
 
 TEXT = "message.text.received"
 IMAGE = "message.image.received"
@@ -89,7 +94,8 @@ class ZaloChannel:
                                     "characters in webhook mode")
             if not self.webhook_url:
                 raise SettingsError("zalo webhook mode needs zalo.webhook_url or web.public_url")
-        self.client = client or ZaloClient(self.settings.token, self.settings.api_url)
+        self.client = client or ZaloClient(self.settings.token, self.settings.api_url,
+                                           send_timeout=app.settings.outbox.send_timeout_seconds)
         self.poll_timeout = poll_timeout
         self._files_key = hashlib.sha256(b"totruong-zalo-files:" + self.settings.token.encode()).digest()
         self.intake = ChatQueues(self._process, concurrency=concurrency)
@@ -271,14 +277,51 @@ class ZaloChannel:
 
     # --- sending ------------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]:
-        """Sends replies to a chat outside its own turn (deliveries); remembers their numbering."""
+    async def send(self, chat_id: str, replies: Sequence[Reply], *, skip: int = 0) -> list[str]:
+        """Sends replies to a chat outside its own turn (deliveries); remembers their numbering.
+
+        Returns the Zalo message id of every piece after the first `skip`, or raises a SendError
+        (handlers/ports.py) carrying the ids of the pieces that did go out: never a silent success.
+        """
+        if self.dead:  # the token was rejected: wait for the operator, without using up the row's attempts
+            raise RetryLater(DEAD_RETRY_SECONDS)
+        replies = sendable(replies)
         shown = Shown.of(replies)
         if shown.buttons:
             self._delivered[chat_id] = shown
-        return await self._send(chat_id, replies, deliveries=True)
+        t = self._t(chat_id)
+        ids: list[str] = []
+        for piece in render(replies, t, file_url=self.file_url)[skip:]:
+            try:
+                ids.append(await self._deliver_piece(chat_id, piece, t))
+            except ZaloUnauthorized as error:
+                self._fatal(error)
+                raise RetryLater(DEAD_RETRY_SECONDS, sent=ids) from error
+            except ZaloError as error:
+                raise _send_error(error, ids) from error
+        return ids
+
+    async def _deliver_piece(self, chat_id: str, piece: Piece, t: Translator) -> str:
+        """One piece of a delivery; a refused photo becomes a note, a refused text is cleaned."""
+        try:
+            return await self._send_piece(chat_id, piece, patience=DELIVERY_PATIENCE)
+        except ZaloError as error:
+            if error.code != 400:
+                raise
+            if piece.photo_url:
+                log.warning("Zalo refused a photo for chat %s (%s); sending a note instead", chat_id,
+                            error.description)
+                fallback = Piece(text=t(PHOTO_NOTE))
+            else:
+                cleaned = clean_text(piece.text, shorter_limit(error.description, piece.text, TEXT_LIMIT))
+                if cleaned == piece.text and not text_refusal(error.description):
+                    raise
+                log.warning("Zalo refused a text for chat %s (%s); sending it cleaned", chat_id, error.description)
+                fallback = Piece(text=cleaned)
+        return await self._send_piece(chat_id, fallback, patience=DELIVERY_PATIENCE)
 
     async def _send(self, chat_id: str, replies: Sequence[Reply], *, deliveries: bool = False) -> list[str]:
+        """Sends the replies of a chat's own turn; a failure is logged (the user may write again)."""
         if self.dead or not replies:
             return []
         ids: list[str] = []
@@ -294,12 +337,16 @@ class ZaloChannel:
                 log.warning("could not send a Zalo message to chat %s: %s", chat_id, error)
         return ids
 
-    async def _send_piece(self, chat_id: str, piece: Piece) -> str:
+    async def _send_piece(self, chat_id: str, piece: Piece, *, patience: float | None = None) -> str:
         if piece.photo_url:
-            result = await self.client.send_photo(chat_id, piece.photo_url)
+            result = await self.client.send_photo(chat_id, piece.photo_url, patience=patience)
         else:
-            result = await self.client.send_message(chat_id, piece.text)
-        return str(result.get("message_id") or "")
+            result = await self.client.send_message(chat_id, piece.text, patience=patience)
+        message_id = str(result.get("message_id") or "")
+        if not message_id:  # "ok" without an id: it probably arrived, but that is not known
+            raise ZaloError("sendPhoto" if piece.photo_url else "sendMessage", 0, "an answer without a message id",
+                            maybe_sent=True)
+        return message_id
 
     def _t(self, chat_id: str) -> Translator:
         language = self._languages.get(chat_id) or self.app.settings.app.language
@@ -353,6 +400,19 @@ class ZaloChannel:
             if not self.dead and not await self.accept(update, within=self.webhook_answer_seconds):
                 return JSONResponse({"ok": False, "description": "still handling"}, status_code=500)
             return JSONResponse({"ok": True})
+
+
+def _send_error(error: ZaloError, sent: list[str]) -> SendError:
+    """What a failed Zalo call means for the outbox: wait, retry later, or give up on the row."""
+    if error.code == 403:
+        return BlockedByUser(str(error), sent=sent)
+    if error.code == 429:
+        return RetryLater(error.retry_after if error.retry_after is not None else 5.0, sent=sent)
+    if error.maybe_sent:
+        return Ambiguous(str(error), sent=sent)
+    if error.code == 400:
+        return Refused(str(error), sent=sent)
+    return Unavailable(str(error), sent=sent)  # 5xx, network, other ok:false answers
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 Every method is `POST {api_url}/bot{token}/{method}` with a JSON body. The answer is HTTP 200 even
 for errors: `{"ok": true, "result": ...}` or `{"ok": false, "error_code": N, "description": "..."}`.
 401 is fatal, 429 pauses every call of this client, 5xx and network errors are retried with
-exponential backoff. The token is part of every URL, so nothing here logs a URL (and the calls
-bypass httpx's client layer, whose INFO log line names each URL).
+exponential backoff. A send whose request went out but got no answer (a read timeout, a dropped
+connection) is never retried here: it may have arrived (`ZaloError.maybe_sent`). Deliveries pass
+`patience`, the most they may wait in-line: past it the error goes back to the outbox, which retries
+the row later instead of holding its batch. The token is part of every URL, so nothing here logs a
+URL (and the calls bypass httpx's client layer, whose INFO log line names each URL).
 """
 
 from __future__ import annotations
@@ -23,17 +26,27 @@ log = logging.getLogger(__name__)
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "totruong"}
 POLL_TIMEOUT_CODE = 408  # getUpdates: the long poll ended without an update; normal
+SENDS = frozenset({"sendMessage", "sendPhoto", "sendSticker"})
+# Failures before the request was written: nothing reached Zalo, so trying again is safe.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class ZaloError(Exception):
     """The Zalo API refused a call (`ok: false`) or could not be reached."""
 
-    def __init__(self, method: str, code: int, description: str, retry_after: float | None = None) -> None:
+    def __init__(self, method: str, code: int, description: str, retry_after: float | None = None, *,
+                 maybe_sent: bool = False) -> None:
         super().__init__(f"{method}: {code} {description}".strip())
         self.method = method
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent  # the request went out, no answer came: it may have been done
+
+    @property
+    def retryable(self) -> bool:
+        """5xx, 429, a network failure or an answer that is not JSON: worth trying again later."""
+        return self.code == 0 or self.code == 429 or self.code >= 500
 
 
 class ZaloUnauthorized(ZaloError):
@@ -55,11 +68,12 @@ class Backoff:
 
 class ZaloClient:
     def __init__(self, token: str, api_url: str, *, backoff: Backoff | None = None,
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 15.0, send_timeout: float = 30.0) -> None:
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
         self._urls: dict[str, httpx.URL] = {}  # parsed once per method: httpx parses a str URL every time
         self.backoff = backoff or Backoff()
         self.timeout = timeout
+        self.send_timeout = send_timeout  # generous: a late answer must not look like a failure
         # API calls go straight to httpx's transport: they need none of the client layer (cookies,
         # redirects, auth, URL merging), which costs about as much as the HTTP exchange itself.
         # httpcore's pool does work for every connection on every request: a few busy connections
@@ -86,27 +100,33 @@ class ZaloClient:
             await response.aclose()
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *,
-                   http_timeout: float | None = None, retry: bool = True) -> Any:
+                   http_timeout: float | None = None, retry: bool = True, patience: float | None = None) -> Any:
         """Calls one API method and returns its `result`; retries what is worth retrying.
 
         With `retry=False` (for calls that do not matter, like a typing indicator) any failure
-        raises at once.
+        raises at once. With `patience`, waiting in-line (backoffs, 429 pauses) stops at that many
+        seconds and the error is raised for the caller to retry later.
         """
         started = time.monotonic()
+        limit = self.backoff.rate_limited_for if patience is None else patience
         attempt = 0  # 5xx and network failures so far
         limited = 0  # 429 answers so far
+        timeout = http_timeout or (self.send_timeout if method in SENDS else self.timeout)
         while True:
             pause = self._resume_at - time.monotonic()
             if pause > 0:
+                if patience is not None and time.monotonic() + pause - started > patience:
+                    raise ZaloError(method, 429, "rate limited", retry_after=pause)
                 await asyncio.sleep(pause)
             try:
-                status, content = await self._post(method, params or {}, http_timeout or self.timeout)
+                status, content = await self._post(method, params or {}, timeout)
             except httpx.TransportError as exc:
                 # The message of a transport error holds no URL, so no token.
-                error = ZaloError(method, 0, f"network error: {type(exc).__name__} {exc}".strip())
-                if not retry:
+                maybe = method in SENDS and not isinstance(exc, NOT_SENT)
+                error = ZaloError(method, 0, f"network error: {type(exc).__name__} {exc}".strip(), maybe_sent=maybe)
+                if not retry or maybe:
                     raise error from exc
-                attempt = await self._retry_or_raise(error, attempt)
+                attempt = await self._retry_or_raise(error, attempt, started, patience)
                 continue
             try:
                 body = json.loads(content)
@@ -115,7 +135,7 @@ class ZaloClient:
             if not isinstance(body, dict):
                 error = _error_from(method, {"description": "the answer is not a JSON object"}, status)
                 if retry and (error.code >= 500 or error.code == 429):
-                    attempt = await self._retry_or_raise(error, attempt)
+                    attempt = await self._retry_or_raise(error, attempt, started, patience)
                     continue
                 raise error
             if body.get("ok") is True:
@@ -125,21 +145,22 @@ class ZaloClient:
                 raise error
             if error.code == 429:
                 wait = error.retry_after if error.retry_after is not None else self.backoff.delay(limited)
-                if time.monotonic() + wait - started > self.backoff.rate_limited_for:
-                    raise error
                 self._resume_at = max(self._resume_at, time.monotonic() + wait)
+                if time.monotonic() + wait - started > limit:
+                    raise error
                 log.info("Zalo asks to slow down (429 on %s); waiting %.1f s", method, wait)
                 limited += 1
                 continue
             if error.code >= 500:
-                attempt = await self._retry_or_raise(error, attempt)
+                attempt = await self._retry_or_raise(error, attempt, started, patience)
                 continue
             raise error
 
-    async def _retry_or_raise(self, error: ZaloError, attempt: int) -> int:
-        if attempt >= self.backoff.attempts:
-            raise error
+    async def _retry_or_raise(self, error: ZaloError, attempt: int, started: float, patience: float | None) -> int:
         wait = self.backoff.delay(attempt)
+        if attempt >= self.backoff.attempts or (patience is not None and
+                                                 time.monotonic() + wait - started > patience):
+            raise error
         log.info("Zalo %s failed (%s); retrying in %.1f s", error.method, error, wait)
         await asyncio.sleep(wait)
         return attempt + 1
@@ -171,14 +192,17 @@ class ZaloClient:
     async def get_webhook_info(self) -> dict[str, Any]:
         return dict(await self.call("getWebhookInfo") or {})
 
-    async def send_message(self, chat_id: str, text: str) -> dict[str, Any]:
-        return dict(await self.call("sendMessage", {"chat_id": chat_id, "text": text}) or {})
+    async def send_message(self, chat_id: str, text: str, *, patience: float | None = None) -> dict[str, Any]:
+        result = await self.call("sendMessage", {"chat_id": chat_id, "text": text}, patience=patience)
+        return dict(result or {}) if isinstance(result, dict) else {}
 
-    async def send_photo(self, chat_id: str, photo_url: str, caption: str = "") -> dict[str, Any]:
+    async def send_photo(self, chat_id: str, photo_url: str, caption: str = "", *,
+                         patience: float | None = None) -> dict[str, Any]:
         params = {"chat_id": chat_id, "photo": photo_url}
         if caption:
             params["caption"] = caption
-        return dict(await self.call("sendPhoto", params) or {})
+        result = await self.call("sendPhoto", params, patience=patience)
+        return dict(result or {}) if isinstance(result, dict) else {}
 
     async def send_chat_action(self, chat_id: str, action: str = "typing") -> Any:
         return await self.call("sendChatAction", {"chat_id": chat_id, "action": action}, retry=False)

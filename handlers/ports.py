@@ -48,13 +48,38 @@ class FileStore(Protocol):
         ...
 
 
-class BlockedByUser(Exception):
-    """The user blocked the bot (Telegram 403): stop sending to this identity."""
+class SendError(Exception):
+    """A delivery did not wholly happen. `sent` holds the message ids of the pieces that did go out
+    before it (a retry starts after them, so nobody gets a piece twice)."""
+
+    def __init__(self, reason: str = "", *, sent: list[str] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sent = list(sent or [])
 
 
-class RetryLater(Exception):
-    """The channel asks us to wait (Telegram 429 `retry_after`) before sending again."""
+class BlockedByUser(SendError):
+    """The user blocked the bot (Telegram or Zalo 403): stop sending to this identity."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"retry after {seconds} s")
+
+class RetryLater(SendError):
+    """The channel asks us to wait (429 `retry_after`) before sending again."""
+
+    def __init__(self, seconds: float, *, sent: list[str] | None = None) -> None:
+        super().__init__(f"retry after {seconds} s", sent=sent)
         self.seconds = seconds
+
+
+class Unavailable(SendError):
+    """The platform could not take the message now (5xx, a network failure before the request
+    went out, a retryable `ok: false`): nothing was sent, so it is tried again after a backoff."""
+
+
+class Ambiguous(SendError):
+    """The request went out but no answer came (a timeout after sending): the message may have
+    arrived. It is tried again only after a pause, and logged as a possible duplicate."""
+
+
+class Refused(SendError):
+    """The platform refused the message for good (400: bad photo, text it will not take), after
+    the channel's own fallbacks: the row ends `failed`."""

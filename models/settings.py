@@ -99,7 +99,8 @@ class NoticeSettings(_Section):
 
 
 class OutboxSettings(_Section):
-    """How the dispatcher sends: per-channel rates (messages per second) and spacing per chat."""
+    """How the dispatcher sends: per-channel rates (messages per second, for the bot as a whole,
+    shared by every running instance) and spacing per chat."""
 
     rates: dict[str, float] = {"telegram": 25.0, "zalo": 10.0, "sim": 500.0}
     per_chat_seconds: dict[str, float] = {"telegram": 1.0, "zalo": 1.0, "sim": 0.0}
@@ -108,6 +109,33 @@ class OutboxSettings(_Section):
     lease_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=8, ge=1)
     idle_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A send whose answer is late is not re-sent blindly: the platform gets this long to answer.
+    send_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # A send with no answer (it may have arrived) is tried again only after this pause.
+    ambiguous_retry_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Instances write a heartbeat this often; one silent for `dead_after_seconds` is taken as gone
+    # and its rows are taken up at once, without waiting for the lease.
+    heartbeat_seconds: float = Field(default=2.0, gt=0, le=60)
+    dead_after_seconds: float = Field(default=10.0, gt=0, le=600)
+    # SIGTERM: sends in flight get this long to finish before the rest is released.
+    stop_seconds: float = Field(default=5.0, ge=0, le=60)
+
+    @field_validator("rates")
+    @classmethod
+    def _positive_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for channel, rate in value.items():
+            if not isinstance(rate, int | float) or not rate > 0 or rate != rate or rate == float("inf"):
+                raise ValueError(f"outbox.rates.{channel} must be a positive number (got {rate})")
+        return value
+
+    @field_validator("per_chat_seconds")
+    @classmethod
+    def _gaps(cls, value: dict[str, float]) -> dict[str, float]:
+        for channel, gap in value.items():
+            if not isinstance(gap, int | float) or not 0 <= gap <= 3600:
+                raise ValueError(f"outbox.per_chat_seconds.{channel} must be a number of seconds from 0 to 3600 "
+                                 f"(got {gap})")
+        return value
 
 
 class CampaignDefault(_Section):
@@ -279,6 +307,8 @@ def load_settings(
                 raise SettingsError(f"{name}: {'.'.join(parts[:-1])} is not a section")
             target = node
         target[parts[-1]] = _parse_env_value(raw)
+        for replaced in [known for known in sources if known[: len(parts)] == parts]:
+            del sources[replaced]  # the file's values under this key are replaced, not merged
         sources[parts] = f"environment variable {name}"
 
     data["base_dir"] = config_file.parent

@@ -223,6 +223,7 @@ class Outbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "due_at"),
         Index("ix_outbox_notice_status", "notice_id", "status"),
+        Index("ix_outbox_chat", "channel", "chat_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -233,16 +234,30 @@ class Outbox(SQLModel, table=True):
     payload: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JsonType, nullable=False))
     kind: str = Field(default="direct", max_length=16)  # direct | broadcast (opt-out applies)
     notice_id: int | None = Field(default=None, foreign_key="notice.id")
-    # pending → sending → sent | retry → … | blocked | failed | skipped
+    # pending → claimed (by an instance) → sending (its request is going out) → sent | retry → … |
+    # blocked | failed | skipped. After a crash only `sending` rows may have arrived already.
     status: str = Field(default="pending", max_length=16)
     due_at: datetime = Field(default_factory=utcnow)
     attempts: int = Field(default=0)
     lease_until: datetime | None = Field(default=None)
     claimed_by: str = Field(default="", max_length=64)
     sent_at: datetime | None = Field(default=None)
-    message_id: str = Field(default="", max_length=64)
+    message_id: str = Field(default="", max_length=255)  # the platform's ids of every piece sent
+    # Pieces of the message already sent (a numbered menu split in parts, a photo then its text):
+    # a retry starts after them.
+    progress: int = Field(default=0)
     error: str = Field(default="", max_length=300)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxInstance(SQLModel, table=True):
+    """A running dispatcher and when it last said it was alive: rows claimed by one that went
+    silent are taken up at once, and the channels' rates are shared among the live ones."""
+
+    __tablename__ = "outbox_instance"
+
+    name: str = Field(primary_key=True, max_length=64)
+    seen_at: datetime = Field(default_factory=utcnow)
 
 
 class Campaign(SQLModel, table=True):

@@ -106,6 +106,8 @@ class BotApiMethods:
             raise ApiError(400, "Bad Request: message text is empty")
         if utf16_len(text) > 4096:
             raise ApiError(400, "Bad Request: message is too long")
+        if not_utf8(text):
+            raise ApiError(400, "Bad Request: strings must be encoded in UTF-8")
         return self._bot_message(chat_id, text=text, **markup_of(p))
 
     async def _m_editmessagetext(self, p: dict[str, Any], f: Any) -> Any:
@@ -166,6 +168,11 @@ class BotApiMethods:
     async def _m_sendphoto(self, p: dict[str, Any], f: dict[str, tuple[str, bytes, str]]) -> Any:
         chat_id = self._chat(p)
         file_id, content = self._upload(p, f, "photo")
+        if len(content) > PHOTO_MAX_BYTES:
+            raise ApiError(400, "Bad Request: file is too big")
+        size = png_size(content)
+        if size is not None and (sum(size) > 10_000 or max(size) > 20 * max(1, min(size))):
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
         caption = str(p.get("caption", ""))
         if utf16_len(caption) > 1024:
             raise ApiError(400, "Bad Request: message caption is too long")
@@ -213,6 +220,25 @@ class BotApiMethods:
     async def _m_sendchataction(self, p: dict[str, Any], f: Any) -> Any:
         self._chat(p)
         return True
+
+
+PHOTO_MAX_BYTES = 10_000_000
+
+
+def png_size(content: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG (from its IHDR chunk), None for anything else."""
+    if content[:8] != b"\x89PNG\r\n\x1a\n" or content[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
+
+
+def not_utf8(text: str) -> bool:
+    """A text with broken surrogates (JSON can carry them escaped; UTF-8 cannot), as Telegram refuses."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def markup_of(p: dict[str, Any]) -> dict[str, Any]:

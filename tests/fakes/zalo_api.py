@@ -6,7 +6,9 @@
   `error_code` 408. Ids are strings, `date` is in milliseconds.
 - `sendMessage` refuses texts over 2000 characters; `sendPhoto` takes a URL (and fetches it, as
   Zalo does, when `fetch_photos` is on).
-- Failures are injected per method: `fail("sendMessage", 429, times=20)`, 401, 5xx.
+- Failures are injected per method: `fail("sendMessage", 429, times=20)`, 401, 5xx; for a stretch
+  of time: `outage("sendMessage", 500, seconds=3, http_status=500)`; slow answers:
+  `slow("sendMessage", 7, times=5)` (the message is sent, the answer comes late).
 - Webhook updates are pushed to the app with the `X-Bot-Api-Secret-Token` header.
 - `GET /photos/{name}` serves the photos that image events point to.
 
@@ -83,6 +85,8 @@ class FakeZaloApi:
         self._updates: deque[dict[str, Any]] = deque()
         self._arrived = asyncio.Event()
         self._failures: dict[str, deque[Failure]] = {}
+        self._outages: list[tuple[str, float, Failure]] = []  # (method, until (monotonic), answer)
+        self._slow: dict[str, deque[float]] = {}
         self._photos: dict[str, tuple[bytes, str]] = {}
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -138,6 +142,16 @@ class FakeZaloApi:
         queue = self._failures.setdefault(method, deque())
         queue.extend(Failure(code, http_status, retry_after, description or f"injected {code}")
                      for _ in range(times))
+
+    def outage(self, method: str, code: int, *, seconds: float, http_status: int = 200,
+               retry_after: float | None = None, description: str = "") -> None:
+        """For the next `seconds`, every call of `method` ("*" for any) answers with this error."""
+        self._outages.append((method, time.monotonic() + seconds,
+                              Failure(code, http_status, retry_after, description or f"injected {code}")))
+
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out, but answered after `seconds`."""
+        self._slow.setdefault(method, deque()).extend([seconds] * times)
 
     def add_photo(self, content: bytes, mime: str = "image/jpeg") -> str:
         """Serves the bytes at a URL, as Zalo serves the photos users send; returns the URL."""
@@ -266,6 +280,9 @@ class FakeZaloApi:
             call.error = 404
             return _error(404, f"Method {method} not found"), 200
         result = await handler(params, reader) if method == "getUpdates" else await handler(params)
+        delays = self._slow.get(method)
+        if delays:
+            await asyncio.sleep(delays.popleft())
         if result is None:
             return None, 0
         if "error_code" in result:
@@ -273,6 +290,10 @@ class FakeZaloApi:
         return result, 200
 
     def _next_failure(self, method: str) -> Failure | None:
+        now = time.monotonic()
+        for name, until, failure in self._outages:
+            if name in (method, "*") and now < until:
+                return failure
         for key in (method, "*"):
             queue = self._failures.get(key)
             if queue:

@@ -19,6 +19,7 @@ from handlers.messages import Delivery, Incoming, Reply
 from handlers.ports import Clock, SystemClock
 from models import db
 from models.files import LocalFileStore
+from models.private import private_dir
 from models.repos import Repo
 from models.settings import Settings
 from scheduler import jobs
@@ -122,6 +123,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     catalogs = Catalogs(settings.locales_dir)
     db_engine = db.create_engine(settings.database_url, echo=settings.database.echo)
     sessions = db.session_factory(db_engine)
+    private_dir(settings.data_dir)  # photos, exports and (by default) the database: the app's user only
     files = LocalFileStore(settings.data_dir / "files")
     clock = clock or SystemClock()
     engine = Engine(sessions=sessions, settings=settings, forms=forms, catalogs=catalogs, files=files, clock=clock)

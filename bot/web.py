@@ -64,6 +64,19 @@ class SendIn(BaseModel):
     location: LocationIn | None = None
 
 
+# The types a stored file is served as. Anything else (a file stored before photos were re-encoded,
+# say an SVG) is a download, never a page the browser would render or run on our origin.
+SERVED_INLINE = {"image/jpeg", "image/png", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def served_as(attachment: Attachment) -> tuple[str, dict[str, str]]:
+    """The type and headers that make the browser take a stored file for exactly its stored type."""
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
+    if attachment.mime in SERVED_INLINE:
+        return attachment.mime, headers
+    return "application/octet-stream", {**headers, "Content-Disposition": "attachment"}
+
+
 def create_web(app: App) -> FastAPI:
     web = FastAPI(title="Tổ trưởng", docs_url="/api/docs" if app.settings.web.simulator else None,
                   redoc_url=None, openapi_url="/api/openapi.json" if app.settings.web.simulator else None)
@@ -163,9 +176,9 @@ def create_web(app: App) -> FastAPI:
         """Sends a photo (multipart upload) as the given user."""
         limit = app.settings.limits.photo_max_bytes
         content = await file.read(limit + 1)
+        # Whatever type the upload claims, the core decodes it: anything that is not a photo gets
+        # the chat's Vietnamese answer, as it would on Telegram or Zalo.
         mime = file.content_type or "application/octet-stream"
-        if not mime.startswith("image/"):
-            raise HTTPException(415, "only images can be sent as photos")
         return await run(Incoming(channel=CHANNEL, user_id=user, chat_id=user, display_name=name,
                                   photo=PhotoIn(content=content, mime=mime, filename=file.filename or ""),
                                   at=app.clock.now()))
@@ -182,6 +195,7 @@ def create_web(app: App) -> FastAPI:
             attachment = await session.get(Attachment, attachment_id)
         if attachment is None:
             raise HTTPException(404, "no such file")
-        return FileResponse(app.files.path_of(attachment), media_type=attachment.mime)
+        media_type, headers = served_as(attachment)
+        return FileResponse(app.files.path_of(attachment), media_type=media_type, headers=headers)
 
     return web

@@ -80,6 +80,9 @@ class WebSettings(_Section):
 class LimitSettings(_Section):
     text_max_chars: int = Field(default=4000, ge=10, le=100_000)
     photo_max_bytes: int = Field(default=10_000_000, ge=1000)
+    # Pixels, read from the header before decoding: 50 MP is above any phone's default photo, and a
+    # decompression bomb (a few kB that decode to gigabytes) is far above it. Pillow's own limit is 89 MP.
+    photo_max_pixels: int = Field(default=50_000_000, ge=10_000, le=89_000_000)
     correction_window_hours: int = Field(default=24, ge=0)
     invite_default_days: int = Field(default=30, ge=1)
 

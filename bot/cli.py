@@ -75,7 +75,11 @@ def run(
         settings.campaigns.check_seconds = max(1, int(settings.campaigns.check_seconds / clock_speed))
         settings.incidents.check_seconds = max(1, int(settings.incidents.check_seconds / clock_speed))
         typer.echo(f"Demonstration clock: {start:%d/%m/%Y %H:%M}, {clock_speed:g}× real time", err=True)
-    asyncio.run(serve(settings, clock=clock))
+    try:
+        asyncio.run(serve(settings, clock=clock))
+    except SettingsError as error:  # e.g. a simulator on a public address: the key to change, no traceback
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")

@@ -79,7 +79,8 @@ def _as_json(row: SimMessage) -> dict[str, Any]:
     return {
         "id": row.id,
         **payload,
-        "photo_url": f"/api/files/{photo}" if photo else None,
-        "document_url": f"/api/files/{document}" if document else None,
+        # Files are served to the user they were sent to: the URL names that user (bot/web.py checks it).
+        "photo_url": f"/api/files/{photo}?user={row.external_id}" if photo else None,
+        "document_url": f"/api/files/{document}?user={row.external_id}" if document else None,
         "at": row.created_at.isoformat(),
     }

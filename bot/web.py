@@ -12,16 +12,18 @@ from typing import Any
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import demo
+from bot import demo, gate
 from bot.bootstrap import App
 from bot.simulator import CHANNEL
 from handlers.i18n import _
 from handlers.messages import Incoming, Location, PhotoIn, split_command
 from models.faults import DATABASE_UNAVAILABLE, DISK_FULL, PLATFORM_FAULTS, platform_fault
-from models.tables import Attachment
+from models.settings import SettingsError, simulator_exposure
+from models.tables import Attachment, Identity, SimMessage
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -77,7 +79,23 @@ def served_as(attachment: Attachment) -> tuple[str, dict[str, str]]:
     return "application/octet-stream", {**headers, "Content-Disposition": "attachment"}
 
 
+async def may_see_file(session: AsyncSession, user: str, attachment: Attachment) -> bool:
+    """The chat's rule for files: a message to this simulator user carried it, or they sent it."""
+    payloads = await session.scalars(select(SimMessage.payload).where(SimMessage.external_id == user))
+    if any(attachment.id in (p.get("photo_id"), p.get("document_id")) for p in payloads):
+        return True
+    if attachment.uploaded_by is None:
+        return False
+    sender = await session.scalar(select(Identity.person_id).where(Identity.channel == CHANNEL,
+                                                                   Identity.external_id == user))
+    return sender is not None and sender == attachment.uploaded_by
+
+
 def create_web(app: App) -> FastAPI:
+    """The web app for these settings; refuses a simulator that other machines could reach unprotected."""
+    problem = simulator_exposure(app.settings.web)
+    if problem:
+        raise SettingsError(problem)
     web = FastAPI(title="Tổ trưởng", docs_url="/api/docs" if app.settings.web.simulator else None,
                   redoc_url=None, openapi_url="/api/openapi.json" if app.settings.web.simulator else None)
 
@@ -128,6 +146,8 @@ def create_web(app: App) -> FastAPI:
 
     if not app.settings.web.simulator:
         return web
+    if app.settings.web.simulator_public:
+        gate.protect(web, app.settings.web.simulator_secret)
 
     @web.get("/", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
@@ -190,10 +210,13 @@ def create_web(app: App) -> FastAPI:
         return {"messages": await app.simulator.messages_after(user, after, wait=wait)}
 
     @web.get("/api/files/{attachment_id}")
-    async def files(attachment_id: int) -> FileResponse:
+    async def files(attachment_id: int, user: str = Query(pattern=USER_PATTERN)) -> FileResponse:
+        """A stored file, for the simulator user it was sent to (or who sent it), and nobody else."""
         async with app.sessions() as session:
             attachment = await session.get(Attachment, attachment_id)
-        if attachment is None:
+            allowed = attachment is not None and await may_see_file(session, user, attachment)
+        if attachment is None or not allowed:
+            # The same answer for "no such file" and "not yours": ids cannot be probed.
             raise HTTPException(404, "no such file")
         media_type, headers = served_as(attachment)
         return FileResponse(app.files.path_of(attachment), media_type=media_type, headers=headers)

@@ -156,13 +156,33 @@ def _add_channels(app: App) -> None:
         app.channels["zalo"] = ZaloChannel(app)
 
 
+def configured_channels(settings: Settings) -> list[str]:
+    """The messengers with a token configured: real people may write to the bot through them."""
+    return [name for name, channel in (("telegram", settings.telegram), ("zalo", settings.zalo)) if channel.token]
+
+
+async def load_demo(app: App) -> None:
+    """Loads the demo data whatever is configured (`totruong demo`, tests); idempotent."""
+    from bot import demo
+
+    async with app.sessions() as session, session.begin():
+        await demo.load(session, app.settings)
+
+
 async def prepare_database(app: App) -> None:
-    """Applies the migrations (when configured) and loads the demo data into an empty database."""
+    """Applies the migrations (when configured) and loads the demo data into an empty database
+    when no messenger is configured."""
     from bot import demo
 
     if app.settings.database.auto_migrate:
         await db.upgrade(app.settings.database_url)
-    if app.settings.app.load_demo_when_empty:
+    tokens = configured_channels(app.settings)
+    if app.settings.app.load_demo_when_empty and tokens:
+        # Demo personas, units and unlimited codes beside a real messenger would let anyone who
+        # types a README code become a leader: the demo is for the simulator only.
+        log.info("demo data not loaded: a %s token is configured (run `totruong demo` to load it anyway)",
+                 " and ".join(tokens))
+    elif app.settings.app.load_demo_when_empty:
         async with app.sessions() as session, session.begin():
             if await demo.is_empty(session):
                 await demo.load(session, app.settings)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_roles import role_app
 from models.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Tổ trưởng — trợ lý cho tổ dân phố, thôn.", no_args_is_help=True,
@@ -22,6 +23,7 @@ invite_app = typer.Typer(help="Invite codes.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(invite_app, name="invite")
+app.add_typer(role_app, name="role")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Another config file (or TOTRUONG_CONFIG).")]
 

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from bot.bootstrap import App, build, prepare_database
+from bot.bootstrap import App, build, load_demo, prepare_database
 from bot.web import create_web
 from bot.zalo import ZaloChannel
 from bot.zalo_client import Backoff, ZaloClient, ZaloError
@@ -52,6 +52,7 @@ async def running(settings: Settings, clock: Any, *, sock: socket.socket | None 
     """The whole app, started; with its web server on `sock` when given."""
     app = build(settings, clock=clock)
     await prepare_database(app)
+    await load_demo(app)  # beside a channel token the demo is only loaded when asked for
     channel = app.channels["zalo"]
     assert isinstance(channel, ZaloChannel)
     channel.client.backoff = FAST

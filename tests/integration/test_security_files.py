@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.bootstrap import build, prepare_database
+from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
 from models.tables import Attachment, Feedback, Report
 from tests import images
@@ -60,7 +61,7 @@ async def test_the_simulator_refuses_every_file_that_is_not_a_photo_and_strips_g
         assert images.exif_of(stored) == {} and b"PhoneMaker" not in stored and b"Model X" not in stored
         assert images.decoded(stored) == ("JPEG", (32, 24)) and attachment.mime == "image/jpeg"
 
-        served = await client.get(f"/api/files/{attachment.id}")
+        served = await client.get(f"/api/files/{attachment.id}", params={"user": LEADER})  # who sent it
         assert served.status_code == 200 and served.content == stored
         assert served.headers["content-type"] == "image/jpeg"
         assert served.headers["x-content-type-options"] == "nosniff"
@@ -99,12 +100,14 @@ async def test_a_file_stored_with_another_type_is_only_ever_a_download(app) -> N
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(images.SVG)
     async with app.sessions() as session, session.begin():
-        row = Attachment(sha256="0" * 64, path="legacy.svg", mime="image/svg+xml", size=len(images.SVG))
+        sender = await Repo(session).find_who("sim", "demo-nguoidan")
+        row = Attachment(sha256="0" * 64, path="legacy.svg", mime="image/svg+xml", size=len(images.SVG),
+                         uploaded_by=sender.person_id)
         session.add(row)
         await session.flush()
         attachment_id = row.id
     async with client_for(app) as client:
-        served = await client.get(f"/api/files/{attachment_id}")
+        served = await client.get(f"/api/files/{attachment_id}", params={"user": "demo-nguoidan"})
     assert served.status_code == 200
     assert served.headers["content-type"] == "application/octet-stream"
     assert served.headers["content-disposition"] == "attachment"

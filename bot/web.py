@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select, text
@@ -52,8 +53,8 @@ def unavailable(reason: str, message: str) -> JSONResponse:
 
 
 class LocationIn(BaseModel):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)  # NaN compares false with every bound
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 class SendIn(BaseModel):
@@ -100,6 +101,12 @@ def create_web(app: App) -> FastAPI:
                   redoc_url=None, openapi_url="/api/openapi.json" if app.settings.web.simulator else None)
 
     t = app.engine.translator(app.settings.app.language)
+
+    @web.exception_handler(RequestValidationError)
+    async def on_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422 echoes the input, and a NaN in it cannot be written as JSON: a 500.
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @web.exception_handler(Unavailable)
     async def on_unavailable(_request: Request, error: Unavailable) -> JSONResponse:

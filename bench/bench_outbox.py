@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.bootstrap import App, build, prepare_database
+from bot.bootstrap import App, build, load_demo, prepare_database
 from handlers import notices
 from handlers.messages import Reply
 from models.repos import Repo
@@ -39,6 +39,7 @@ async def make_app(folder: Path, env: dict[str, str]) -> App:
             "TOTRUONG_APP__DATA_DIR": str(folder / "data")}
     app = build(load_settings({**base, **env}, PROJECT_ROOT / "config.toml"))
     await prepare_database(app)
+    await load_demo(app)  # beside a channel token: only when asked for
     return app
 
 

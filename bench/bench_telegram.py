@@ -35,7 +35,7 @@ import httpx
 from telegram import Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bot.bootstrap import build, prepare_database
+from bot.bootstrap import build, load_demo, prepare_database
 from bot.telegram import CONCURRENCY, CONNECTIONS, TelegramChannel
 from models.db import upgrade_sync
 from models.settings import PROJECT_ROOT, load_settings
@@ -121,6 +121,7 @@ async def stack_rate(fake: FakeServer, workdir: Path, updates: int) -> Measure:
     }, PROJECT_ROOT / "config.toml")
     app = build(settings)
     await prepare_database(app)
+    await load_demo(app)  # beside a channel token: only when asked for
     channel = app.channels["telegram"] = TelegramChannel(app, overall_rate=UNLIMITED)
     await channel.start()
     users = [7_000_000 + n for n in range(USERS)]

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bot.bootstrap import build, prepare_database
+from bot.bootstrap import build, load_demo, prepare_database
 from bot.zalo import ZaloChannel
 from models.db import upgrade_sync
 from models.settings import PROJECT_ROOT, load_settings
@@ -89,6 +89,7 @@ async def one_run(workdir: Path, fake: FakeServer, updates: int) -> tuple[float,
     }, PROJECT_ROOT / "config.toml")
     app = build(settings)
     await prepare_database(app)
+    await load_demo(app)  # beside a channel token: only when asked for
     assert isinstance(app.channels["zalo"], ZaloChannel)
     await app.start()
     try:

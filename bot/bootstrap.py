@@ -21,6 +21,7 @@ from handlers.ports import Clock, SystemClock
 from models import db
 from models.files import LocalFileStore
 from models.outbox import Claimed, Outcome
+from models.private import private_dir
 from models.repos import Repo
 from models.settings import Settings
 from scheduler import jobs
@@ -167,6 +168,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     db_engine = db.create_engine(settings.database_url, echo=settings.database.echo,
                                  lock_wait_seconds=settings.database.lock_wait_seconds)
     sessions = db.session_factory(db_engine)
+    private_dir(settings.data_dir)  # photos, exports and (by default) the database: the app's user only
     read_engine = db.create_read_engine(settings.database_url, db_engine, echo=settings.database.echo)
     reads = sessions if read_engine is db_engine else db.session_factory(read_engine)
     files = LocalFileStore(settings.data_dir / "files")
@@ -205,13 +207,33 @@ def _add_channels(app: App) -> None:
         app.channels["zalo"] = ZaloChannel(app)
 
 
+def configured_channels(settings: Settings) -> list[str]:
+    """The messengers with a token configured: real people may write to the bot through them."""
+    return [name for name, channel in (("telegram", settings.telegram), ("zalo", settings.zalo)) if channel.token]
+
+
+async def load_demo(app: App) -> None:
+    """Loads the demo data whatever is configured (`totruong demo`, tests); idempotent."""
+    from bot import demo
+
+    async with app.sessions() as session, session.begin():
+        await demo.load(session, app.settings)
+
+
 async def prepare_database(app: App) -> None:
-    """Applies the migrations (when configured) and loads the demo data into an empty database."""
+    """Applies the migrations (when configured) and loads the demo data into an empty database
+    when no messenger is configured."""
     from bot import demo
 
     if app.settings.database.auto_migrate:
         await db.upgrade(app.settings.database_url)
-    if app.settings.app.load_demo_when_empty:
+    tokens = configured_channels(app.settings)
+    if app.settings.app.load_demo_when_empty and tokens:
+        # Demo personas, units and unlimited codes beside a real messenger would let anyone who
+        # types a README code become a leader: the demo is for the simulator only.
+        log.info("demo data not loaded: a %s token is configured (run `totruong demo` to load it anyway)",
+                 " and ".join(tokens))
+    elif app.settings.app.load_demo_when_empty:
         async with app.sessions() as session, session.begin():
             if await demo.is_empty(session):
                 await demo.load(session, app.settings)

@@ -14,6 +14,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from bot.cli_roles import role_app
 from models.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Tổ trưởng — trợ lý cho tổ dân phố, thôn.", no_args_is_help=True,
@@ -24,6 +25,7 @@ invite_app = typer.Typer(help="Invite codes.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(invite_app, name="invite")
+app.add_typer(role_app, name="role")
 
 # Units per transaction of `units import`, and the pause between two (see units_import).
 IMPORT_CHUNK = 100
@@ -83,6 +85,9 @@ def run(
     lock = _one_instance(settings)  # held (open) until the process ends
     try:
         _run_loop(serve(settings, clock=clock))
+    except SettingsError as error:  # e.g. a simulator on a public address: the key to change, no traceback
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     finally:
         if lock is not None:
             lock.close()

@@ -21,7 +21,7 @@ import uvicorn
 from bot.bootstrap import build, prepare_database
 from bot.web import create_web
 from handlers.ports import Clock
-from models.settings import Settings
+from models.settings import Settings, SettingsError, simulator_exposure
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ class _Server(uvicorn.Server):
 
 async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
     """Starts the app and serves until interrupted (Ctrl+C or SIGTERM), then stops it in order."""
+    problem = simulator_exposure(settings.web)  # before anything starts: nothing to undo
+    if problem:
+        raise SettingsError(problem)
     app = build(settings, clock=clock)
     await prepare_database(app)
     await app.start()

@@ -45,7 +45,8 @@ class SimulatorChannel:
                 insert(SimMessage).returning(SimMessage.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
                 [{"external_id": external_id, "payload": payload, "created_at": now} for payload in payloads],
             )).all()
-        stored = [_as_json(int(row_id), payload, now) for row_id, payload in zip(ids, payloads, strict=True)]
+        stored = [_as_json(external_id, int(row_id), payload, now)
+                  for row_id, payload in zip(ids, payloads, strict=True)]
         self._newest[external_id] = max(self._newest.get(external_id, 0), stored[-1]["id"])
         waiter = self._changed.pop(external_id, None)
         if waiter is not None and not waiter.done():
@@ -87,7 +88,7 @@ class SimulatorChannel:
     async def _read(self, external_id: str, after: int) -> list[dict[str, Any]]:
         async with self.sessions() as session:
             rows = (await session.execute(_READ, {"external_id": external_id, "after": after})).all()
-        found = [_as_json(row_id, payload, created_at) for row_id, payload, created_at in rows]
+        found = [_as_json(external_id, row_id, payload, created_at) for row_id, payload, created_at in rows]
         if found:
             self._newest[external_id] = max(self._newest.get(external_id, 0), found[-1]["id"])
         return found
@@ -102,14 +103,15 @@ _READ = (
 )
 
 
-def _as_json(row_id: int, stored: dict[str, Any], created_at: datetime) -> dict[str, Any]:
+def _as_json(external_id: str, row_id: int, stored: dict[str, Any], created_at: datetime) -> dict[str, Any]:
     payload = dict(stored)
     photo = payload.pop("photo_id", None)
     document = payload.pop("document_id", None)
     return {
         "id": row_id,
         **payload,
-        "photo_url": f"/api/files/{photo}" if photo else None,
-        "document_url": f"/api/files/{document}" if document else None,
+        # Files are served to the user they were sent to: the URL names that user (bot/web.py checks it).
+        "photo_url": f"/api/files/{photo}?user={external_id}" if photo else None,
+        "document_url": f"/api/files/{document}?user={external_id}" if document else None,
         "at": created_at.isoformat(),
     }

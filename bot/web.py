@@ -10,18 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import demo
+from bot import demo, gate
 from bot.bootstrap import App
 from bot.simulator import CHANNEL
 from handlers.i18n import _
 from handlers.messages import Incoming, Location, PhotoIn, split_command
 from models.faults import DATABASE_UNAVAILABLE, DISK_FULL, PLATFORM_FAULTS, platform_fault
-from models.tables import Attachment
+from models.settings import SettingsError, simulator_exposure
+from models.tables import Attachment, Identity, SimMessage
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -50,8 +53,8 @@ def unavailable(reason: str, message: str) -> JSONResponse:
 
 
 class LocationIn(BaseModel):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)  # NaN compares false with every bound
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 class SendIn(BaseModel):
@@ -64,11 +67,46 @@ class SendIn(BaseModel):
     location: LocationIn | None = None
 
 
+# The types a stored file is served as. Anything else (a file stored before photos were re-encoded,
+# say an SVG) is a download, never a page the browser would render or run on our origin.
+SERVED_INLINE = {"image/jpeg", "image/png", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def served_as(attachment: Attachment) -> tuple[str, dict[str, str]]:
+    """The type and headers that make the browser take a stored file for exactly its stored type."""
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
+    if attachment.mime in SERVED_INLINE:
+        return attachment.mime, headers
+    return "application/octet-stream", {**headers, "Content-Disposition": "attachment"}
+
+
+async def may_see_file(session: AsyncSession, user: str, attachment: Attachment) -> bool:
+    """The chat's rule for files: a message to this simulator user carried it, or they sent it."""
+    payloads = await session.scalars(select(SimMessage.payload).where(SimMessage.external_id == user))
+    if any(attachment.id in (p.get("photo_id"), p.get("document_id")) for p in payloads):
+        return True
+    if attachment.uploaded_by is None:
+        return False
+    sender = await session.scalar(select(Identity.person_id).where(Identity.channel == CHANNEL,
+                                                                   Identity.external_id == user))
+    return sender is not None and sender == attachment.uploaded_by
+
+
 def create_web(app: App) -> FastAPI:
+    """The web app for these settings; refuses a simulator that other machines could reach unprotected."""
+    problem = simulator_exposure(app.settings.web)
+    if problem:
+        raise SettingsError(problem)
     web = FastAPI(title="Tổ trưởng", docs_url="/api/docs" if app.settings.web.simulator else None,
                   redoc_url=None, openapi_url="/api/openapi.json" if app.settings.web.simulator else None)
 
     t = app.engine.translator(app.settings.app.language)
+
+    @web.exception_handler(RequestValidationError)
+    async def on_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422 echoes the input, and a NaN in it cannot be written as JSON: a 500.
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @web.exception_handler(Unavailable)
     async def on_unavailable(_request: Request, error: Unavailable) -> JSONResponse:
@@ -115,6 +153,8 @@ def create_web(app: App) -> FastAPI:
 
     if not app.settings.web.simulator:
         return web
+    if app.settings.web.simulator_public:
+        gate.protect(web, app.settings.web.simulator_secret)
 
     @web.get("/", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
@@ -163,9 +203,9 @@ def create_web(app: App) -> FastAPI:
         """Sends a photo (multipart upload) as the given user."""
         limit = app.settings.limits.photo_max_bytes
         content = await file.read(limit + 1)
+        # Whatever type the upload claims, the core decodes it: anything that is not a photo gets
+        # the chat's Vietnamese answer, as it would on Telegram or Zalo.
         mime = file.content_type or "application/octet-stream"
-        if not mime.startswith("image/"):
-            raise HTTPException(415, "only images can be sent as photos")
         return await run(Incoming(channel=CHANNEL, user_id=user, chat_id=user, display_name=name,
                                   photo=PhotoIn(content=content, mime=mime, filename=file.filename or ""),
                                   at=app.clock.now()))
@@ -177,11 +217,15 @@ def create_web(app: App) -> FastAPI:
         return {"messages": await app.simulator.messages_after(user, after, wait=wait)}
 
     @web.get("/api/files/{attachment_id}")
-    async def files(attachment_id: int) -> FileResponse:
+    async def files(attachment_id: int, user: str = Query(pattern=USER_PATTERN)) -> FileResponse:
+        """A stored file, for the simulator user it was sent to (or who sent it), and nobody else."""
         async with app.sessions() as session:
             attachment = await session.get(Attachment, attachment_id)
-        if attachment is None:
+            allowed = attachment is not None and await may_see_file(session, user, attachment)
+        if attachment is None or not allowed:
+            # The same answer for "no such file" and "not yours": ids cannot be probed.
             raise HTTPException(404, "no such file")
-        return FileResponse(app.files.path_of(attachment), media_type=attachment.mime)
+        media_type, headers = served_as(attachment)
+        return FileResponse(app.files.path_of(attachment), media_type=media_type, headers=headers)
 
     return web

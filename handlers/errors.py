@@ -35,6 +35,7 @@ class UnknownForm(UserError):
 
 def button_number(text: str) -> int:
     """A number taken from a button id; a forged or garbled id is refused politely."""
-    if not text.isdigit() or len(text) > 12:
+    # isascii: "²" or "٣" pass isdigit() but int() refuses them.
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise UserError(_("Nút này không hợp lệ."))
     return int(text)

@@ -51,7 +51,17 @@ async def ward_of(repo: Repo, unit: Unit) -> Unit:
 
 async def recipients(repo: Repo, unit_id: int) -> list[tuple[int, str, str]]:
     """Officials of a unit who receive urgent incidents: those on duty, or all when none is."""
-    return await repo.officials_of(unit_id, duty="on_duty") or await repo.officials_of(unit_id)
+    return (await on_duty_or_all(repo, unit_id))[0]
+
+
+async def on_duty_or_all(repo: Repo, unit_id: int) -> tuple[list[tuple[int, str, str]], bool]:
+    """The officials on duty; when nobody is, every official of the unit and True (to warn them)."""
+    on_duty = await repo.officials_of(unit_id, duty="on_duty")
+    return (on_duty, False) if on_duty else (await repo.officials_of(unit_id), True)
+
+
+NOBODY_ON_DUTY = _("⚠️ {ward} chưa có cán bộ trực: tin này được gửi tới mọi cán bộ của {ward}. "
+                   "Hãy phân công cán bộ trực (lệnh totruong role grant --duty on_duty).")
 
 
 def title_of(forms: FormRegistry, t: Translator, form_key: str) -> str:
@@ -130,11 +140,12 @@ async def submit(
             text += "\n" + t("Đây là bản sửa của báo cáo {code}; bản cũ vẫn được lưu.", code=old.code)
         return report, [Reply(text)], []
     ward = await ward_of(repo, unit)
-    officials = await recipients(repo, ward.id or 0)
+    officials, nobody_on_duty = await on_duty_or_all(repo, ward.id or 0)
     deliveries = []
     for person_id, _name, language in officials:
         other = translate(language)
-        message = incident_reply(report, unit, reporter_name, answer_lines(form, report, other), other)
+        note = other(NOBODY_ON_DUTY, ward=ward.name) if nobody_on_duty else ""
+        message = incident_reply(report, unit, reporter_name, answer_lines(form, report, other), other, note=note)
         deliveries.append(Delivery(person_id, message))
     if officials:
         text = t("🚨 Đã chuyển tin khẩn tới {n} cán bộ trực của {ward} lúc {when}. Mã: {code}.\n"

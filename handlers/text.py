@@ -30,4 +30,8 @@ def looks_like_code(text: str) -> bool:
 
 
 def normalize_code(text: str) -> str:
-    return re.sub(r"[\s-]", "", text).upper()
+    """An invite code as typed or pasted: fullwidth letters folded (NFKC), invisible characters,
+    spaces and dashes dropped, upper case."""
+    folded = unicodedata.normalize("NFKC", text)
+    visible = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")  # zero-width and the like
+    return re.sub(r"[\s-]", "", visible).upper()

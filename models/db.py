@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from models import sqlite_inloop
+from models import private, sqlite_inloop
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -29,8 +29,7 @@ def create_engine(url: str, *, echo: bool = False, lock_wait_seconds: float = 20
     kwargs: dict[str, Any] = {"echo": echo}
     path = sqlite_path(url)
     if path is not None:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private.sqlite_file(path)  # 0600 before SQLite creates it with the umask's 0644
         # sqlite3 on the event loop's thread instead of aiosqlite's helper thread: see sqlite_inloop.
         kwargs["async_creator"] = sqlite_inloop.creator(path, busy_seconds=lock_wait_seconds)
         # AsyncSession closes in a task of its own (asyncio.shield), so under load many sessions
@@ -92,6 +91,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_sync(url: str, revision: str = "head") -> None:
     """Applies the migrations up to `revision` (runs its own event loop: call outside one)."""
+    if url.startswith("sqlite"):
+        private.sqlite_file(url.split("///", 1)[-1])
     command.upgrade(alembic_config(url), revision)
 
 

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.private import FILE_MODE, private_dir
 from models.repos import Repo
 from models.tables import Attachment
 
@@ -59,10 +60,11 @@ class LocalFileStore:
 
     @staticmethod
     def _write(path: Path, content: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         if not path.exists():
             tmp = path.with_suffix(".part")
             try:
+                tmp.touch(mode=FILE_MODE)  # created 0600 (the umask only removes bits), then filled
                 tmp.write_bytes(content)
                 tmp.replace(path)
             except OSError:  # disk full: leave no partial file taking the little room there is

@@ -6,6 +6,7 @@ key and where the value came from (the file or the environment variable).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tomllib
 from collections.abc import Mapping
@@ -78,11 +79,46 @@ class WebSettings(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     simulator: bool = True
     public_url: str = ""
+    # The simulator lets anyone act as any persona: on an address other machines reach, only when
+    # asked for explicitly and behind a secret every request carries (docs/security.md).
+    simulator_public: bool = False
+    simulator_secret: str = ""
+
+
+SECRET_MIN_CHARS = 16
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may well resolve to a public address
+
+
+def simulator_exposure(web: WebSettings) -> str | None:
+    """Why the simulator may not be served on this address (naming the keys to change), or None."""
+    if not web.simulator or is_loopback(web.host):
+        return None
+    if not web.simulator_public:
+        return (f"setting web.host = {web.host!r} is reachable from other machines and web.simulator = true: "
+                "anyone reaching it could act as any persona and read every inbox. Set web.simulator = false "
+                "on a public server, or web.simulator_public = true with a secret in "
+                "TOTRUONG_WEB__SIMULATOR_SECRET.")
+    if len(web.simulator_secret) < SECRET_MIN_CHARS:
+        return (f"setting web.simulator_secret: web.simulator_public = true needs a secret of at least "
+                f"{SECRET_MIN_CHARS} characters in the environment variable TOTRUONG_WEB__SIMULATOR_SECRET.")
+    return None
 
 
 class LimitSettings(_Section):
     text_max_chars: int = Field(default=4000, ge=10, le=100_000)
     photo_max_bytes: int = Field(default=10_000_000, ge=1000)
+    # Pixels, read from the header before decoding: 50 MP is above any phone's default photo, and a
+    # decompression bomb (a few kB that decode to gigabytes) is far above it. Pillow's own limit is 89 MP.
+    photo_max_pixels: int = Field(default=50_000_000, ge=10_000, le=89_000_000)
     correction_window_hours: int = Field(default=24, ge=0)
     invite_default_days: int = Field(default=30, ge=1)
 

@@ -101,10 +101,11 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def app(settings: Settings, clock: FakeClock) -> AsyncIterator[object]:
     """The whole application on a migrated database with the demo data loaded."""
-    from bot.bootstrap import build, prepare_database
+    from bot.bootstrap import build, load_demo, prepare_database
 
     application = build(settings, clock=clock)
     await prepare_database(application)
+    await load_demo(application)  # asked for explicitly: with a channel token it is not loaded by itself
     try:
         yield application
     finally:

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from handlers import images
 from handlers.context import Context, State
 from handlers.errors import UserError
 from handlers.forms import FieldDef
@@ -179,9 +180,7 @@ async def _photo(msg: Incoming, ctx: Context, field: FieldDef | None = None) -> 
         raise Invalid(_("Ảnh quá lớn ({size} MB). Giới hạn là {limit} MB; hãy gửi ảnh nhỏ hơn."),
                       size=ctx.t.number(round(len(msg.photo.content) / 1e6, 1)),
                       limit=ctx.t.number(round(limit / 1e6, 1)))
-    attachment_id = await ctx.files.save(ctx.repo, content=msg.photo.content, mime=msg.photo.mime,
-                                         uploader=ctx.person_id)
-    return {"attachment": attachment_id}
+    return {"attachment": await images.store(msg.photo, ctx)}
 
 
 def _location(field: FieldDef, msg: Incoming, text: str, ctx: Context) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import reporting
+from handlers import images, reporting
 from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.errors import NotAllowed, UserError
 from handlers.flows.menu import main_menu
@@ -67,8 +67,7 @@ class FeedbackFlow:
         if msg.photo is not None:
             if len(msg.photo.content) > ctx.settings.limits.photo_max_bytes:
                 raise UserError(_("Ảnh quá lớn. Hãy gửi ảnh nhỏ hơn."))
-            data["photo"] = await ctx.files.save(ctx.repo, content=msg.photo.content, mime=msg.photo.mime,
-                                                 uploader=ctx.person_id)
+            data["photo"] = await images.store(msg.photo, ctx)
         elif msg.location is not None:
             data["loc"] = {"lat": msg.location.latitude, "lon": msg.location.longitude}
         else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import notices
+from handlers import images, notices
 from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.errors import NotAllowed, UserError
 from handlers.flows.menu import main_menu
@@ -165,8 +165,7 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
         if msg.photo is not None:
             if len(msg.photo.content) > ctx.settings.limits.photo_max_bytes:
                 raise UserError(_("Ảnh quá lớn. Hãy gửi ảnh nhỏ hơn, hoặc bấm «Không cần ảnh»."))
-            data["photo"] = await ctx.files.save(ctx.repo, content=msg.photo.content, mime=msg.photo.mime,
-                                                 uploader=ctx.person_id)
+            data["photo"] = await images.store(msg.photo, ctx)
         elif action != "nophoto":
             raise UserError(_("Hãy gửi một ảnh, hoặc bấm «Không cần ảnh»."))
         return await _goto("when", state, ctx)

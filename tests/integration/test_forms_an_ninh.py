@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests import images
 from tests.helpers import Chat, saved_reports
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+PNG = images.png(color=(110, 120, 200, 128))  # a real image: photos are decoded
 
 
 async def open_form(app: object, title: str) -> Chat:

@@ -3,9 +3,10 @@ real database."""
 
 from __future__ import annotations
 
+from tests import images
 from tests.helpers import Chat, saved_reports
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+PNG = images.png(color=(150, 120, 200, 128))  # a real image: photos are decoded
 
 
 async def open_form(app: object, title: str) -> Chat:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from tests import images
 from tests.helpers import Chat, saved_reports
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
-JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 300
+PNG = images.png(color=(10, 120, 200, 128))  # a real image: photos are decoded
+JPEG = images.jpeg()
 
 
 async def open_form(app: object, title: str) -> Chat:

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from handlers.ports import BlockedByUser, RetryLater
 from models.repos import Repo
 from models.tables import Feedback, Identity, Outbox, Person, Report, RoleAssignment
+from tests import images
 from tests.helpers import Chat
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x02" * 300
+PNG = images.png(color=(30, 120, 200, 128))  # a real image: photos are decoded
 
 
 async def inbox(app, user: str) -> list[dict]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.bootstrap import build, prepare_database
+from bot.bootstrap import build, load_demo, prepare_database
 from handlers import notices
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
@@ -51,6 +51,7 @@ async def prepare(env: dict[str, str]) -> None:
     """The demo data, 2,000 Zalo residents of one group, and one notice to them, queued."""
     app = build(load_settings(env, PROJECT_ROOT / "config.toml"))
     await prepare_database(app)
+    await load_demo(app)  # beside a channel token the demo is only loaded when asked for
     async with app.sessions() as session, session.begin():
         repo = Repo(session)
         group = await repo.unit_by_code("HC-TT3")

@@ -8,10 +8,11 @@ from sqlalchemy import select
 
 from models.repos import Repo
 from models.tables import AuditLog, Report, ReportEvent
+from tests import images
 from tests.helpers import Chat
 from tests.integration.test_conversation import make_invite
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 300
+PNG = images.png(color=(130, 120, 200, 128))  # a real image: photos are decoded
 GREEN = "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp"
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from models.tables import Report
+from tests import images
 from tests.helpers import Chat
 
 GREEN = "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp"
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+PNG = images.png(color=(70, 120, 200, 128))  # a real image: photos are decoded
 
 
 async def register_leader(app: object) -> Chat:

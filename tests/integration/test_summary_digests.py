@@ -67,7 +67,7 @@ async def test_the_weekly_digest_reaches_the_official_in_the_simulator_with_char
     await app.dispatcher.drain()
     received = await app.simulator.messages_after("demo-canbo-xh", 0)
     assert [bool(m["photo_url"]) for m in received] == [False, True, False]
-    assert received[2]["document_url"] == f"/api/files/{document.document_id}"
+    assert received[2]["document_url"] == f"/api/files/{document.document_id}?user=demo-canbo-xh"  # its reader
     web = create_web(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://sim") as client:
         answer = await client.get(received[2]["document_url"])

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from bot.bootstrap import App, build, prepare_database
+from bot.bootstrap import App, build, load_demo, prepare_database
 from bot.web import create_web
 from bot.zalo import ZaloChannel
 from bot.zalo_client import Backoff, ZaloClient, ZaloError
@@ -22,9 +22,10 @@ from handlers.messages import Button, Reply, rows
 from handlers.ports import RetryLater
 from models.settings import PROJECT_ROOT, Settings, load_settings
 from models.tables import Attachment, Identity, Person, Report
+from tests import images
 from tests.fakes.zalo_api import FakeZaloApi
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+PNG = images.png(color=(90, 120, 200, 128))  # a real image: photos are decoded
 SECRET = "bi-mat-webhook-1234"
 FAST = Backoff(base=0.005, cap=0.05, attempts=6, rate_limited_for=30)
 
@@ -52,6 +53,7 @@ async def running(settings: Settings, clock: Any, *, sock: socket.socket | None 
     """The whole app, started; with its web server on `sock` when given."""
     app = build(settings, clock=clock)
     await prepare_database(app)
+    await load_demo(app)  # beside a channel token the demo is only loaded when asked for
     channel = app.channels["zalo"]
     assert isinstance(channel, ZaloChannel)
     channel.client.backoff = FAST
@@ -184,7 +186,8 @@ async def test_leader_registers_and_files_the_sample_form_with_numbers(
     assert report.data["so_ho"] == 0 and report.data["nguoi_tham_gia"] == 35
     assert report.data["hoat_dong"] == ["quet_don", "khoi_thong"]
     assert report.data["danh_gia"] == "kha"
-    assert attachment is not None and attachment.size == len(PNG) and attachment.mime == "image/png"
+    assert attachment is not None and attachment.mime == "image/png"  # transparent: kept as PNG, re-encoded
+    assert images.pixels(app.files.path_of(attachment).read_bytes()) == images.pixels(PNG)
     assert identity.external_id == "6ede9afa66b88fe6d6a9" and identity.display_name == "Ông Hùng"
 
 

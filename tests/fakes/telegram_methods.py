@@ -226,10 +226,16 @@ PHOTO_MAX_BYTES = 10_000_000
 
 
 def png_size(content: bytes) -> tuple[int, int] | None:
-    """Width and height of a PNG (from its IHDR chunk), None for anything else."""
-    if content[:8] != b"\x89PNG\r\n\x1a\n" or content[12:16] != b"IHDR":
+    """Width and height of an image Telegram would read (PNG, JPEG, …), None for anything else."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, ValueError):
         return None
-    return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
 
 
 def not_utf8(text: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from bot.bootstrap import build, prepare_database
+from bot.bootstrap import build, load_demo, prepare_database
 from handlers.messages import Incoming
 from models.settings import PROJECT_ROOT, load_settings
 from tests.fakes.telegram_api import TOKEN
@@ -56,6 +56,7 @@ async def prepare(env: dict[str, str], users: list[int]) -> None:
     """The demo data, and everyone but the new people registered (leaders with the form open)."""
     app = build(load_settings(env, PROJECT_ROOT / "config.toml"))
     await prepare_database(app)
+    await load_demo(app)  # asked for: beside a token it is not loaded by itself
     for user in users:
         who = {"channel": "telegram", "user_id": str(user), "chat_id": str(user)}
         if kind(user) == MENU:

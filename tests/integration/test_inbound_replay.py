@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.bootstrap import App, build, prepare_database
+from bot.bootstrap import App, build, load_demo, prepare_database
 from bot.telegram import TelegramChannel
 from bot.web import create_web
 from handlers.messages import Incoming
@@ -84,6 +84,7 @@ async def telegram_webhook(settings: Settings, fake: FakeTelegram,
     """The app in Telegram webhook mode, and an HTTP client for its web server."""
     app = build(point_at(settings, fake, mode="webhook", webhook_url=HOOK, webhook_secret=SECRET), clock=clock)
     await prepare_database(app)
+    await load_demo(app)  # asked for: beside a token it is not loaded by itself
     try:
         async with running(app) as channel:
             transport = httpx.ASGITransport(app=create_web(app))

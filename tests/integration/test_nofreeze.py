@@ -26,12 +26,12 @@ from models.db import create_engine, session_factory
 from models.files import LocalFileStore
 from models.tables import Unit
 from tests.helpers import Chat
+from tests.images import png
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOT = Path(__file__).resolve().parents[2]
 ANSWER_LIMIT = 1.0  # seconds: what "answered" means here
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = png()  # a real image: photos are decoded and re-encoded before they are stored
 
 
 def _slow(function: Callable[..., Any], seconds: float) -> Callable[..., Any]:

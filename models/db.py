@@ -43,7 +43,7 @@ def create_engine(url: str, *, echo: bool = False, lock_wait_seconds: float = 20
         # 200 users at once queue for a connection: with 10 + 10 the p99 of an answer was 13 s
         # and the CPU per step higher (waiters in the pool's queue), with 30 + 30 4.6 s
         # (bench/bench_load.py). 25 + 15 keeps two instances under PostgreSQL's default 100.
-        # No pool_pre_ping: its SELECT 1 was a round trip on every checkout, two per message.
+        # No pool_pre_ping: its ping was a round trip on every checkout, two per message.
         # `_still_connected` checks the socket instead, and pool_recycle bounds a connection's age
         # (against firewalls that forget idle connections silently).
         kwargs.update(pool_size=25, max_overflow=15, pool_recycle=1800)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import select
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, inspect
+from sqlalchemy import event, exc, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from models import private, sqlite_inloop
@@ -41,11 +42,35 @@ def create_engine(url: str, *, echo: bool = False, lock_wait_seconds: float = 20
         # 200 users at once queue for a connection: with 10 + 10 the p99 of an answer was 13 s
         # and the CPU per step higher (waiters in the pool's queue), with 30 + 30 4.6 s
         # (bench/bench_load.py). 25 + 15 keeps two instances under PostgreSQL's default 100.
-        kwargs.update(pool_size=25, max_overflow=15, pool_pre_ping=True)
+        # No pool_pre_ping: its ping was a round trip on every checkout, two per message.
+        # `_still_connected` checks the socket instead, and pool_recycle bounds a connection's age
+        # (against firewalls that forget idle connections silently).
+        kwargs.update(pool_size=25, max_overflow=15, pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)
     if path is not None:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas_in_loop)
+    else:
+        event.listen(engine.sync_engine.pool, "checkout", _still_connected)
     return engine
+
+
+def _still_connected(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hands out a pooled PostgreSQL connection only if the server has not closed it, without a
+    round trip: an idle connection's socket has nothing to read unless the server said goodbye
+    (a restart, a terminated backend, a cut network sends its error and EOF). The pool then opens a
+    new connection instead (DisconnectionError); other connections of the same pool are checked
+    the same way when their turn comes."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is None:
+        return
+    if driver.closed or driver.broken:
+        raise exc.DisconnectionError("connection closed")
+    try:
+        readable, _w, _x = select.select([driver.pgconn.socket], [], [], 0)
+    except Exception as error:  # the socket is gone already (psycopg or the OS says so)
+        raise exc.DisconnectionError(str(error)) from error
+    if readable:
+        raise exc.DisconnectionError("the server closed the connection")
 
 
 def create_read_engine(url: str, main: AsyncEngine, *, echo: bool = False) -> AsyncEngine:

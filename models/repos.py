@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -15,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from models.codes import new_code, subtree_range
 from models.repo_activity import ActivityQueries
+from models.repo_direct import Direct, direct_of
 from models.repo_reports import ReportQueries
-from models.sqlite_inloop import InLoopConnection
 from models.tables import (
     Attachment,
     AuditLog,
@@ -72,19 +70,6 @@ _ROLES_OF = (
     .where(_role.c.person_id == bindparam("person_id"), _role.c.active.is_(True))
     .order_by(_role.c.id)
 )
-# The same two statements in SQLite's own SQL, for the direct path (booleans 0/1, JSON as text,
-# times as SQLAlchemy stores them on SQLite).
-_FIND_WHO_SQLITE = (
-    "SELECT identity.id, identity.person_id, person.name, person.language, person.opted_out, identity.blocked, "
-    "conversation.flow, conversation.step, conversation.data, conversation.version "
-    "FROM identity JOIN person ON person.id = identity.person_id "
-    "LEFT OUTER JOIN conversation ON conversation.identity_id = identity.id "
-    "WHERE identity.channel = ? AND identity.external_id = ?"
-)
-_SAVE_CONVERSATION_SQLITE = (
-    "UPDATE conversation SET flow = ?, step = ?, data = ?, version = ?, updated_at = ? "
-    "WHERE identity_id = ? AND version = ?"
-)
 _SAVE_CONVERSATION = (
     update(_conversation)
     .where(_conversation.c.identity_id == bindparam("key"), _conversation.c.version == bindparam("expected"))
@@ -97,10 +82,7 @@ _inbound = InboundUpdate.__table__  # type: ignore[attr-defined]
 _HANDLED_UPDATE = select(_inbound.c.replies).where(_inbound.c.channel == bindparam("channel"),
                                                    _inbound.c.key == bindparam("key"))
 _FIND_WHO_KEYED = _FIND_WHO.add_columns(_HANDLED_UPDATE.scalar_subquery())
-_FIND_WHO_KEYED_SQLITE = _FIND_WHO_SQLITE.replace(
-    " FROM identity ", ", (SELECT replies FROM inbound_update WHERE channel = ? AND key = ?) FROM identity ", 1)
 _RECORD_UPDATE = insert(_inbound)
-_RECORD_UPDATE_SQLITE = "INSERT INTO inbound_update (channel, key, replies, handled_at) VALUES (?, ?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,23 +117,13 @@ class Repo(ReportQueries, ActivityQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._conn: AsyncConnection | None = None
-        self._raw: InLoopConnection | Literal[False] | None = None
+        self._raw: Direct | Literal[False] | None = None
 
-    async def _sqlite(self) -> InLoopConnection | None:
-        """On SQLite, the sqlite3 connection of this transaction (see models/sqlite_inloop.py).
-
-        The two statements every message runs (find_who, save_conversation) go to it directly:
-        SQLAlchemy's execution path costs ten times the SQLite work for them.
-        """
+    async def _direct(self) -> Direct | None:
+        """The driver connection of this transaction, for the statements every message runs
+        (find_who, save_conversation, record_update): see models/repo_direct.py."""
         if self._raw is None:
-            conn = await self._connection()
-            if conn.dialect.name != "sqlite":
-                self._raw = False
-            else:
-                # Already checked out for this transaction: reading it needs no I/O.
-                assert conn.sync_connection is not None
-                driver = conn.sync_connection.connection.driver_connection
-                self._raw = driver if isinstance(driver, InLoopConnection) and driver._conn else False
+            self._raw = direct_of(await self._connection()) or False
         return self._raw or None
 
     async def _connection(self) -> AsyncConnection:
@@ -165,29 +137,23 @@ class Repo(ReportQueries, ActivityQueries):
     async def find_who(self, channel: str, external_id: str, *, update_key: str | None = None) -> Who | None:
         """The identity, person and conversation state behind a channel's user id, in one query;
         with `update_key`, also the replies stored if that update was handled already."""
-        raw = await self._sqlite()
-        handled: Any = None
-        if raw is not None:
-            if update_key is None:
-                row = (await raw.run(_FIND_WHO_SQLITE, (channel, external_id))).fetchone()
-            else:
-                row = (await raw.run(_FIND_WHO_KEYED_SQLITE, (channel, update_key, channel, external_id))).fetchone()
-                handled = json.loads(row[10]) if row is not None and row[10] is not None else None
-            data = json.loads(row[8]) if row is not None and row[8] else None
+        direct = await self._direct()
+        row: Any
+        if direct is not None:
+            row = await direct.find_who(channel, external_id, update_key)
         else:
             conn = await self._connection()
             if update_key is None:
-                row = (await conn.execute(_FIND_WHO, {"channel": channel, "external_id": external_id})).first()
+                found = (await conn.execute(_FIND_WHO, {"channel": channel, "external_id": external_id})).first()
+                row = None if found is None else (*found, None)
             else:
                 row = (await conn.execute(_FIND_WHO_KEYED, {"channel": channel, "external_id": external_id,
                                                             "key": update_key})).first()
-                handled = row[10] if row is not None else None
-            data = row[8] if row is not None else None
         if row is None:
             return None
         return Who(identity_id=row[0], person_id=row[1], name=row[2], language=row[3], opted_out=bool(row[4]),
-                   blocked=bool(row[5]), flow=row[6] or "", step=row[7] or "", data=data, version=row[9] or 0,
-                   handled=list(handled) if handled is not None else None)
+                   blocked=bool(row[5]), flow=row[6] or "", step=row[7] or "", data=row[8], version=row[9] or 0,
+                   handled=list(row[10]) if row[10] is not None else None)
 
     async def create_who(
         self, *, channel: str, external_id: str, chat_id: str, display_name: str, language: str
@@ -244,11 +210,10 @@ class Repo(ReportQueries, ActivityQueries):
             except IntegrityError:
                 raise StaleConversation(identity_id) from None
             return new_version
-        raw = await self._sqlite()
-        if raw is not None:
-            stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
-            changed = (await raw.run(_SAVE_CONVERSATION_SQLITE, (flow, step, json.dumps(data), new_version, stamp,
-                                                                identity_id, expected_version))).rowcount
+        direct = await self._direct()
+        if direct is not None:
+            changed = await direct.save_conversation(identity_id, flow, step, data, new_version, expected_version,
+                                                     utcnow())
         else:
             conn = await self._connection()
             changed = (await conn.execute(_SAVE_CONVERSATION, {
@@ -267,14 +232,9 @@ class Repo(ReportQueries, ActivityQueries):
         Raises IntegrityError when another transaction recorded it meanwhile (the engine then
         handles the message again, and finds it handled).
         """
-        raw = await self._sqlite()
-        if raw is not None:
-            # As SQLAlchemy stores times on SQLite; isoformat is far cheaper than strftime.
-            stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            try:
-                await raw.run(_RECORD_UPDATE_SQLITE, (channel, key, json.dumps(replies), stamp))
-            except sqlite3.IntegrityError as error:
-                raise IntegrityError(_RECORD_UPDATE_SQLITE, (channel, key), error) from error
+        direct = await self._direct()
+        if direct is not None:
+            await direct.record_update(channel, key, replies, now)
             return
         conn = await self._connection()
         await conn.execute(_RECORD_UPDATE, {"channel": channel, "key": key, "replies": replies, "handled_at": now})

@@ -196,6 +196,22 @@ async def test_postgres_unreachable_answers_503_with_the_apology_and_recovers(pr
     assert after["Outbox"] == before["Outbox"] + 1  # the one alert to the official on duty
 
 
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs TOTRUONG_TEST_POSTGRES_URL")
+async def test_a_postgres_restart_while_the_app_is_idle_costs_no_message(proxied_app) -> None:
+    """The pool's connections die with the server between two messages; the next message gets its
+    answer (no apology): a dead pooled connection is noticed before it is used (models/db.py)."""
+    app, proxy = proxied_app
+    async with client_for(app) as client:
+        await leader_at_the_last_question(client)
+        await proxy.cut()  # the server goes away while nobody writes...
+        await proxy.restore()  # ...and is back before the next message
+        done = await send(client, LEADER, text="Khói bốc lên từ tầng hai")
+        assert done.status_code == 200, done.text
+        assert "🚨 Đã chuyển tin khẩn tới 1 cán bộ trực" in done.json()["messages"][0]["text"]
+        assert (await client.get("/readyz")).status_code == 200
+
 # --- disk full ---------------------------------------------------------------------------------
 
 def sqlite_path(app: Any) -> str:

@@ -173,6 +173,9 @@ def _alive(alive_since: datetime) -> Any:
     return select(OutboxInstance.name).where(OutboxInstance.seen_at >= alive_since)
 
 
+CLAIM_LOCK_KEY = 0x746F7472  # "totr": PostgreSQL advisory lock taken by claims when several instances run
+
+
 async def claim(session: AsyncSession, *, now: datetime, limit: int, lease_seconds: int, instance: str,
                 channels: Sequence[str], alive_since: datetime | None = None,
                 chat_gaps: dict[str, float] | None = None) -> list[Claimed]:
@@ -198,6 +201,11 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease_secon
         .where(due, Outbox.channel.in_(channels))
     )
     if chat_gaps is not None and alive_since is not None:
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            # Claims of several instances one after the other (the claim is one short SELECT and
+            # UPDATE): otherwise two claiming at the same instant both miss the other's uncommitted
+            # claim and take rows of the same chat, breaking its gap.
+            await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
         other = aliased(Outbox)
         recently = [and_(other.channel == channel, other.sent_at > now - timedelta(seconds=gap))
                     for channel, gap in chat_gaps.items() if gap > 0]

@@ -168,6 +168,12 @@ class Dispatcher:
         if self._beating is None:
             self._beating = asyncio.create_task(self._heartbeats(), name="outbox-heartbeat")
 
+    def _several(self) -> bool:
+        """Whether another instance may be sending now. On PostgreSQL always: two instances that
+        start together can each count one live instance (their heartbeats commit at the same time)
+        and would then both take rows of one chat."""
+        return self._live > 1 or self._dialect() == "postgresql"
+
     def _dialect(self) -> str:
         return str(self.engine.dialect.name)
 
@@ -205,7 +211,7 @@ class Dispatcher:
             claimed = await rows.claim(
                 session, now=now, limit=self.settings.batch, lease_seconds=self.settings.lease_seconds,
                 instance=self.instance, channels=list(self.senders), alive_since=self._alive_since(),
-                chat_gaps=dict(self.settings.per_chat_seconds) if self._live > 1 else None)
+                chat_gaps=dict(self.settings.per_chat_seconds) if self._several() else None)
         if not claimed:
             return 0
         for row in claimed:

@@ -122,7 +122,7 @@ async def stack_rate(fake: FakeServer, workdir: Path, updates: int) -> Measure:
     app = build(settings)
     await prepare_database(app)
     await load_demo(app)  # beside a channel token: only when asked for
-    channel = app.channels["telegram"] = TelegramChannel(app, overall_rate=UNLIMITED)
+    channel = app.channels["telegram"] = TelegramChannel(app.host, overall_rate=UNLIMITED)
     await channel.start()
     users = [7_000_000 + n for n in range(USERS)]
     try:

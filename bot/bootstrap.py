@@ -5,35 +5,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channels import build_channels, configured
 from bot.channels.port import Channel
-from bot.channels.simulator.channel import CHANNEL as SIM_CHANNEL
-from bot.channels.simulator.channel import SimulatorChannel
-from handlers import campaigns, digests, notices, outbox, undelivered
+from bot.channels.simulator import CHANNEL as SIM_CHANNEL
+from bot.channels.simulator import SimulatorChannel
+from bot.host import Host, SimulatorStore
+from handlers import campaigns
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs
-from handlers.messages import Delivery, Incoming, Reply
+from handlers.messages import Incoming, Reply
 from handlers.ports import Clock, SystemClock
 from models import db
 from models.files import LocalFileStore
 from models.outbox import Claimed, Outcome
 from models.private import private_dir
-from models.repos import Repo
 from models.settings import Settings
-from scheduler import jobs
 from scheduler.dispatcher import Dispatcher, Sender
+from scheduler.jobs import Jobs
 from scheduler.ticker import Ticker
+from scheduler.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
-
-# How long a handled update's key is kept: Telegram and Zalo resend an update for hours at most, and
-# Telegram may reuse update ids after a week without updates.
-HANDLED_UPDATES_DAYS = 7
-
 
 @dataclass
 class App:
@@ -52,9 +48,9 @@ class App:
     ticker: Ticker
     clock: Clock
     dispatcher: Dispatcher
-    # Per campaign, the moment up to which this process has looked (a restart looks back two days).
-    campaign_marks: dict[int, datetime] = field(default_factory=dict)
-    digest_mark: datetime | None = None
+    # What the messenger adapters see of the app (bot/channels/port.py).
+    host: Host
+    jobs: Jobs
     # Messenger adapters by channel name ("telegram", "zalo"), started with the app.
     channels: dict[str, Channel] = field(default_factory=dict)
 
@@ -63,75 +59,29 @@ class App:
 
         The replies to the sender are the caller's (the adapter that received the message).
         """
-        handled = await self.engine.handle(msg)
-        if handled.deliveries:
-            self.dispatcher.wake()
-        return handled
+        return await self.host.receive(msg)
 
+    # The jobs' bodies live in scheduler/jobs.py; these are the app's handles on them.
     async def deliver_to_person(self, person_id: int, replies: list[Reply], *, broadcast: bool = False) -> None:
-        """Queues messages for every identity of the person, on whichever channel it is."""
-        async with self.sessions() as session, session.begin():
-            await outbox.enqueue(Repo(session), [Delivery(person_id, reply) for reply in replies],
-                                 now=self.clock.now(), settings=self.settings, broadcast=broadcast)
-        self.dispatcher.wake()
+        await self.jobs.deliver_to_person(person_id, replies, broadcast=broadcast)
 
     async def notice_progress(self, notice_ids: set[int]) -> None:
-        """After each recorded batch: tell the senders of these notices how far delivery got."""
-        async with self.sessions() as session, session.begin():
-            repo = Repo(session)
-            told = await notices.progress(repo, notice_ids, now=self.clock.now(), translate=self.engine.translator)
-            await outbox.enqueue(repo, told, now=self.clock.now(), settings=self.settings)
-        if told:
-            self.dispatcher.wake()
+        await self.jobs.notice_progress(notice_ids)
 
     async def undelivered(self, failed: list[tuple[Claimed, Outcome]]) -> None:
-        """Rows that finally failed or found the user blocked: an urgent incident goes to the next
-        official up, and its reporter is told it did not get through."""
-        for row, _outcome in failed:
-            if undelivered.incident_of(row.payload) is None:
-                continue
-            async with self.sessions() as session, session.begin():
-                repo = Repo(session)
-                told = await undelivered.alert_next(
-                    repo, undelivered.Undelivered(row.id, row.identity_id, row.payload), forms=self.forms,
-                    settings=self.settings, now=self.clock.now(), translate=self.engine.translator)
-                await outbox.enqueue(repo, told, now=self.clock.now(), settings=self.settings,
-                                     key=f"undelivered:{row.id}")
-            if told:
-                log.warning("urgent message %s did not reach its official; %d messages queued instead",
-                            row.key, len(told))
-                self.dispatcher.wake()
+        await self.jobs.undelivered(failed)
 
     async def run_campaigns(self) -> int:
-        """The ticker's job: campaign moments that are due become occurrences and queued messages."""
-        async with self.sessions() as session, session.begin():
-            queued = await campaigns.run_due(Repo(session), now=self.clock.now(), settings=self.settings,
-                                             translate=self.engine.translator, since=self.campaign_marks)
-        if queued:
-            self.dispatcher.wake()
-        return queued
+        return await self.jobs.run_campaigns()
 
     async def run_digests(self) -> int:
-        """The ticker's job: officials' daily, weekly and monthly digests when they are due."""
-        now = self.clock.now()
-        after = self.digest_mark or now - timedelta(minutes=self.settings.campaigns.grace_minutes)
-        queued = await digests.run_due(sessions=self.sessions, reads=self.reads, after=after, now=now,
-                                       settings=self.settings, translate=self.engine.translator, files=self.files)
-        self.digest_mark = now
-        if queued:
-            self.dispatcher.wake()
-        return queued
+        return await self.jobs.run_digests()
 
     async def escalate_incidents(self) -> int:
-        """The ticker's job: urgent incidents nobody acknowledged go one level up."""
-        return await jobs.escalate_incidents(sessions=self.sessions, engine=self.engine, clock=self.clock,
-                                             wake=self.dispatcher.wake)
+        return await self.jobs.escalate_incidents()
 
     async def forget_handled_updates(self) -> int:
-        """The ticker's job: drops the keys of updates handled more than a week ago."""
-        before = self.clock.now() - timedelta(days=HANDLED_UPDATES_DAYS)
-        async with self.sessions() as session, session.begin():
-            return await Repo(session).forget_updates(before)
+        return await self.jobs.forget_handled_updates()
 
     async def close_intake(self, within: float = 10.0) -> None:
         """Takes no new messages from the messengers; finishes those in hand (at most `within` seconds)."""
@@ -175,41 +125,25 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     clock = clock or SystemClock()
     engine = Engine(sessions=sessions, settings=settings, forms=forms, catalogs=catalogs, files=files, clock=clock,
                     reads=reads)
-    simulator = SimulatorChannel(sessions, clock)
+    simulator = SimulatorChannel(SimulatorStore(sessions), clock)
     ticker = Ticker(settings.app.timezone)
     senders: dict[str, Sender] = {SIM_CHANNEL: simulator}
     dispatcher = Dispatcher(sessions=sessions, senders=senders, clock=clock, settings=settings.outbox)
+    host = Host(settings=settings, clock=clock, engine=engine, db_engine=db_engine, sessions=sessions, files=files,
+                wake=dispatcher.wake)
+    jobs = Jobs(sessions=sessions, reads=reads, settings=settings, forms=forms, files=files, clock=clock,
+                translate=engine.translator, wake=dispatcher.wake)
     app = App(settings=settings, db_engine=db_engine, sessions=sessions, read_engine=read_engine, reads=reads,
-              forms=forms, catalogs=catalogs,
-              files=files, engine=engine, simulator=simulator, ticker=ticker, clock=clock, dispatcher=dispatcher)
-    _add_channels(app)
+              forms=forms, catalogs=catalogs, files=files, engine=engine, simulator=simulator, ticker=ticker,
+              clock=clock, dispatcher=dispatcher, host=host, jobs=jobs, channels=build_channels(host))
     senders.update(app.channels)
-    dispatcher.on_recorded = app.notice_progress
-    dispatcher.on_undelivered = app.undelivered
-    ticker.every("escalate-incidents", settings.incidents.check_seconds, app.escalate_incidents)
-    ticker.every("campaigns", settings.campaigns.check_seconds, app.run_campaigns)
-    ticker.every("digests", settings.campaigns.check_seconds, app.run_digests)
-    ticker.every("forget-handled-updates", 3600, app.forget_handled_updates)
+    dispatcher.on_recorded = jobs.notice_progress
+    dispatcher.on_undelivered = jobs.undelivered
+    ticker.every("escalate-incidents", settings.incidents.check_seconds, jobs.escalate_incidents)
+    ticker.every("campaigns", settings.campaigns.check_seconds, jobs.run_campaigns)
+    ticker.every("digests", settings.campaigns.check_seconds, jobs.run_digests)
+    ticker.every("forget-handled-updates", 3600, jobs.forget_handled_updates)
     return app
-
-
-def _add_channels(app: App) -> None:
-    """Adds a messenger adapter for every channel that has a token configured."""
-    # Each adapter registers itself here, e.g.:
-    #   if app.settings.telegram.token: app.channels["telegram"] = TelegramChannel(app)
-    if app.settings.telegram.token:
-        from bot.channels.telegram.channel import TelegramChannel
-
-        app.channels["telegram"] = TelegramChannel(app)
-    if app.settings.zalo.token:
-        from bot.channels.zalo.channel import ZaloChannel
-
-        app.channels["zalo"] = ZaloChannel(app)
-
-
-def configured_channels(settings: Settings) -> list[str]:
-    """The messengers with a token configured: real people may write to the bot through them."""
-    return [name for name, channel in (("telegram", settings.telegram), ("zalo", settings.zalo)) if channel.token]
 
 
 async def load_demo(app: App) -> None:
@@ -227,7 +161,7 @@ async def prepare_database(app: App) -> None:
 
     if app.settings.database.auto_migrate:
         await db.upgrade(app.settings.database_url)
-    tokens = configured_channels(app.settings)
+    tokens = configured(app.settings)
     if app.settings.app.load_demo_when_empty and tokens:
         # Demo personas, units and unlimited codes beside a real messenger would let anyone who
         # types a README code become a leader: the demo is for the simulator only.
@@ -238,7 +172,7 @@ async def prepare_database(app: App) -> None:
             if await demo.is_empty(session):
                 await demo.load(session, app.settings)
                 log.info("loaded the demo data")
-    async with app.sessions() as session, session.begin():
-        created = await campaigns.sync_defaults(Repo(session), app.settings, now=app.clock.now())
+    async with unit_of_work(app.sessions) as repo:
+        created = await campaigns.sync_defaults(repo, app.settings, now=app.clock.now())
         if created:
             log.info("created %d campaigns from config.toml", created)

@@ -329,3 +329,17 @@ class InboundUpdate(SQLModel, table=True):
     key: str = Field(max_length=96)  # e.g. "<bot id>:<update_id>", a Zalo message_id
     replies: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JsonType, nullable=False))
     handled_at: datetime = Field(default_factory=utcnow)
+
+
+class PushedButtons(SQLModel, table=True):
+    """The buttons of the last delivery (a notice, a reminder) to a chat of a text-only channel,
+    whose numbers the user may type back: kept until the chat's next message, across restarts
+    and for every instance (the buttons of a reply live in the conversation row)."""
+
+    __tablename__ = "pushed_buttons"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    chat_id: str = Field(primary_key=True, max_length=64)
+    # [[button id, label], ...] in the order they were shown.
+    buttons: list[list[str]] = Field(default_factory=list, sa_column=Column(JsonType, nullable=False))
+    pushed_at: datetime = Field(default_factory=utcnow)

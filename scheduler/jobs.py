@@ -1,30 +1,116 @@
-"""Jobs the ticker runs. Each is thin: it claims due rows in one transaction, then delivers."""
+"""The jobs the ticker and the dispatcher run. Each is thin: it claims or reads due rows in one
+unit of work, queues what it produced in the outbox, and wakes the dispatcher.
+
+Everything a job needs is injected (`Jobs`): the session factories, the clock, the settings, a
+translator and the dispatcher's wake-up; bot/bootstrap.py only wires them.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers import outbox, reporting
-from handlers.engine import Engine
+from handlers import campaigns, digests, notices, outbox, reporting, undelivered
+from handlers.forms import FormRegistry
+from handlers.i18n import Translator
+from handlers.messages import Delivery, Reply
 from handlers.ports import Clock
-from models.repos import Repo
+from models.files import LocalFileStore
+from models.outbox import Claimed, Outcome
+from models.settings import Settings
+from scheduler.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
+# How long a handled update's key is kept: Telegram and Zalo resend an update for hours at most, and
+# Telegram may reuse update ids after a week without updates.
+HANDLED_UPDATES_DAYS = 7
 
-async def escalate_incidents(
-    *, sessions: async_sessionmaker[AsyncSession], engine: Engine, clock: Clock, wake: Callable[[], None]
-) -> int:
-    """Sends urgent incidents nobody acknowledged in time to the next level; returns messages sent."""
-    async with sessions() as session, session.begin():
-        repo = Repo(session)
-        deliveries = await reporting.escalate_due(repo, forms=engine.forms, settings=engine.settings,
-                                                  now=clock.now(), translate=engine.translator)
-        await outbox.enqueue(repo, deliveries, now=clock.now(), settings=engine.settings)
-    if deliveries:
-        wake()
-        log.info("escalated urgent incidents: %d messages", len(deliveries))
-    return len(deliveries)
+
+@dataclass
+class Jobs:
+    sessions: async_sessionmaker[AsyncSession]
+    # Long reads (digests): on SQLite a second engine whose queries run on a thread (models/db.py).
+    reads: async_sessionmaker[AsyncSession]
+    settings: Settings
+    forms: FormRegistry
+    files: LocalFileStore
+    clock: Clock
+    translate: Callable[[str], Translator]
+    wake: Callable[[], None]
+    # Per campaign, the moment up to which this process has looked (a restart looks back two days).
+    campaign_marks: dict[int, datetime] = field(default_factory=dict)
+    digest_mark: datetime | None = None
+
+    async def deliver_to_person(self, person_id: int, replies: Sequence[Reply], *, broadcast: bool = False) -> None:
+        """Queues messages for every identity of the person, on whichever channel it is."""
+        async with unit_of_work(self.sessions) as repo:
+            await outbox.enqueue(repo, [Delivery(person_id, reply) for reply in replies],
+                                 now=self.clock.now(), settings=self.settings, broadcast=broadcast)
+        self.wake()
+
+    async def notice_progress(self, notice_ids: set[int]) -> None:
+        """After each recorded batch: tell the senders of these notices how far delivery got."""
+        async with unit_of_work(self.sessions) as repo:
+            told = await notices.progress(repo, notice_ids, now=self.clock.now(), translate=self.translate)
+            await outbox.enqueue(repo, told, now=self.clock.now(), settings=self.settings)
+        if told:
+            self.wake()
+
+    async def undelivered(self, failed: Sequence[tuple[Claimed, Outcome]]) -> None:
+        """Rows that finally failed or found the user blocked: an urgent incident goes to the next
+        official up, and its reporter is told it did not get through."""
+        for row, _outcome in failed:
+            if undelivered.incident_of(row.payload) is None:
+                continue
+            async with unit_of_work(self.sessions) as repo:
+                told = await undelivered.alert_next(
+                    repo, undelivered.Undelivered(row.id, row.identity_id, row.payload), forms=self.forms,
+                    settings=self.settings, now=self.clock.now(), translate=self.translate)
+                await outbox.enqueue(repo, told, now=self.clock.now(), settings=self.settings,
+                                     key=f"undelivered:{row.id}")
+            if told:
+                log.warning("urgent message %s did not reach its official; %d messages queued instead",
+                            row.key, len(told))
+                self.wake()
+
+    async def run_campaigns(self) -> int:
+        """Campaign moments that are due become occurrences and queued messages."""
+        async with unit_of_work(self.sessions) as repo:
+            queued = await campaigns.run_due(repo, now=self.clock.now(), settings=self.settings,
+                                             translate=self.translate, since=self.campaign_marks)
+        if queued:
+            self.wake()
+        return queued
+
+    async def run_digests(self) -> int:
+        """Officials' daily, weekly and monthly digests when they are due."""
+        now = self.clock.now()
+        after = self.digest_mark or now - timedelta(minutes=self.settings.campaigns.grace_minutes)
+        queued = await digests.run_due(sessions=self.sessions, reads=self.reads, after=after, now=now,
+                                       settings=self.settings, translate=self.translate, files=self.files)
+        self.digest_mark = now
+        if queued:
+            self.wake()
+        return queued
+
+    async def escalate_incidents(self) -> int:
+        """Sends urgent incidents nobody acknowledged in time to the next level; returns messages sent."""
+        async with unit_of_work(self.sessions) as repo:
+            deliveries = await reporting.escalate_due(repo, forms=self.forms, settings=self.settings,
+                                                      now=self.clock.now(), translate=self.translate)
+            await outbox.enqueue(repo, deliveries, now=self.clock.now(), settings=self.settings)
+        if deliveries:
+            self.wake()
+            log.info("escalated urgent incidents: %d messages", len(deliveries))
+        return len(deliveries)
+
+    async def forget_handled_updates(self) -> int:
+        """Drops the keys of updates handled more than a week ago."""
+        before = self.clock.now() - timedelta(days=HANDLED_UPDATES_DAYS)
+        async with unit_of_work(self.sessions) as repo:
+            return await repo.forget_updates(before)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from handlers.engine import RESUME_WORDS, STOP_WORDS
+from bot.channels.port import is_control_word
 from handlers.i18n import Translator, _
 from handlers.messages import Keyboard, Reply
 from handlers.text import fold
@@ -89,7 +89,7 @@ class Shown:
             wanted = str(int(stripped))
             return next((bid for bid, number in self.numbers().items() if number == wanted), None)
         folded = fold(text)
-        if len(folded) < 3 or folded in STOP_WORDS or folded in RESUME_WORDS or any(c.isdigit() for c in folded):
+        if len(folded) < 3 or is_control_word(text) or any(c.isdigit() for c in folded):
             return None
         words = folded.split()
         exact = [bid for bid, label in self.buttons if fold(label) == folded]

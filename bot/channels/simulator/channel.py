@@ -5,16 +5,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import Any, Protocol
 
 from handlers.messages import Reply
 from handlers.ports import Clock, SystemClock
-from models.tables import SimMessage
 
 CHANNEL = "sim"
+
+
+class MessageStore(Protocol):
+    """Where the simulator's messages are kept (bot/host.py: a table the page reads after an id)."""
+
+    async def store(self, external_id: str, payloads: Sequence[dict[str, Any]], at: datetime) -> list[int]:
+        """Stores the messages for the user; returns their ids, in order."""
+        ...
+
+    async def after(self, external_id: str, after: int) -> list[tuple[int, dict[str, Any], datetime]]:
+        """The user's messages with an id above `after`, oldest first: (id, payload, stored at)."""
+        ...
 
 
 class SimulatorChannel:
@@ -27,8 +35,8 @@ class SimulatorChannel:
     stored are read when a poll times out.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock | None = None) -> None:
-        self.sessions = sessions
+    def __init__(self, store: MessageStore, clock: Clock | None = None) -> None:
+        self.store = store
         self.clock = clock or SystemClock()
         self._changed: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}
         # Per user, an id at or above the newest of their rows (this process's knowledge).
@@ -40,17 +48,8 @@ class SimulatorChannel:
             return []
         now = self.clock.now()  # the app's clock: the demonstration clock when one runs
         payloads = [reply.to_json() for reply in replies]
-        rows = [{"external_id": external_id, "payload": payload, "created_at": now} for payload in payloads]
-        async with self.sessions() as session:
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
-                # One statement is atomic by itself: without BEGIN and COMMIT, one round trip
-                # instead of three.
-                conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                ids = (await conn.execute(_INSERT, rows)).scalars().all()
-            else:
-                async with session.begin():
-                    ids = (await session.execute(_INSERT, rows)).scalars().all()
-        stored = [_as_json(external_id, int(row_id), payload, now)
+        ids = await self.store.store(external_id, payloads, now)
+        stored = [_as_json(external_id, row_id, payload, now)
                   for row_id, payload in zip(ids, payloads, strict=True)]
         self._newest[external_id] = max(self._newest.get(external_id, 0), stored[-1]["id"])
         waiter = self._changed.pop(external_id, None)
@@ -58,9 +57,10 @@ class SimulatorChannel:
             waiter.set_result(stored)
         return stored
 
-    async def send(self, chat_id: str, replies: Sequence[Reply]) -> list[str]:
-        """The outbox dispatcher's way in: stores the messages for the page to read."""
-        stored = await self.deliver(chat_id, replies)
+    async def send(self, chat_id: str, replies: Sequence[Reply], *, skip: int = 0) -> list[str]:
+        """The outbox dispatcher's way in: stores the messages (after the first `skip`, stored by an
+        earlier attempt) for the page to read."""
+        stored = await self.deliver(chat_id, replies[skip:])
         return [str(message["id"]) for message in stored]
 
     async def messages_after(self, external_id: str, after: int, *, wait: float = 0) -> list[dict[str, Any]]:
@@ -91,24 +91,11 @@ class SimulatorChannel:
         self._changed.clear()
 
     async def _read(self, external_id: str, after: int) -> list[dict[str, Any]]:
-        async with self.sessions() as session:
-            rows = (await session.execute(_READ, {"external_id": external_id, "after": after})).all()
+        rows = await self.store.after(external_id, after)
         found = [_as_json(external_id, row_id, payload, created_at) for row_id, payload, created_at in rows]
         if found:
             self._newest[external_id] = max(self._newest.get(external_id, 0), found[-1]["id"])
         return found
-
-
-# Core rather than the ORM's bulk insert: one of these for every step of a conversation.
-_INSERT = insert(SimMessage.__table__).returning(  # type: ignore[attr-defined]
-    SimMessage.__table__.c.id, sort_by_parameter_order=True)  # type: ignore[attr-defined]
-# Columns rather than ORM objects: the page reads after every message it gets.
-_READ = (
-    select(SimMessage.id, SimMessage.payload, SimMessage.created_at)  # type: ignore[call-overload]
-    .where(SimMessage.external_id == bindparam("external_id"), SimMessage.id > bindparam("after"))
-    .order_by(SimMessage.id)
-    .limit(200)
-)
 
 
 def _as_json(external_id: str, row_id: int, stored: dict[str, Any], created_at: datetime) -> dict[str, Any]:

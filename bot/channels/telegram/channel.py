@@ -15,18 +15,16 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI
-from sqlalchemy import select
-from sqlmodel import col
 from telegram import Bot, BotCommand, CallbackQuery, ChatMemberUpdated, Message, Update
 from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
-from bot.channels.port import BlockedByUser
+from bot.channels.port import BlockedByUser, ChannelHost
 from bot.channels.telegram import render
 from bot.channels.telegram.polling import UpdatePoller
 from bot.channels.telegram.send import TelegramSender
@@ -34,12 +32,7 @@ from bot.channels.telegram.transport import ChatOrderedProcessor, LenientBot, Pe
 from bot.channels.telegram.webhook import TelegramWebhook
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply
-from models.repos import Repo
 from models.settings import ChannelSettings, SettingsError
-from models.tables import Identity
-
-if TYPE_CHECKING:
-    from bot.bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -135,19 +128,19 @@ class TelegramChannel:
 
     name = render.CHANNEL
 
-    def __init__(self, app: App, *, overall_rate: float = 30.0, concurrency: int = CONCURRENCY,
+    def __init__(self, host: ChannelHost, *, overall_rate: float = 30.0, concurrency: int = CONCURRENCY,
                  retry_delay: float = 0.5) -> None:
-        _check(app.settings.telegram)
-        self.app = app
-        self.settings = app.settings.telegram
+        _check(host.settings.telegram)
+        self.host = host
+        self.settings = host.settings.telegram
         _hide_in_logs(self.settings.token)
         root = api_root(self.settings)
         bot = LenientBot(self.settings.token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
                          request=HTTPXRequest(connection_pool_size=CONNECTIONS, pool_timeout=10.0,
                                               # A late answer must not look like a failure (and be sent again).
-                                              read_timeout=app.settings.outbox.send_timeout_seconds,
-                                              write_timeout=app.settings.outbox.send_timeout_seconds,
-                                              media_write_timeout=max(20.0, app.settings.outbox.send_timeout_seconds)),
+                                              read_timeout=host.settings.outbox.send_timeout_seconds,
+                                              write_timeout=host.settings.outbox.send_timeout_seconds,
+                                              media_write_timeout=max(20.0, host.settings.outbox.send_timeout_seconds)),
                          rate_limiter=PerChatRateLimiter(overall_rate=overall_rate))
         # No Updater: it confirms updates as soon as it fetched them. UpdatePoller polls instead.
         builder = (ApplicationBuilder().bot(bot).concurrent_updates(ChatOrderedProcessor(concurrency))
@@ -156,7 +149,7 @@ class TelegramChannel:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.bot = self.application.bot
-        self.sender = TelegramSender(self.bot, app, retry_delay=retry_delay)
+        self.sender = TelegramSender(self.bot, host, retry_delay=retry_delay)
         self._connecting: asyncio.Task[None] | None = None
         self.poller = UpdatePoller(bot, self._process, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES,
                                    on_error=self._polling_error)
@@ -211,7 +204,7 @@ class TelegramChannel:
         """The command menu beside the text box, in Vietnamese (and in English for English users)."""
         try:
             for language in ("vi", "en"):
-                t = self.app.engine.translator(language)
+                t = self.host.translator(language)
                 commands = [BotCommand(name, t(description)) for name, description in COMMANDS]
                 if language == "vi":
                     await self.bot.set_my_commands(commands)
@@ -271,18 +264,17 @@ class TelegramChannel:
             msg = await self._incoming(update, who)
             if msg is None:
                 return
-            handled = await self.app.receive(msg)
+            handled = await self.host.receive(msg)
             if handled.replay and self.webhook.answered(update.update_id):
                 return  # handled and answered by this process before: nothing to do
             # A replay this process did not answer (it stopped after the commit, before the
             # replies went out): the stored replies are sent, so the person still gets them.
             await self.sender.send_all(who.chat_id, handled.replies, pressed=query)
         except Forbidden:
-            log.info("the user of chat %s blocked the bot", who.chat_id)
             await self._set_blocked(who.chat_id, True)
 
     async def _incoming(self, update: Update, who: render.Author) -> Incoming | None:
-        at = self.app.clock.now()
+        at = self.host.clock.now()
         key = self._key_prefix + str(update.update_id)
         if update.callback_query is not None:
             data = update.callback_query.data
@@ -297,7 +289,7 @@ class TelegramChannel:
 
     async def _photo(self, message: Message, who: render.Author) -> PhotoIn | None:
         """Fetches the largest size of the photo that is within the limit, or says it is too big."""
-        limit = self.app.settings.limits.photo_max_bytes
+        limit = self.host.settings.limits.photo_max_bytes
         if message.photo:
             size = render.pick_photo(message.photo, limit)
             file_id, mime, name = (size.file_id, "image/jpeg", "") if size else ("", "", "")
@@ -366,13 +358,8 @@ class TelegramChannel:
 
     async def _set_blocked(self, chat_id: str, blocked: bool) -> None:
         """Marks the chat's identities blocked, so nothing more is sent to them (or unblocked)."""
-        async with self.app.sessions() as session, session.begin():
-            ids = (await session.scalars(select(col(Identity.id)).where(
-                col(Identity.channel) == self.name, col(Identity.chat_id) == chat_id))).all()
-            repo = Repo(session)
-            for identity_id in ids:
-                if identity_id is not None:
-                    await repo.set_identity_blocked(identity_id, blocked)
+        if await self.host.set_blocked(self.name, chat_id, blocked):
+            log.info("the user of chat %s %s the bot", chat_id, "blocked" if blocked else "unblocked")
 
     def _translator(self, language: str) -> Translator:
-        return self.app.engine.translator(language or self.app.settings.app.language)
+        return self.host.translator(language)

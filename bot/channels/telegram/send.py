@@ -15,23 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 from telegram import Bot, CallbackQuery, Message, ReplyKeyboardRemove
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.channels.port import ChannelHost
 from bot.channels.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
 from bot.channels.telegram import render
 from bot.channels.telegram.transport import seconds_of
 from handlers.i18n import _
 from handlers.messages import Keyboard, Reply
 from handlers.ports import Ambiguous, BlockedByUser, Refused, RetryLater, Unavailable
-from models.tables import Attachment
-
-if TYPE_CHECKING:
-    from bot.bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +38,15 @@ T = TypeVar("T")
 # Failures before the request was written: nothing reached Telegram, trying again is safe.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 Piece = Callable[[], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """An attachment to send: its bytes, or Telegram's file_id once it was uploaded."""
+
+    attachment_id: int
+    content: str | bytes
+    filename: str | None
 
 
 def went_out(error: NetworkError) -> bool:
@@ -55,9 +61,9 @@ def went_out(error: NetworkError) -> bool:
 class TelegramSender:
     """Turns replies into Bot API calls for one bot, retrying when the network fails."""
 
-    def __init__(self, bot: Bot, app: App, *, retry_delay: float = 0.5) -> None:
+    def __init__(self, bot: Bot, host: ChannelHost, *, retry_delay: float = 0.5) -> None:
         self.bot = bot
-        self.app = app
+        self.host = host
         self.retry_delay = retry_delay  # the first pause before trying a failed call again
         self._file_ids: dict[int, str] = {}  # Attachment id -> Telegram file_id, to upload each file once
         self._request_keyboards: set[str] = set()  # chats showing a "send my location" keyboard
@@ -130,7 +136,7 @@ class TelegramSender:
         """The photo or file with its caption; refused, the text goes alone with a note."""
         attachment = await self._attachment(attachment_id)
         caption = reply.text if not text_follows and reply.text.strip() else None
-        t = self.app.engine.translator(self.app.settings.app.language)
+        t = self.host.translator()
         if attachment is not None:
             try:
                 sent = await self._send_file(chat_id, attachment, photo=reply.photo_id is not None, caption=caption,
@@ -188,11 +194,9 @@ class TelegramSender:
             ids.append(str(message.message_id))
         return ids
 
-    async def _send_file(self, chat_id: str, attachment: Attachment, *, photo: bool, caption: str | None,
+    async def _send_file(self, chat_id: str, upload: _Upload, *, photo: bool, caption: str | None,
                          markup: Any, once: bool = False) -> Message:
-        content: str | bytes | None = self._file_ids.get(attachment.id or 0)
-        if content is None:
-            content = await asyncio.to_thread(self.app.files.path_of(attachment).read_bytes)
+        content = upload.content
         call = self._once if once else self.call
         try:
             await call(self.bot.send_chat_action, chat_id, "upload_photo" if photo else "upload_document")
@@ -202,19 +206,18 @@ class TelegramSender:
             message = await call(self.bot.send_photo, chat_id, content, caption=caption, reply_markup=markup)
             file_id = message.photo[-1].file_id if message.photo else None
         else:
-            filename = Path(attachment.path).name
             message = await call(self.bot.send_document, chat_id, content, caption=caption,
-                                 reply_markup=markup, filename=filename)
+                                 reply_markup=markup, filename=upload.filename)
             file_id = message.document.file_id if message.document else None
-        if file_id and attachment.id:
-            self._file_ids[attachment.id] = file_id
+        if file_id:
+            self._file_ids[upload.attachment_id] = file_id
         return message
 
     def _markup(self, chat_id: str, reply: Reply) -> Any:
         if reply.keyboard in (Keyboard.REQUEST_LOCATION, Keyboard.REQUEST_CONTACT, Keyboard.MENU):
             if reply.keyboard is not Keyboard.MENU:
                 self._request_keyboards.add(chat_id)
-            t = self.app.engine.translator(self.app.settings.app.language)
+            t = self.host.translator()
             return render.reply_keyboard(reply, location_label=t(LOCATION_LABEL), contact_label=t(CONTACT_LABEL))
         if reply.buttons:
             return render.inline_keyboard(reply)
@@ -268,9 +271,12 @@ class TelegramSender:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _attachment(self, attachment_id: int) -> Attachment | None:
-        async with self.app.sessions() as session:
-            return await session.get(Attachment, attachment_id)
+    async def _attachment(self, attachment_id: int) -> _Upload | None:
+        file_id = self._file_ids.get(attachment_id)
+        if file_id is not None:  # uploaded before: Telegram has it
+            return _Upload(attachment_id, file_id, None)
+        file = await self.host.attachment(attachment_id)
+        return None if file is None else _Upload(attachment_id, file.content, file.name)
 
 
 def _is_send(method: Callable[..., Any]) -> bool:

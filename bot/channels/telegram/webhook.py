@@ -13,7 +13,8 @@ import asyncio
 import hmac
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from telegram import Bot, Update
@@ -28,7 +29,7 @@ ANSWERED_LIMIT = 20_000  # update ids this process remembers having answered
 class TelegramWebhook:
     """The webhook route, and the updates it is handling now or has answered."""
 
-    def __init__(self, bot: Bot, process: Callable[[Update], Awaitable[None]], *, secret: str) -> None:
+    def __init__(self, bot: Bot, process: Callable[[Update], Coroutine[Any, Any, None]], *, secret: str) -> None:
         self.bot = bot
         self.process = process
         self.secret = secret.encode()

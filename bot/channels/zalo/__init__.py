@@ -1,1 +1,5 @@
-"""The zalo channel adapter."""
+"""The Zalo channel: the Zalo Bot Platform, with buttons as numbered text menus (see channel.py)."""
+
+from bot.channels.zalo.channel import ZaloChannel
+
+__all__ = ["ZaloChannel"]

@@ -13,37 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import bindparam, select
+from fastapi import FastAPI
 
+from bot.channels.port import ChannelHost
 from bot.channels.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
 from bot.channels.text_menus import TEXT_LIMIT, Piece, Shown, render
+from bot.channels.zalo import updates
 from bot.channels.zalo.client import ZaloClient, ZaloError, ZaloUnauthorized
 from bot.channels.zalo.intake import ChatQueues
+from bot.channels.zalo.webhook import FileLinks, mount_files, mount_webhook
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply, split_command
-from handlers.ports import Ambiguous, BlockedByUser, Refused, RetryLater, SendError, Unavailable
+from handlers.ports import BlockedByUser, RetryLater
 from models.settings import SettingsError
-from models.tables import Attachment, Conversation, Identity, Person
-
-if TYPE_CHECKING:
-    from bot.bootstrap import App
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
-SECRET_HEADER = "X-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/zalo/webhook"
-FILES_PATH = "/zalo/files"
 # A webhook call is answered when its message was handled; a slower one gets a 500 so Zalo retries.
 WEBHOOK_ANSWER_SECONDS = 50.0
 DRAIN_SECONDS = 10.0  # what the messages in hand get to finish on SIGTERM
@@ -52,20 +44,6 @@ LOOKUP_MAX_CHARS = 80  # longer texts are answers, never a button's number or wo
 # goes back to the outbox to be retried later, so one bad moment does not hold a claimed batch.
 DELIVERY_PATIENCE = 3.0
 DEAD_RETRY_SECONDS = 60.0
-
-TEXT = "message.text.received"
-IMAGE = "message.image.received"
-STICKER = "message.sticker.received"
-UNSUPPORTED = "message.unsupported.received"
-
-# The buttons last shown to a Zalo user (the engine keeps them in the conversation row) and their language.
-_SHOWN_QUERY = (
-    select(Conversation.data, Person.language)  # type: ignore[call-overload]
-    .select_from(Identity)
-    .join(Person, Person.id == Identity.person_id)
-    .outerjoin(Conversation, Conversation.identity_id == Identity.id)
-    .where(Identity.channel == CHANNEL, Identity.external_id == bindparam("user"))
-)
 
 STICKER_REPLY = _("Cảm ơn bạn! 😊 Tôi chưa hiểu được nhãn dán. Hãy gõ chữ hoặc số, hoặc gõ /menu để xem các việc "
                   "tôi giúp được.")
@@ -80,14 +58,14 @@ class ZaloChannel:
 
     name = CHANNEL
 
-    def __init__(self, app: App, *, client: ZaloClient | None = None, poll_timeout: int = 30,
+    def __init__(self, host: ChannelHost, *, client: ZaloClient | None = None, poll_timeout: int = 30,
                  concurrency: int = 16) -> None:
-        self.app = app
-        self.settings = app.settings.zalo
+        self.host = host
+        self.settings = host.settings.zalo
         self.mode = self.settings.mode
         self.secret = self.settings.webhook_secret
         self.webhook_url = self.settings.webhook_url or (
-            f"{app.settings.web.public_url.rstrip('/')}{WEBHOOK_PATH}" if app.settings.web.public_url else "")
+            f"{host.settings.web.public_url.rstrip('/')}{WEBHOOK_PATH}" if host.settings.web.public_url else "")
         if self.mode == "webhook":
             if not 8 <= len(self.secret) <= 256:
                 raise SettingsError("zalo.webhook_secret (TOTRUONG_ZALO__WEBHOOK_SECRET) must have 8 to 256 "
@@ -95,14 +73,11 @@ class ZaloChannel:
             if not self.webhook_url:
                 raise SettingsError("zalo webhook mode needs zalo.webhook_url or web.public_url")
         self.client = client or ZaloClient(self.settings.token, self.settings.api_url,
-                                           send_timeout=app.settings.outbox.send_timeout_seconds)
+                                           send_timeout=host.settings.outbox.send_timeout_seconds)
         self.poll_timeout = poll_timeout
-        self._files_key = hashlib.sha256(b"totruong-zalo-files:" + self.settings.token.encode()).digest()
+        self.links = FileLinks(self.settings.token, host.settings.web.public_url)
         self.intake = ChatQueues(self._process, concurrency=concurrency)
         self._languages: dict[str, str] = {}
-        # Buttons sent to a chat outside its own turn (a delivery): the conversation row does not
-        # hold them, so their numbers are remembered here until that chat's next message.
-        self._delivered: dict[str, Shown] = {}
         self._runner: asyncio.Task[None] | None = None
         self.dead = False
         self.webhook_answer_seconds = WEBHOOK_ANSWER_SECONDS
@@ -199,29 +174,29 @@ class ZaloChannel:
 
     async def _process(self, update: dict[str, Any]) -> None:
         event = str(update.get("event_name") or "")
-        message = _dict(update.get("message"))
-        sender = _dict(message.get("from"))
-        user_id, chat_id = _user_id(message), _chat_id(message) or _user_id(message)
-        if event not in (TEXT, IMAGE, STICKER, UNSUPPORTED):
+        message = updates.as_dict(update.get("message"))
+        sender = updates.as_dict(message.get("from"))
+        user_id, chat_id = updates.user_id(message), updates.chat_id(message) or updates.user_id(message)
+        if event not in updates.EVENTS:
             log.info("ignoring a Zalo %s event", event or "nameless")
             return
         if not user_id or sender.get("is_bot"):
             return
-        if _dict(message.get("chat")).get("chat_type") == "GROUP":
+        if updates.as_dict(message.get("chat")).get("chat_type") == "GROUP":
             # Replies and later notices would go to everyone in the group: only private chats.
             log.info("ignoring a Zalo message in a group chat")
             return
         base: dict[str, Any] = {"channel": CHANNEL, "user_id": user_id, "chat_id": chat_id,
                                 "display_name": str(sender.get("display_name") or sender.get("name") or ""),
-                                "at": _moment(message.get("date")) or self.app.clock.now(),
+                                "at": updates.moment(message.get("date")) or self.host.clock.now(),
                                 "update_key": str(message.get("message_id") or "") or None}
-        if event == STICKER:
+        if event == updates.STICKER:
             await self._send(chat_id, [Reply(self._t(chat_id)(STICKER_REPLY))])
             return
-        if event == UNSUPPORTED:
+        if event == updates.UNSUPPORTED:
             await self._send(chat_id, [Reply(self._t(chat_id)(UNSUPPORTED_REPLY))])
             return
-        if event == IMAGE:
+        if event == updates.IMAGE:
             photo = await self._download(message, chat_id)
             if photo is None:
                 await self._send(chat_id, [Reply(self._t(chat_id)(PHOTO_FAILED))])
@@ -229,7 +204,7 @@ class ZaloChannel:
             msg = Incoming(**base, photo=photo)
         else:
             msg = await self._text_message(str(message.get("text") or ""), base)
-        handled = await self.app.receive(msg)
+        handled = await self.host.receive(msg)
         # A replay (handled before a restart) sends the stored replies: the process that handled
         # it may have stopped before answering. Repeats within this process never get here.
         await self._send(chat_id, handled.replies)
@@ -247,19 +222,12 @@ class ZaloChannel:
         return Incoming(**base, text=text)
 
     async def _shown(self, user_id: str, chat_id: str) -> Shown:
-        """The buttons this chat saw last: from a delivery, else from the conversation row."""
-        delivered = self._delivered.pop(chat_id, None)
-        # A bare connection, not an ORM session: this runs for most texts, and a session costs double.
-        async with self.app.db_engine.connect() as connection:
-            row = (await connection.execute(_SHOWN_QUERY, {"user": user_id})).first()
-        if row is None:
-            return delivered or Shown()
-        data, language = row
-        self._languages[chat_id] = language
-        if delivered is not None:
-            return delivered
-        pairs = (data or {}).get("_buttons") or []
-        return Shown(tuple((str(pair[0]), str(pair[1])) for pair in pairs if len(pair) == 2))
+        """The buttons this chat saw last: from a delivery since its last message, else from the
+        reply to its last turn (both kept in the database by the host)."""
+        last = await self.host.last_shown(CHANNEL, user_id, chat_id)
+        if last.language:
+            self._languages[chat_id] = last.language
+        return Shown(last.buttons)
 
     async def _download(self, message: dict[str, Any], chat_id: str) -> PhotoIn | None:
         """Fetches the photo of an image event, keeping at most one byte over the size limit."""
@@ -269,7 +237,7 @@ class ZaloChannel:
             return None
         with contextlib.suppress(ZaloError):
             await self.client.send_chat_action(chat_id, "typing")
-        fetched = await self.client.download(url, self.app.settings.limits.photo_max_bytes + 1)
+        fetched = await self.client.download(url, self.host.settings.limits.photo_max_bytes + 1)
         if fetched is None:
             return None
         content, mime = fetched
@@ -288,7 +256,7 @@ class ZaloChannel:
         replies = sendable(replies)
         shown = Shown.of(replies)
         if shown.buttons:
-            self._delivered[chat_id] = shown
+            await self.host.remember_pushed(CHANNEL, chat_id, shown.buttons)
         t = self._t(chat_id)
         ids: list[str] = []
         for piece in render(replies, t, file_url=self.file_url)[skip:]:
@@ -298,7 +266,7 @@ class ZaloChannel:
                 self._fatal(error)
                 raise RetryLater(DEAD_RETRY_SECONDS, sent=ids) from error
             except ZaloError as error:
-                raise _send_error(error, ids) from error
+                raise updates.send_error(error, ids) from error
         return ids
 
     async def _deliver_piece(self, chat_id: str, piece: Piece, t: Translator) -> str:
@@ -349,87 +317,16 @@ class ZaloChannel:
         return message_id
 
     def _t(self, chat_id: str) -> Translator:
-        language = self._languages.get(chat_id) or self.app.settings.app.language
-        return self.app.catalogs.translator(language, self.app.settings.app.tz)
+        return self.host.translator(self._languages.get(chat_id, ""))
 
     # --- files and webhook --------------------------------------------------------------------
 
-    def _signature(self, attachment_id: int) -> str:
-        return hmac.new(self._files_key, str(attachment_id).encode(), hashlib.sha256).hexdigest()[:32]
-
     def file_url(self, attachment_id: int) -> str | None:
         """A URL Zalo can fetch the attachment from, when the app has a public address."""
-        public = self.app.settings.web.public_url.rstrip("/")
-        if not public:
-            return None
-        return f"{public}{FILES_PATH}/{attachment_id}/{self._signature(attachment_id)}"
+        return self.links.url(attachment_id)
 
     def mount(self, web: FastAPI) -> None:
         """Adds the signed file route (photos Zalo fetches) and, in webhook mode, the webhook."""
-
-        @web.get(FILES_PATH + "/{attachment_id}/{signature}", include_in_schema=False)
-        async def zalo_file(attachment_id: int, signature: str) -> FileResponse:
-            if not hmac.compare_digest(signature.encode(), self._signature(attachment_id).encode()):
-                raise HTTPException(404, "no such file")
-            async with self.app.sessions() as session:
-                attachment = await session.get(Attachment, attachment_id)
-            if attachment is None:
-                raise HTTPException(404, "no such file")
-            return FileResponse(self.app.files.path_of(attachment), media_type=attachment.mime)
-
-        if self.mode != "webhook":
-            return
-        path = urlsplit(self.settings.webhook_url).path or WEBHOOK_PATH
-
-        @web.post(path, include_in_schema=False)
-        async def zalo_webhook(request: Request) -> JSONResponse:
-            given = request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), self.secret.encode()):
-                log.warning("refused a Zalo webhook call without the right secret")
-                return JSONResponse({"ok": False, "description": "forbidden"}, status_code=403)
-            try:
-                body = await request.json()
-            except ValueError:
-                return JSONResponse({"ok": False, "description": "not JSON"}, status_code=400)
-            # The documentation wraps the update like getUpdates; real traffic may not.
-            update = body.get("result") if isinstance(body, dict) and "result" in body else body
-            if not isinstance(update, dict):
-                return JSONResponse({"ok": False, "description": "no update"}, status_code=400)
-            if self.closing:  # shutting down: Zalo sends it again later, to the restarted app
-                return JSONResponse({"ok": False, "description": "restarting"}, status_code=503)
-            if not self.dead and not await self.accept(update, within=self.webhook_answer_seconds):
-                return JSONResponse({"ok": False, "description": "still handling"}, status_code=500)
-            return JSONResponse({"ok": True})
-
-
-def _send_error(error: ZaloError, sent: list[str]) -> SendError:
-    """What a failed Zalo call means for the outbox: wait, retry later, or give up on the row."""
-    if error.code == 403:
-        return BlockedByUser(str(error), sent=sent)
-    if error.code == 429:
-        return RetryLater(error.retry_after if error.retry_after is not None else 5.0, sent=sent)
-    if error.maybe_sent:
-        return Ambiguous(str(error), sent=sent)
-    if error.code == 400:
-        return Refused(str(error), sent=sent)
-    return Unavailable(str(error), sent=sent)  # 5xx, network, other ok:false answers
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """The value if it is a JSON object, else an empty one: updates are read defensively."""
-    return value if isinstance(value, dict) else {}
-
-
-def _user_id(message: dict[str, Any]) -> str:
-    return str(_dict(message.get("from")).get("id") or "")
-
-
-def _chat_id(message: dict[str, Any]) -> str:
-    return str(_dict(message.get("chat")).get("id") or "")
-
-
-def _moment(milliseconds: Any) -> datetime | None:
-    """Zalo's `date`, in milliseconds since 1970, as an aware UTC moment."""
-    if isinstance(milliseconds, int | float) and milliseconds > 0:
-        return datetime.fromtimestamp(milliseconds / 1000, UTC)
-    return None
+        mount_files(web, self.links, self.host)
+        if self.mode == "webhook":
+            mount_webhook(web, urlsplit(self.settings.webhook_url).path or WEBHOOK_PATH, self.secret, self)

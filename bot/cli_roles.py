@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import select
+from sqlmodel import col
 
 from models.duties import DUTIES, DutyError, officials, set_duty
 from models.settings import Settings
@@ -35,7 +36,7 @@ async def _change(settings: Settings, unit_code: str, who: str, duty: str, grant
     app = build(settings)
     try:
         async with app.sessions() as session, session.begin():
-            unit = (await session.scalars(select(Unit).where(Unit.code == unit_code))).first()
+            unit = (await session.scalars(select(Unit).where(col(Unit.code) == unit_code))).first()
             if unit is None or unit.id is None:
                 raise DutyError(f"no unit with code {unit_code!r}")
             people = await officials(session, unit.id)
@@ -81,7 +82,7 @@ def list_officials(unit: UnitOption, config: ConfigOption = None) -> None:
         app = build(settings)
         try:
             async with app.sessions() as session:
-                found = (await session.scalars(select(Unit).where(Unit.code == unit))).first()
+                found = (await session.scalars(select(Unit).where(col(Unit.code) == unit))).first()
                 if found is None or found.id is None:
                     raise DutyError(f"no unit with code {unit!r}")
                 return [f"{p.person_id}\t{p.name}\t{','.join(p.duties) or '-'}"

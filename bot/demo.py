@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.repos import Repo
 from models.settings import Settings
@@ -66,7 +67,7 @@ async def load(session: AsyncSession, settings: Settings) -> None:
     repo = Repo(session)
     for persona in PERSONAS:
         exists = await session.scalar(
-            select(Identity.id).where(Identity.channel == "sim", Identity.external_id == persona["id"])
+            select(col(Identity.id)).where(col(Identity.channel) == "sim", col(Identity.external_id) == persona["id"])
         )
         if exists:
             continue
@@ -82,7 +83,7 @@ async def load(session: AsyncSession, settings: Settings) -> None:
             session.add(RoleAssignment(person_id=person.id, unit_id=unit.id, role=persona["role"],
                                        duties=persona.get("duties", "")))
     for invite in INVITES:
-        if await session.scalar(select(Invite.id).where(Invite.code == invite["code"])):
+        if await session.scalar(select(col(Invite.id)).where(col(Invite.code) == invite["code"])):
             continue
         unit = await repo.unit_by_code(invite["unit"])
         assert unit is not None and unit.id is not None

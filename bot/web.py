@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot import demo, gate
 from bot.bootstrap import App
@@ -82,13 +83,13 @@ def served_as(attachment: Attachment) -> tuple[str, dict[str, str]]:
 
 async def may_see_file(session: AsyncSession, user: str, attachment: Attachment) -> bool:
     """The chat's rule for files: a message to this simulator user carried it, or they sent it."""
-    payloads = await session.scalars(select(SimMessage.payload).where(SimMessage.external_id == user))
+    payloads = await session.scalars(select(col(SimMessage.payload)).where(col(SimMessage.external_id) == user))
     if any(attachment.id in (p.get("photo_id"), p.get("document_id")) for p in payloads):
         return True
     if attachment.uploaded_by is None:
         return False
-    sender = await session.scalar(select(Identity.person_id).where(Identity.channel == CHANNEL,
-                                                                   Identity.external_id == user))
+    sender = await session.scalar(select(col(Identity.person_id)).where(col(Identity.channel) == CHANNEL,
+                                                                        col(Identity.external_id) == user))
     return sender is not None and sender == attachment.uploaded_by
 
 

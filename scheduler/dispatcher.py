@@ -325,31 +325,35 @@ class Dispatcher:
         if not ids:
             return rows.Outcome(row.id, "skipped", error="nothing to send")
         if not all(ids):  # a channel that lost an id must never pass for a delivery
-            error = RuntimeError("the channel returned no message id")
-            return self._failure(row, attempt, error, before)
+            return self._failure(row, attempt, RuntimeError("the channel returned no message id"), before)
         return rows.Outcome(row.id, "sent", message_id=",".join(before + ids), progress=row.progress + len(ids))
 
     def _failure(self, row: rows.Claimed, attempt: int, error: Exception, sent: list[str]) -> rows.Outcome:
-        done = dict(message_id=",".join(sent), progress=len(sent) if sent else row.progress)
+        message_id, progress = ",".join(sent), len(sent) if sent else row.progress
         if isinstance(error, BlockedByUser):
-            return rows.Outcome(row.id, "blocked", error="blocked by the user", identity_id=row.identity_id, **done)
+            return rows.Outcome(row.id, "blocked", error="blocked by the user", identity_id=row.identity_id,
+                                message_id=message_id, progress=progress)
         if isinstance(error, Refused):
             log.warning("outbox %s refused by %s: %s", row.id, row.channel, error.reason)
-            return rows.Outcome(row.id, "failed", error=f"refused: {error.reason}", **done)
+            return rows.Outcome(row.id, "failed", error=f"refused: {error.reason}", message_id=message_id,
+                                progress=progress)
         if isinstance(error, RetryLater):
-            return rows.Outcome(row.id, "retry", error=str(error), retry_at=self._later(error.seconds), **done)
+            return rows.Outcome(row.id, "retry", error=str(error), retry_at=self._later(error.seconds),
+                                message_id=message_id, progress=progress)
         reason = f"{type(error).__name__}: {error}"
         if attempt >= self.settings.max_attempts:
             log.warning("outbox %s failed after %d attempts: %s", row.id, attempt, reason)
-            return rows.Outcome(row.id, "failed", error=reason, **done)
+            return rows.Outcome(row.id, "failed", error=reason, message_id=message_id, progress=progress)
         if isinstance(error, Ambiguous):
             # The request went out and no answer came: it may have arrived. Never again at once.
             pause = self.settings.ambiguous_retry_seconds * random.uniform(1.0, 1.5)
             log.warning("possible duplicate: outbox %s (%s) got no answer (%s); trying again in %.0f s",
                         row.id, row.key, error, pause)
-            return rows.Outcome(row.id, "retry", error=reason, retry_at=self._later(pause), **done)
+            return rows.Outcome(row.id, "retry", error=reason, retry_at=self._later(pause), message_id=message_id,
+                                progress=progress)
         backoff = min(600.0, 2.0 ** attempt) * random.uniform(0.5, 1.5)
-        return rows.Outcome(row.id, "retry", error=reason, retry_at=self._later(backoff), **done)
+        return rows.Outcome(row.id, "retry", error=reason, retry_at=self._later(backoff), message_id=message_id,
+                            progress=progress)
 
     def _later(self, seconds: float) -> datetime:
         return self.clock.now() + timedelta(seconds=seconds)

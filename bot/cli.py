@@ -353,4 +353,10 @@ def _migrate(settings: Settings) -> None:
 
 
 def main() -> None:
-    app()
+    """The `totruong` command. A refused setting or form file (any command) is one line naming the
+    key or the file, and exit status 2: never a traceback."""
+    try:
+        app()
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise SystemExit(2) from None

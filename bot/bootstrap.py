@@ -12,12 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.channels.port import Channel
 from bot.channels.simulator.channel import CHANNEL as SIM_CHANNEL
 from bot.channels.simulator.channel import SimulatorChannel
-from handlers import campaigns, digests, notices, outbox, undelivered
+from handlers.campaigns import campaigns
+from handlers.delivery import notices, outbox
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs
 from handlers.messages import Delivery, Incoming, Reply
 from handlers.ports import Clock, SystemClock
+from handlers.reports import undelivered
+from handlers.summaries import digests
 from models import db
 from models.files import LocalFileStore
 from models.outbox import Claimed, Outcome

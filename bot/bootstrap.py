@@ -13,7 +13,7 @@ from bot.channels.port import Channel
 from bot.channels.simulator import CHANNEL as SIM_CHANNEL
 from bot.channels.simulator import SimulatorChannel
 from bot.host import Host, SimulatorStore
-from handlers import campaigns
+from handlers.campaigns import campaigns
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs

@@ -297,9 +297,9 @@ def summary(
     config: ConfigOption = None,
 ) -> None:
     """Print the summary of a unit for a period, with the change from the period before."""
-    from handlers import periods
-    from handlers.exports import chart_png
-    from handlers.summary import render_text, summarize, workbook
+    from handlers.summaries import periods
+    from handlers.summaries.exports import chart_png
+    from handlers.summaries.summary import render_text, summarize, workbook
     from models.repos import Repo
 
     settings = _settings(config)
@@ -353,4 +353,10 @@ def _migrate(settings: Settings) -> None:
 
 
 def main() -> None:
-    app()
+    """The `totruong` command. A refused setting or form file (any command) is one line naming the
+    key or the file, and exit status 2: never a traceback."""
+    try:
+        app()
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise SystemExit(2) from None

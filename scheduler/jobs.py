@@ -14,11 +14,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers import campaigns, digests, notices, outbox, reporting, undelivered
+from handlers.campaigns import campaigns
+from handlers.delivery import notices, outbox
 from handlers.forms import FormRegistry
 from handlers.i18n import Translator
 from handlers.messages import Delivery, Reply
 from handlers.ports import Clock
+from handlers.reports import reporting, undelivered
+from handlers.summaries import digests
 from models.files import LocalFileStore
 from models.outbox import Claimed, Outcome
 from models.settings import Settings

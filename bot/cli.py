@@ -14,8 +14,9 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from bot.cli_common import ConfigOption, migrate, settings_from_env
 from bot.cli_roles import role_app
-from models.settings import Settings, SettingsError, load_settings
+from models.settings import Settings, SettingsError
 
 app = typer.Typer(help="Tổ trưởng — trợ lý cho tổ dân phố, thôn.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -30,15 +31,6 @@ app.add_typer(role_app, name="role")
 # Units per transaction of `units import`, and the pause between two (see units_import).
 IMPORT_CHUNK = 100
 IMPORT_GAP_SECONDS = 0.05
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Another config file (or TOTRUONG_CONFIG).")]
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(os.environ, config)
-    except SettingsError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
 
 
 def _logging() -> None:
@@ -65,7 +57,7 @@ def run(
     from handlers.ports import ScaledClock
 
     _logging()
-    settings = _settings(config)
+    settings = settings_from_env(config)
     if host:
         settings.web.host = host
     if port is not None:
@@ -139,7 +131,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Apply the database migrations."""
     from models.db import upgrade_sync
 
-    settings = _settings(config)
+    settings = settings_from_env(config)
     upgrade_sync(settings.database_url)
     typer.echo("Database is up to date.")
 
@@ -149,7 +141,7 @@ def demo(config: ConfigOption = None) -> None:
     """Load the demo data (idempotent): Đà Nẵng, three wards, ten groups, demo personas."""
     from bot import demo as demo_data
 
-    settings = _settings(config)
+    settings = settings_from_env(config)
 
     async def go() -> None:
         app_ = _build(settings)
@@ -159,7 +151,7 @@ def demo(config: ConfigOption = None) -> None:
         finally:
             await app_.db_engine.dispose()
 
-    _migrate(settings)
+    migrate(settings)
     asyncio.run(go())
     typer.echo("Demo data loaded. Invite codes: " + ", ".join(i["code"] for i in demo_data.INVITES))
 
@@ -173,7 +165,7 @@ def units_import(
     """Import or update units from a CSV file; any error names the line and nothing is imported."""
     from models.units import UnitImportError, apply_units, check_units, in_order, parse_csv
 
-    settings = _settings(config)
+    settings = settings_from_env(config)
     try:
         rows = parse_csv(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -182,7 +174,7 @@ def units_import(
     except UnitImportError as error:
         typer.echo(f"{file}: {error}; nothing was imported", err=True)
         raise typer.Exit(1) from None
-    _migrate(settings)
+    migrate(settings)
 
     async def go() -> tuple[int, int]:
         app_ = _build(settings)
@@ -239,8 +231,8 @@ def invite_create(
     if role not in ROLES:
         typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(2)
-    settings = _settings(config)
-    _migrate(settings)
+    settings = settings_from_env(config)
+    migrate(settings)
 
     async def go() -> tuple[str, str, str]:
         app_ = _build(settings)
@@ -302,13 +294,13 @@ def summary(
     from handlers.summaries.summary import render_text, summarize, workbook
     from models.repos import Repo
 
-    settings = _settings(config)
+    settings = settings_from_env(config)
     try:
         chosen = periods.parse(period, settings.app.tz) if period else None
     except ValueError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
-    _migrate(settings)
+    migrate(settings)
 
     async def go() -> tuple[str, bytes | None, bytes | None]:
         app_ = _build(settings)
@@ -343,13 +335,6 @@ def _build(settings: Settings):  # type: ignore[no-untyped-def]
     from bot.bootstrap import build
 
     return build(settings)
-
-
-def _migrate(settings: Settings) -> None:
-    from models.db import upgrade_sync
-
-    if settings.database.auto_migrate:
-        upgrade_sync(settings.database_url)
 
 
 def main() -> None:

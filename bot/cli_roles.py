@@ -10,6 +10,7 @@ import typer
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.cli_common import ConfigOption, migrate, settings_from_env
 from models.duties import DUTIES, DutyError, officials, set_duty
 from models.settings import Settings
 from models.tables import Unit
@@ -18,15 +19,12 @@ role_app = typer.Typer(help="Officials' duties: on_duty (receives urgent inciden
                        no_args_is_help=True)
 UnitOption = Annotated[str, typer.Option("--unit", help="Unit code, e.g. HC.")]
 PersonOption = Annotated[str, typer.Option("--person", help="The official: person id (see `role list`) or exact name.")]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Another config file (or TOTRUONG_CONFIG).")]
 DutyOption = Annotated[str, typer.Option("--duty", help=f"One of: {', '.join(DUTIES)}.")]
 
 
 def _settings_and_migrate(config: Path | None) -> Settings:
-    from bot.cli import _migrate, _settings  # here: bot.cli imports this module to register it
-
-    settings = _settings(config)
-    _migrate(settings)
+    settings = settings_from_env(config)
+    migrate(settings)
     return settings
 
 

@@ -7,12 +7,28 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from handlers.ports import Clock
 from models import outbox as rows
 
-if TYPE_CHECKING:
-    from scheduler.dispatcher import Dispatcher
+
+class Dispatcher(Protocol):
+    """What a batch writer uses of the dispatcher (scheduler/dispatcher.py), which uses it."""
+
+    @property
+    def writing(self) -> asyncio.Lock: ...
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def instance(self) -> str: ...
 
 
 class TokenBucket:

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.channels import Channel
-from bot.simulator import CHANNEL as SIM_CHANNEL
-from bot.simulator import SimulatorChannel
+from bot.channels.port import Channel
+from bot.channels.simulator.channel import CHANNEL as SIM_CHANNEL
+from bot.channels.simulator.channel import SimulatorChannel
 from handlers.campaigns import campaigns
 from handlers.delivery import notices, outbox
 from handlers.engine import Engine, Handled
@@ -201,11 +201,11 @@ def _add_channels(app: App) -> None:
     # Each adapter registers itself here, e.g.:
     #   if app.settings.telegram.token: app.channels["telegram"] = TelegramChannel(app)
     if app.settings.telegram.token:
-        from bot.telegram import TelegramChannel
+        from bot.channels.telegram.channel import TelegramChannel
 
         app.channels["telegram"] = TelegramChannel(app)
     if app.settings.zalo.token:
-        from bot.zalo import ZaloChannel
+        from bot.channels.zalo.channel import ZaloChannel
 
         app.channels["zalo"] = ZaloChannel(app)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.codes import new_code, subtree_range
+from models.roles import UnitRef
 from models.tables import (
     Feedback,
     Notice,
@@ -19,9 +20,6 @@ from models.tables import (
     RoleAssignment,
     Unit,
 )
-
-if TYPE_CHECKING:
-    from models.repos import UnitRef
 
 
 class ReportQueries:

@@ -15,6 +15,7 @@ from models.codes import new_code, subtree_range
 from models.repo_activity import ActivityQueries
 from models.repo_direct import Direct, direct_of
 from models.repo_reports import ReportQueries
+from models.roles import HeldRole, UnitRef
 from models.tables import (
     Attachment,
     AuditLog,
@@ -27,6 +28,8 @@ from models.tables import (
     Unit,
     utcnow,
 )
+
+__all__ = ["HeldRole", "Repo", "StaleConversation", "UnitRef", "Who"]
 
 
 @dataclass(slots=True)
@@ -84,29 +87,6 @@ _HANDLED_UPDATE = select(_inbound.c.replies).where(_inbound.c.channel == bindpar
 _FIND_WHO_KEYED = _FIND_WHO.add_columns(_HANDLED_UPDATE.scalar_subquery())
 _RECORD_UPDATE = insert(_inbound)
 
-
-@dataclass(frozen=True, slots=True)
-class UnitRef:
-    """A unit as roles carry it: the columns, without the ORM's bookkeeping."""
-
-    id: int
-    code: str
-    name: str
-    level: str
-    parent_id: int | None
-    path: str
-    households: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class HeldRole:
-    role: str
-    unit: UnitRef
-    duties: frozenset[str] = frozenset()
-
-    def covers(self, path: str) -> bool:
-        """True when `path` is this role's unit or under it."""
-        return path.startswith(self.unit.path)
 
 
 class StaleConversation(Exception):

@@ -25,6 +25,9 @@ class ActivityQueries:
 
     # --- campaigns -------------------------------------------------------------------------
 
+    async def campaign(self, campaign_id: int) -> Campaign | None:
+        return await self.session.get(Campaign, campaign_id)
+
     async def active_campaigns(self) -> Sequence[Campaign]:
         return (await self.session.scalars(select(Campaign).where(Campaign.status == "active")
                                            .order_by(Campaign.id))).all()

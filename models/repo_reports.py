@@ -195,6 +195,10 @@ class ReportQueries:
         )).all()
         return [(row[0], row[1], row[2]) for row in rows]
 
+    async def notice(self, notice_id: int, *, lock: bool = False) -> Notice | None:
+        """The notice; with `lock`, held until the transaction ends (FOR UPDATE on PostgreSQL)."""
+        return await self.session.get(Notice, notice_id, with_for_update=lock)
+
     async def notices_for(self, paths: Sequence[str], audiences: Sequence[str], *, now: datetime,
                           limit: int = 5) -> Sequence[Notice]:
         """The latest notices sent to any of these units (a group and the units above it)."""

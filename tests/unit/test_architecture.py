@@ -1,8 +1,10 @@
 """The shape of the code, checked on every run (next to the import-linter contracts in pyproject.toml):
-no module of bot/, scheduler/, handlers/ or models/ imports itself through others."""
+no module of bot/, scheduler/, handlers/ or models/ imports itself through others, and the core
+reaches the database only through `Repo`."""
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import tomllib
 from graphlib import CycleError, TopologicalSorter
@@ -46,3 +48,13 @@ def test_no_import_circles_between_any_modules() -> None:
             lines.append(f"  {importer} -> {imported} (line {', '.join(map(str, at))})")
         raise AssertionError("an import circle; move what both need below both:\n" + "\n".join(lines)) from None
 
+
+def test_the_core_never_reaches_the_session_behind_repo() -> None:
+    """Flows and the domain below them ask `Repo` (and its query objects) for what they need: none
+    touches `.session` (adding rows, getting by id, savepoints, passing it to query modules)."""
+    found = []
+    for path in sorted((ROOT / "handlers").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "session":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, "give Repo a method instead:\n" + "\n".join(found)

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import outbox
-from models.tables import Notice
+from models.tables import Notice, Outbox
 
 
 class QueueQueries:
@@ -42,3 +43,8 @@ class QueueQueries:
     async def notice_counts(self, notice_id: int) -> dict[str, int]:
         """The notice's messages by status."""
         return await outbox.notice_counts(self.session, notice_id)
+
+    async def queued_under(self, key: str) -> bool:
+        """True when an outbox row with this key prefix exists (the message was queued before)."""
+        return bool(await self.session.scalar(select(Outbox.id).where(
+            Outbox.key >= key + ":", Outbox.key < key + ";").limit(1)))

@@ -13,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import SQLModel
 
 from models.codes import new_code, subtree_range
-from models.repo_activity import ActivityQueries
+from models.repo_campaigns import CampaignQueries
 from models.repo_direct import Direct, direct_of
+from models.repo_feedback import FeedbackQueries
+from models.repo_notices import NoticeQueries
 from models.repo_outbox import QueueQueries
+from models.repo_people import PeopleQueries
 from models.repo_reports import ReportQueries
 from models.roles import HeldRole, UnitRef
 from models.summary_queries import SummaryQueries
@@ -96,7 +99,7 @@ class StaleConversation(Exception):
     """Someone else saved this conversation first (another instance or a parallel message)."""
 
 
-class Repo(ReportQueries, ActivityQueries, QueueQueries):
+class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, CampaignQueries, QueueQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._conn: AsyncConnection | None = None

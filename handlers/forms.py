@@ -1,6 +1,7 @@
 """Form definitions: data read from forms/*.toml and validated at start-up.
 
-The form engine (flows/form.py) knows no particular form; everything a form asks is here.
+The form engine (flows/form.py) knows no particular form; everything a form asks is here, and how
+its answers read back (`display_value`, for the form's summary and for the reports it files).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from handlers.i18n import Translator
 from models.settings import SettingsError
 
 FieldType = Literal["number", "text", "choice", "multi_choice", "yes_no", "date", "photo", "location"]
@@ -177,6 +179,32 @@ class FormRegistry:
 
     def __len__(self) -> int:
         return len(self.forms)
+
+
+def display_value(field: FieldDef, value: Any, t: Translator) -> str:
+    """An answer as a person reads it, in the language of `t`."""
+    if value is None:
+        return t("(bỏ qua)")
+    if field.type == "number":
+        shown = t.money(value) if field.money else t.number(value)
+        return f"{shown} {t(field.unit)}".strip() if field.unit and not field.money else shown
+    if field.type == "choice":
+        return next((t(o.label) for o in field.options if o.id == value), str(value))
+    if field.type == "multi_choice":
+        return ", ".join(t(o.label) for o in field.options if o.id in value) or t("(không chọn)")
+    if field.type == "yes_no":
+        return t("Có") if value else t("Không")
+    if field.type == "date":
+        year, month, day = str(value).split("-")
+        return f"{day}/{month}/{year}"
+    if field.type == "photo" or (isinstance(value, dict) and value.get("attachment")):
+        return t("📷 đã gửi ảnh")
+    if field.type == "location":
+        if value.get("lat") is not None:
+            return f"📍 {value['lat']:.5f}, {value['lon']:.5f}"
+        return f"📍 {value.get('address', '')}"
+    return str(value)
+
 
 
 def load_forms(folder: Path, task_keys: set[str]) -> FormRegistry:

@@ -1,33 +1,22 @@
-"""Queries about reports, their events, who receives them, notices and group codes (part of Repo)."""
+"""Queries about reports: filing, corrections, status changes and their events, escalation, the lists
+officials and leaders see (part of Repo)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.codes import new_code, subtree_range
-from models.tables import (
-    Feedback,
-    Notice,
-    Person,
-    Report,
-    ReportEvent,
-    RoleAssignment,
-    Unit,
-)
-
-if TYPE_CHECKING:
-    from models.repos import UnitRef
+from models.roles import UnitRef
+from models.tables import Person, Report, ReportEvent, Unit
 
 
 class ReportQueries:
     session: AsyncSession
-
-    # --- reports ---------------------------------------------------------------------------
 
     async def add_report(
         self,
@@ -112,20 +101,15 @@ class ReportQueries:
         await self.session.refresh(report)
         return won
 
-    async def feedback(self, feedback_id: int) -> Feedback | None:
-        return await self.session.get(Feedback, feedback_id)
-
-    async def set_feedback_status(
-        self, feedback: Feedback, *, status: str, expected: str, person_id: int, at: datetime, **values: Any
-    ) -> bool:
-        """Changes a feedback's status only if it is still `expected` (compare-and-set)."""
-        result = await self.session.execute(
-            update(Feedback).where(Feedback.id == feedback.id, Feedback.status == expected)
-            .values(status=status, handled_by=person_id, updated_at=at, **values)
-            .execution_options(synchronize_session=False))
-        won: bool = result.rowcount == 1
-        await self.session.refresh(feedback)
-        return won
+    async def due_escalations(self, now: datetime, *, limit: int = 50) -> Sequence[Report]:
+        """Urgent reports still unacknowledged past their deadline, locked for this instance."""
+        return (await self.session.scalars(
+            select(Report)
+            .where(Report.urgent.is_(True), Report.status == "sent", Report.escalate_at <= now)
+            .order_by(Report.escalate_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )).all()
 
     async def events(self, report_id: int) -> Sequence[tuple[ReportEvent, str | None]]:
         rows = (await self.session.execute(
@@ -174,41 +158,3 @@ class ReportQueries:
                                  Report.superseded.is_(False))
             .order_by(Report.created_at)
         )).all()
-
-    async def officials_of(self, unit_id: int, *, duty: str | None = None) -> list[tuple[int, str, str]]:
-        """(person id, name, language) of a unit's officials; with `duty`, only those who have it."""
-        rows = (await self.session.execute(
-            select(RoleAssignment.person_id, Person.name, RoleAssignment.duties, Person.language)
-            .join(Person, Person.id == RoleAssignment.person_id)
-            .where(RoleAssignment.unit_id == unit_id, RoleAssignment.role == "official",
-                   RoleAssignment.active.is_(True))
-            .order_by(RoleAssignment.id)
-        )).all()
-        return [(row[0], row[1], row[3]) for row in rows if duty is None or duty in row[2].split(",")]
-
-    async def leaders_of(self, unit_id: int) -> list[tuple[int, str, str]]:
-        """(person id, name, language) of a group's leader and deputies."""
-        rows = (await self.session.execute(
-            select(RoleAssignment.person_id, Person.name, Person.language)
-            .join(Person, Person.id == RoleAssignment.person_id)
-            .where(RoleAssignment.unit_id == unit_id, RoleAssignment.role.in_(("leader", "deputy")),
-                   RoleAssignment.active.is_(True))
-            .order_by(RoleAssignment.role.desc(), RoleAssignment.id)
-        )).all()
-        return [(row[0], row[1], row[2]) for row in rows]
-
-    async def notices_for(self, paths: Sequence[str], audiences: Sequence[str], *, now: datetime,
-                          limit: int = 5) -> Sequence[Notice]:
-        """The latest notices sent to any of these units (a group and the units above it)."""
-        return (await self.session.scalars(
-            select(Notice).where(Notice.unit_path.in_(paths), Notice.audience.in_(audiences),
-                                 Notice.send_at <= now)
-            .order_by(Notice.send_at.desc(), Notice.id.desc()).limit(limit)
-        )).all()
-
-    async def notices_under(self, path: str, *, sender_id: int | None = None, limit: int = 10) -> Sequence[Notice]:
-        low, high = subtree_range(path)
-        query = select(Notice).where(Notice.unit_path >= low, Notice.unit_path < high)
-        if sender_id is not None:
-            query = query.where(Notice.sender_id == sender_id)
-        return (await self.session.scalars(query.order_by(Notice.id.desc()).limit(limit))).all()

@@ -10,11 +10,18 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import SQLModel
 
 from models.codes import new_code, subtree_range
-from models.repo_activity import ActivityQueries
+from models.repo_campaigns import CampaignQueries
 from models.repo_direct import Direct, direct_of
+from models.repo_feedback import FeedbackQueries
+from models.repo_notices import NoticeQueries
+from models.repo_outbox import QueueQueries
+from models.repo_people import PeopleQueries
 from models.repo_reports import ReportQueries
+from models.roles import HeldRole, UnitRef
+from models.summary_queries import SummaryQueries
 from models.tables import (
     Attachment,
     AuditLog,
@@ -27,6 +34,8 @@ from models.tables import (
     Unit,
     utcnow,
 )
+
+__all__ = ["HeldRole", "Repo", "StaleConversation", "UnitRef", "Who"]
 
 
 @dataclass(slots=True)
@@ -85,35 +94,12 @@ _FIND_WHO_KEYED = _FIND_WHO.add_columns(_HANDLED_UPDATE.scalar_subquery())
 _RECORD_UPDATE = insert(_inbound)
 
 
-@dataclass(frozen=True, slots=True)
-class UnitRef:
-    """A unit as roles carry it: the columns, without the ORM's bookkeeping."""
-
-    id: int
-    code: str
-    name: str
-    level: str
-    parent_id: int | None
-    path: str
-    households: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class HeldRole:
-    role: str
-    unit: UnitRef
-    duties: frozenset[str] = frozenset()
-
-    def covers(self, path: str) -> bool:
-        """True when `path` is this role's unit or under it."""
-        return path.startswith(self.unit.path)
-
 
 class StaleConversation(Exception):
     """Someone else saved this conversation first (another instance or a parallel message)."""
 
 
-class Repo(ReportQueries, ActivityQueries):
+class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, CampaignQueries, QueueQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._conn: AsyncConnection | None = None
@@ -131,6 +117,29 @@ class Repo(ReportQueries, ActivityQueries):
         if self._conn is None:
             self._conn = await self.session.connection()
         return self._conn
+
+    @property
+    def summaries(self) -> SummaryQueries:
+        """The aggregate queries of the summaries, in this transaction (models/summary_queries.py)."""
+        return SummaryQueries(self.session)
+
+    # --- new rows --------------------------------------------------------------------------
+
+    async def add(self, *rows: SQLModel) -> None:
+        """Saves new rows in this transaction; their ids are set when this returns."""
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def add_once(self, row: SQLModel) -> bool:
+        """Saves a row whose unique key another transaction may have taken first; False then, and the
+        rest of this transaction goes on."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
 
     # --- people and identities -------------------------------------------------------------
 
@@ -186,6 +195,9 @@ class Repo(ReportQueries, ActivityQueries):
             update(Identity).where(Identity.id == identity_id).values(blocked=blocked)  # type: ignore[arg-type]
         )
 
+    async def identity(self, identity_id: int) -> Identity | None:
+        return await self.session.get(Identity, identity_id)
+
     async def identities_of(self, person_id: int) -> Sequence[Identity]:
         return (
             await self.session.scalars(select(Identity).where(Identity.person_id == person_id))
@@ -202,13 +214,9 @@ class Repo(ReportQueries, ActivityQueries):
         """Saves the state if nobody saved it since `expected_version`; returns the new version."""
         new_version = expected_version + 1
         if expected_version == 0:  # versions start at 1: there is no row yet
-            try:
-                async with self.session.begin_nested():
-                    self.session.add(Conversation(identity_id=identity_id, flow=flow, step=step, data=data,
-                                                  version=new_version))
-                    await self.session.flush()
-            except IntegrityError:
-                raise StaleConversation(identity_id) from None
+            if not await self.add_once(Conversation(identity_id=identity_id, flow=flow, step=step, data=data,
+                                                    version=new_version)):
+                raise StaleConversation(identity_id)
             return new_version
         direct = await self._direct()
         if direct is not None:

@@ -142,8 +142,6 @@ def _grouped(sql: Sql, by_path: bool, *keys: ColumnElement[Any]) -> tuple[list[A
     return [literal_column("''").label("path"), *keys], list(keys)
 
 
-# --- units -----------------------------------------------------------------------------------
-
 _UNIT_COLUMNS = (_unit.c.id, _unit.c.code, _unit.c.name, _unit.c.level, _unit.c.path, _unit.c.parent_id)
 
 
@@ -151,204 +149,193 @@ def _unit_row(row: Any) -> UnitRow:
     return UnitRow(id=row[0], code=row[1], name=row[2], level=row[3], path=row[4], parent_id=row[5])
 
 
-async def unit_at(session: AsyncSession, path: str) -> UnitRow | None:
-    row = (await session.execute(select(*_UNIT_COLUMNS).where(_unit.c.path == path))).first()
-    return _unit_row(row) if row is not None else None
+class SummaryQueries:
+    """The queries of one transaction (`Repo.summaries`)."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
-async def units_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, UnitRow]:
-    if not ids:
-        return {}
-    rows = (await session.execute(select(*_UNIT_COLUMNS).where(_unit.c.id.in_(sorted(set(ids)))))).all()
-    return {row[0]: _unit_row(row) for row in rows}
+    # --- units -----------------------------------------------------------------------------------
 
+    async def unit_at(self, path: str) -> UnitRow | None:
+        row = (await self.session.execute(select(*_UNIT_COLUMNS).where(_unit.c.path == path))).first()
+        return _unit_row(row) if row is not None else None
 
-async def units_under(session: AsyncSession, path: str, level: str) -> list[UnitRow]:
-    """The units of `level` (the groups) under `path`, in path order."""
-    low, high = subtree_range(path)
-    rows = (await session.execute(
-        select(*_UNIT_COLUMNS).where(_unit.c.path >= low, _unit.c.path < high, _unit.c.level == level)
-        .order_by(_unit.c.path)
-    )).all()
-    return [_unit_row(row) for row in rows]
+    async def units_by_id(self, ids: Sequence[int]) -> dict[int, UnitRow]:
+        if not ids:
+            return {}
+        rows = (await self.session.execute(select(*_UNIT_COLUMNS).where(_unit.c.id.in_(sorted(set(ids)))))).all()
+        return {row[0]: _unit_row(row) for row in rows}
 
+    async def units_under(self, path: str, level: str) -> list[UnitRow]:
+        """The units of `level` (the groups) under `path`, in path order."""
+        low, high = subtree_range(path)
+        rows = (await self.session.execute(
+            select(*_UNIT_COLUMNS).where(_unit.c.path >= low, _unit.c.path < high, _unit.c.level == level)
+            .order_by(_unit.c.path)
+        )).all()
+        return [_unit_row(row) for row in rows]
 
-async def count_units(session: AsyncSession, path: str, level: str) -> int:
-    low, high = subtree_range(path)
-    query = select(func.count()).where(_unit.c.path >= low, _unit.c.path < high, _unit.c.level == level)
-    return int(await session.scalar(query) or 0)
+    async def count_units(self, path: str, level: str) -> int:
+        low, high = subtree_range(path)
+        query = select(func.count()).where(_unit.c.path >= low, _unit.c.path < high, _unit.c.level == level)
+        return int(await self.session.scalar(query) or 0)
 
+    async def children_of(self, unit_id: int, *, limit: int, offset: int) -> list[UnitRow]:
+        """Units directly under a unit, by name."""
+        rows = (await self.session.execute(
+            select(*_UNIT_COLUMNS).where(_unit.c.parent_id == unit_id).order_by(_unit.c.name, _unit.c.id)
+            .limit(limit).offset(offset)
+        )).all()
+        return [_unit_row(row) for row in rows]
 
-async def children_of(session: AsyncSession, unit_id: int, *, limit: int, offset: int) -> list[UnitRow]:
-    """Units directly under a unit, by name."""
-    rows = (await session.execute(
-        select(*_UNIT_COLUMNS).where(_unit.c.parent_id == unit_id).order_by(_unit.c.name, _unit.c.id)
-        .limit(limit).offset(offset)
-    )).all()
-    return [_unit_row(row) for row in rows]
+    # --- reports in a period ---------------------------------------------------------------------
 
+    async def counts(self, scope: Scope, ack_minutes: int, *, by_path: bool) -> Sequence[Any]:
+        """(path, form key, task, urgent, reports, resolved, still open, urgent ones acknowledged, of them
+        within `ack_minutes`): every report of the period, per form — and per group with `by_path` (else
+        the path is '')."""
+        sql = Sql(self.session, _BY_PERIOD)
+        r = sql.r
+        leading, grouped = _grouped(sql, by_path, r.c.form_key, r.c.task, r.c.urgent)
+        acknowledged = r.c.urgent.is_(True) & r.c.acknowledged_at.is_not(None)
+        return await sql.rows(
+            select(*leading, func.count(), sql.count_if(r.c.status == "resolved"),
+                   sql.count_if(r.c.status.in_(OPEN_STATUSES)), sql.count_if(acknowledged),
+                   sql.count_if(acknowledged & (sql.minutes_to_ack() <= ack_minutes)))
+            .where(*sql.where(scope)).group_by(*grouped)
+        )
 
-# --- reports in a period ---------------------------------------------------------------------
+    async def reports_by_path(self, scope: Scope) -> Sequence[Any]:
+        """(path, reports) of each group in the period."""
+        sql = Sql(self.session, _BY_PERIOD)
+        return await sql.rows(select(sql.r.c.unit_path, func.count()).where(*sql.where(scope))
+                              .group_by(sql.r.c.unit_path))
 
+    async def households_count(self, scope: Scope, form_key: str) -> int:
+        """How many households one form's reports name (codes are each group's own)."""
+        sql = Sql(self.session, _BY_FORM)
+        household = sql.r.c.unit_path + literal_column("'|'") + sql.text("ma_ho")
+        query = select(func.count(household.distinct())).where(*sql.where(scope, form_key))
+        return int(await self.session.scalar(query) or 0)
 
-async def counts(session: AsyncSession, scope: Scope, ack_minutes: int, *, by_path: bool) -> Sequence[Any]:
-    """(path, form key, task, urgent, reports, resolved, still open, urgent ones acknowledged, of them
-    within `ack_minutes`): every report of the period, per form — and per group with `by_path` (else
-    the path is '')."""
-    sql = Sql(session, _BY_PERIOD)
-    r = sql.r
-    leading, grouped = _grouped(sql, by_path, r.c.form_key, r.c.task, r.c.urgent)
-    acknowledged = r.c.urgent.is_(True) & r.c.acknowledged_at.is_not(None)
-    return await sql.rows(
-        select(*leading, func.count(), sql.count_if(r.c.status == "resolved"),
-               sql.count_if(r.c.status.in_(OPEN_STATUSES)), sql.count_if(acknowledged),
-               sql.count_if(acknowledged & (sql.minutes_to_ack() <= ack_minutes)))
-        .where(*sql.where(scope)).group_by(*grouped)
-    )
+    async def categories(
+        self, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool
+    ) -> Sequence[Any]:
+        """(path, values of `fields`..., reports) for one form: incidents by kind, model spots by kind."""
+        sql = Sql(self.session, _BY_FORM)
+        leading, grouped = _grouped(sql, by_path, *(sql.text(field) for field in fields))
+        return await sql.rows(select(*leading, func.count()).where(*sql.where(scope, form_key)).group_by(*grouped))
 
+    async def sums(
+        self, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool
+    ) -> Sequence[Any]:
+        """(path, reports, sum of each field...) for one form."""
+        sql = Sql(self.session, _BY_FORM)
+        leading, grouped = _grouped(sql, by_path)
+        query = select(*leading, func.count(), *(func.sum(sql.number(field)) for field in fields))
+        return await sql.rows(query.where(*sql.where(scope, form_key)).group_by(*grouped))
 
-async def reports_by_path(session: AsyncSession, scope: Scope) -> Sequence[Any]:
-    """(path, reports) of each group in the period."""
-    sql = Sql(session, _BY_PERIOD)
-    return await sql.rows(select(sql.r.c.unit_path, func.count()).where(*sql.where(scope))
-                          .group_by(sql.r.c.unit_path))
+    async def flags(
+        self, scope: Scope, form_key: str, wanted: Sequence[Flag], *, by_path: bool
+    ) -> Sequence[Any]:
+        """(path, reports, how many have each flag...) for one form."""
+        sql = Sql(self.session, _BY_FORM)
+        leading, grouped = _grouped(sql, by_path)
+        resolved = sql.r.c.status == "resolved"
+        counted = [sql.count_if(sql.true(flag.field) | resolved if flag.or_resolved else sql.true(flag.field))
+                   for flag in wanted]
+        query = select(*leading, func.count(), *counted).where(*sql.where(scope, form_key))
+        return await sql.rows(query.group_by(*grouped))
 
+    async def households(
+        self, scope: Scope, form_key: str, fields: Sequence[str], value: str | None = None
+    ) -> Sequence[Any]:
+        """(path, household code, values of `fields`..., reports, sum of `value`): one row per household
+        of each group (codes are the group's own), category and source."""
+        sql = Sql(self.session, _BY_FORM)
+        keys = [sql.r.c.unit_path, sql.text("ma_ho"), *(sql.text(field) for field in fields)]
+        total = func.sum(sql.number(value)) if value else literal_column("0")
+        return await sql.rows(select(*keys, func.count(), total).where(*sql.where(scope, form_key)).group_by(*keys))
 
-async def households_count(session: AsyncSession, scope: Scope, form_key: str) -> int:
-    """How many households one form's reports name (codes are each group's own)."""
-    sql = Sql(session, _BY_FORM)
-    household = sql.r.c.unit_path + literal_column("'|'") + sql.text("ma_ho")
-    query = select(func.count(household.distinct())).where(*sql.where(scope, form_key))
-    return int(await session.scalar(query) or 0)
+    async def support_rows(self, scope: Scope, form_key: str) -> Sequence[Any]:
+        """(path, report code, created at, household, category, kind, value, source): one row per
+        support, household-level — only for those allowed to see it (the caller checks and audits)."""
+        sql = Sql(self.session, _BY_FORM)
+        r = sql.r
+        return await sql.rows(
+            select(r.c.unit_path, r.c.code, r.c.created_at, sql.text("ma_ho"), sql.text("dien"), sql.text("hinh_thuc"),
+                   sql.number("gia_tri"), sql.text("nguon"))
+            .where(*sql.where(scope, form_key)).order_by(r.c.unit_path, r.c.created_at)
+        )
 
+    # --- urgent incidents -----------------------------------------------------------------------
 
-async def categories(
-    session: AsyncSession, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool
-) -> Sequence[Any]:
-    """(path, values of `fields`..., reports) for one form: incidents by kind, model spots by kind."""
-    sql = Sql(session, _BY_FORM)
-    leading, grouped = _grouped(sql, by_path, *(sql.text(field) for field in fields))
-    return await sql.rows(select(*leading, func.count()).where(*sql.where(scope, form_key)).group_by(*grouped))
+    async def urgent_times(self, scope: Scope, edges: Sequence[datetime]) -> Sequence[Any]:
+        """(time bucket, minutes to acknowledgement, incidents) of the urgent incidents: bucket i is
+        [edges[i], edges[i + 1]) (local days or weeks computed by the caller, so no time zone arithmetic
+        happens in SQL); the minutes are None while nobody has acknowledged."""
+        sql = Sql(self.session, _BY_PERIOD)
+        r = sql.r
+        steps: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
+            (r.c.created_at < edge, literal_column(str(n))) for n, edge in enumerate(edges[1:])]
+        minutes = sql.minutes_to_ack().label("minutes")
+        keys = [case(*steps, else_=None).label("bucket"), minutes] if steps else [minutes]
+        query = select(*keys, func.count()).where(r.c.urgent.is_(True), *sql.where(scope)).group_by(*keys)
+        return [row if steps else (None, *row) for row in await sql.rows(query)]
 
+    async def urgent_list(self, scope: Scope, *, limit: int) -> Sequence[Any]:
+        """(report id, code, created at, group name, kind, status, acknowledged at) of urgent incidents,
+        newest first."""
+        sql = Sql(self.session, _BY_PERIOD)
+        r = sql.r
+        return await sql.rows(
+            select(r.c.id, r.c.code, r.c.created_at, _unit.c.name, sql.text("loai"), r.c.status, r.c.acknowledged_at)
+            .join_from(r, _unit, _unit.c.id == r.c.unit_id)
+            .where(r.c.urgent.is_(True), *sql.where(scope))
+            .order_by(r.c.created_at.desc(), r.c.id.desc())
+            .limit(limit)
+        )
 
-async def sums(
-    session: AsyncSession, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool
-) -> Sequence[Any]:
-    """(path, reports, sum of each field...) for one form."""
-    sql = Sql(session, _BY_FORM)
-    leading, grouped = _grouped(sql, by_path)
-    query = select(*leading, func.count(), *(func.sum(sql.number(field)) for field in fields))
-    return await sql.rows(query.where(*sql.where(scope, form_key)).group_by(*grouped))
+    # --- monthly reports and standing states ----------------------------------------------------
 
+    async def monthly_filings(
+        self, path: str, form_key: str, months: Sequence[str], since: datetime, until: datetime
+    ) -> Sequence[Any]:
+        """(path, month, first filed at) of the monthly reports for the given months ("2026-11"), filed
+        in [since, until).
 
-async def flags(
-    session: AsyncSession, scope: Scope, form_key: str, wanted: Sequence[Flag], *, by_path: bool
-) -> Sequence[Any]:
-    """(path, reports, how many have each flag...) for one form."""
-    sql = Sql(session, _BY_FORM)
-    leading, grouped = _grouped(sql, by_path)
-    resolved = sql.r.c.status == "resolved"
-    counted = [sql.count_if(sql.true(flag.field) | resolved if flag.or_resolved else sql.true(flag.field))
-               for flag in wanted]
-    query = select(*leading, func.count(), *counted).where(*sql.where(scope, form_key))
-    return await sql.rows(query.group_by(*grouped))
+        The month is the one the report is for (its `_month`), not the month it was filed in: a report
+        filed late is still the report of its month.
+        """
+        if not months:
+            return []
+        sql = Sql(self.session, _BY_FORM)
+        month = sql.text("_month")
+        keys = [sql.r.c.unit_path, month]
+        return await sql.rows(
+            select(*keys, func.min(sql.r.c.created_at))
+            .where(*sql.where(Scope(path, since, until), form_key), month.in_(list(months))).group_by(*keys)
+        )
 
+    async def latest_values(self, path: str, form_key: str, field: str, before: datetime) -> Sequence[Any]:
+        """(path, value of `field`) in each group's latest report of a form filed before `before`, however
+        old: a standing state such as the litter-free status.
 
-async def households(
-    session: AsyncSession, scope: Scope, form_key: str, fields: Sequence[str], value: str | None = None
-) -> Sequence[Any]:
-    """(path, household code, values of `fields`..., reports, sum of `value`): one row per household
-    of each group (codes are the group's own), category and source."""
-    sql = Sql(session, _BY_FORM)
-    keys = [sql.r.c.unit_path, sql.text("ma_ho"), *(sql.text(field) for field in fields)]
-    total = func.sum(sql.number(value)) if value else literal_column("0")
-    return await sql.rows(select(*keys, func.count(), total).where(*sql.where(scope, form_key)).group_by(*keys))
-
-
-async def support_rows(session: AsyncSession, scope: Scope, form_key: str) -> Sequence[Any]:
-    """(path, report code, created at, household, category, kind, value, source): one row per
-    support, household-level — only for those allowed to see it (the caller checks and audits)."""
-    sql = Sql(session, _BY_FORM)
-    r = sql.r
-    return await sql.rows(
-        select(r.c.unit_path, r.c.code, r.c.created_at, sql.text("ma_ho"), sql.text("dien"), sql.text("hinh_thuc"),
-               sql.number("gia_tri"), sql.text("nguon"))
-        .where(*sql.where(scope, form_key)).order_by(r.c.unit_path, r.c.created_at)
-    )
-
-
-# --- urgent incidents -----------------------------------------------------------------------
-
-
-async def urgent_times(session: AsyncSession, scope: Scope, edges: Sequence[datetime]) -> Sequence[Any]:
-    """(time bucket, minutes to acknowledgement, incidents) of the urgent incidents: bucket i is
-    [edges[i], edges[i + 1]) (local days or weeks computed by the caller, so no time zone arithmetic
-    happens in SQL); the minutes are None while nobody has acknowledged."""
-    sql = Sql(session, _BY_PERIOD)
-    r = sql.r
-    steps: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
-        (r.c.created_at < edge, literal_column(str(n))) for n, edge in enumerate(edges[1:])]
-    minutes = sql.minutes_to_ack().label("minutes")
-    keys = [case(*steps, else_=None).label("bucket"), minutes] if steps else [minutes]
-    query = select(*keys, func.count()).where(r.c.urgent.is_(True), *sql.where(scope)).group_by(*keys)
-    return [row if steps else (None, *row) for row in await sql.rows(query)]
-
-
-async def urgent_list(session: AsyncSession, scope: Scope, *, limit: int) -> Sequence[Any]:
-    """(report id, code, created at, group name, kind, status, acknowledged at) of urgent incidents,
-    newest first."""
-    sql = Sql(session, _BY_PERIOD)
-    r = sql.r
-    return await sql.rows(
-        select(r.c.id, r.c.code, r.c.created_at, _unit.c.name, sql.text("loai"), r.c.status, r.c.acknowledged_at)
-        .join_from(r, _unit, _unit.c.id == r.c.unit_id)
-        .where(r.c.urgent.is_(True), *sql.where(scope))
-        .order_by(r.c.created_at.desc(), r.c.id.desc())
-        .limit(limit)
-    )
-
-
-# --- monthly reports and standing states ----------------------------------------------------
-
-
-async def monthly_filings(
-    session: AsyncSession, path: str, form_key: str, months: Sequence[str], since: datetime, until: datetime
-) -> Sequence[Any]:
-    """(path, month, first filed at) of the monthly reports for the given months ("2026-11"), filed
-    in [since, until).
-
-    The month is the one the report is for (its `_month`), not the month it was filed in: a report
-    filed late is still the report of its month.
-    """
-    if not months:
-        return []
-    sql = Sql(session, _BY_FORM)
-    month = sql.text("_month")
-    keys = [sql.r.c.unit_path, month]
-    return await sql.rows(
-        select(*keys, func.min(sql.r.c.created_at))
-        .where(*sql.where(Scope(path, since, until), form_key), month.in_(list(months))).group_by(*keys)
-    )
-
-
-async def latest_values(session: AsyncSession, path: str, form_key: str, field: str, before: datetime) -> Sequence[Any]:
-    """(path, value of `field`) in each group's latest report of a form filed before `before`, however
-    old: a standing state such as the litter-free status.
-
-    The latest time of each group comes from the form's index alone; then one row per group is read.
-    """
-    sql = Sql(session, _BY_FORM)
-    r = sql.r
-    low, high = subtree_range(path)
-    latest = (
-        select(r.c.unit_path.label("path"), func.max(r.c.created_at).label("at"))
-        .where(r.c.form_key == form_key, r.c.created_at < before, r.c.unit_path >= low, r.c.unit_path < high,
-               r.c.superseded.is_(False))
-        .group_by(r.c.unit_path).subquery("latest")
-    )
-    row = Sql(session, _report)
-    return await row.rows(
-        select(_report.c.unit_path, row.text(field))
-        .join(latest, (_report.c.unit_path == latest.c.path) & (_report.c.created_at == latest.c.at))
-        .where(_report.c.form_key == form_key, _report.c.superseded.is_(False))
-    )
+        The latest time of each group comes from the form's index alone; then one row per group is read.
+        """
+        sql = Sql(self.session, _BY_FORM)
+        r = sql.r
+        low, high = subtree_range(path)
+        latest = (
+            select(r.c.unit_path.label("path"), func.max(r.c.created_at).label("at"))
+            .where(r.c.form_key == form_key, r.c.created_at < before, r.c.unit_path >= low, r.c.unit_path < high,
+                   r.c.superseded.is_(False))
+            .group_by(r.c.unit_path).subquery("latest")
+        )
+        row = Sql(self.session, _report)
+        return await row.rows(
+            select(_report.c.unit_path, row.text(field))
+            .join(latest, (_report.c.unit_path == latest.c.path) & (_report.c.created_at == latest.c.at))
+            .where(_report.c.form_key == form_key, _report.c.superseded.is_(False))
+        )

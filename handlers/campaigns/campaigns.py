@@ -8,14 +8,11 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from handlers.campaigns.schedules import Moment, ScheduleError, moments, validate
 from handlers.delivery.outbox import after_quiet_hours, enqueue
 from handlers.i18n import LANGUAGES, Translator, _
 from handlers.messages import Button, Delivery, Reply
 from handlers.reports import reporting
-from models import outbox as rows
 from models.codes import new_code
 from models.repos import Repo
 from models.settings import Settings
@@ -49,13 +46,12 @@ async def sync_defaults(repo: Repo, settings: Settings, *, now: datetime) -> int
         if unit is None:
             log.warning("campaign %s names unit %s, which does not exist: not created", default.key, default.unit)
             continue
-        repo.session.add(Campaign(code=new_code(6), config_key=default.key, name=default.name,
-                                  description=default.description, kind=default.kind, unit_id=unit.id or 0,
-                                  unit_path=unit.path, audience=default.audience, schedule=default.schedule,
-                                  reminders=default.reminders, follow_up=default.follow_up, created_at=now,
-                                  updated_at=now))
+        await repo.add(Campaign(code=new_code(6), config_key=default.key, name=default.name,
+                                description=default.description, kind=default.kind, unit_id=unit.id or 0,
+                                unit_path=unit.path, audience=default.audience, schedule=default.schedule,
+                                reminders=default.reminders, follow_up=default.follow_up, created_at=now,
+                                updated_at=now))
         created += 1
-    await repo.session.flush()
     return created
 
 
@@ -91,11 +87,7 @@ async def _occur(repo: Repo, campaign: Campaign, moment: Moment, *, now: datetim
         occurrence.status = "skipped"
         occurrence.reason = (f"missed: the app was not running at {moment.due_at:%Y-%m-%d %H:%M} UTC "
                              f"and {int(late.total_seconds() // 60)} min > grace {settings.campaigns.grace_minutes}")
-    try:
-        async with repo.session.begin_nested():
-            repo.session.add(occurrence)
-            await repo.session.flush()
-    except IntegrityError:  # another instance handled this moment first
+    if not await repo.add_once(occurrence):  # another instance handled this moment first
         return 0
     if occurrence.status == "skipped":
         log.info("campaign %s: %s skipped (%s)", campaign.code, key, occurrence.reason)
@@ -127,7 +119,7 @@ async def _event_step(repo: Repo, campaign: Campaign, moment: Moment, occurrence
             reply = Reply("\n".join(lines))
         payloads[language] = [reply.to_json()]
     audience = "leaders" if moment.step == "follow_up" else campaign.audience
-    return await rows.enqueue_audience(repo.session, key=f"occ:{occurrence.id}", unit_path=campaign.unit_path,
+    return await repo.enqueue_audience(key=f"occ:{occurrence.id}", unit_path=campaign.unit_path,
                                        audience=audience, payloads=payloads, due_at=after_quiet_hours(now, settings))
 
 

@@ -10,7 +10,6 @@ from math import ceil
 from handlers.delivery.outbox import after_quiet_hours
 from handlers.i18n import LANGUAGES, Translator, _
 from handlers.messages import Delivery, Reply
-from models import outbox as rows
 from models.codes import new_code
 from models.repos import Repo
 from models.settings import Settings
@@ -56,11 +55,10 @@ async def create(
     due = send_at if urgent else after_quiet_hours(send_at, settings)
     notice = Notice(code=new_code(6), sender_id=sender_id, unit_id=unit.id or 0, unit_path=unit.path, audience=audience,
                     text=text, photo_id=photo_id, urgent=urgent, send_at=due)
-    repo.session.add(notice)
-    await repo.session.flush()
+    await repo.add(notice)
     payloads = {lang: [notice_reply(notice, unit.name, sender_name, translate(lang)).to_json()]
                 for lang in LANGUAGES}
-    notice.total = await rows.enqueue_notice(repo.session, notice, payloads, due)
+    notice.total = await repo.enqueue_notice(notice, payloads, due)
     await repo.audit(person_id=sender_id, action="notice", target=f"notice:{notice.id}", recipients=notice.total)
     return notice
 
@@ -71,10 +69,10 @@ async def progress(
     """Tells each sender how far delivery got: every tenth or every minute, then the final count."""
     deliveries: list[Delivery] = []
     for notice_id in sorted(notice_ids):
-        notice = await repo.session.get(Notice, notice_id, with_for_update=True)
+        notice = await repo.notice(notice_id, lock=True)
         if notice is None or notice.finished_at is not None or not notice.total:
             continue
-        counts = await rows.notice_counts(repo.session, notice_id)
+        counts = await repo.notice_counts(notice_id)
         done = sum(counts.get(status, 0) for status in FINISHED)
         t = translate(await repo.person_language(notice.sender_id))
         if done >= notice.total:
@@ -102,7 +100,7 @@ async def progress(
 
 
 async def delivery_report(repo: Repo, notice: Notice, t: Translator) -> str:
-    counts = await rows.notice_counts(repo.session, notice.id or 0)
+    counts = await repo.notice_counts(notice.id or 0)
     waiting = counts.get("pending", 0) + counts.get("retry", 0) + counts.get("sending", 0)
     lines = [
         t("📊 Thông báo {code} · {when}", code=notice.code, when=t.datetime(notice.created_at)),

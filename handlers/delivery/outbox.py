@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from handlers.messages import Delivery, Reply
-from models import outbox as rows
 from models.repos import Repo
 from models.settings import Settings
 
@@ -49,8 +48,8 @@ async def enqueue(
     due = after_quiet_hours(now, settings) if broadcast else now
     for number, delivery in enumerate(deliveries):
         base = f"{key}:{number}" if key else f"msg:{uuid.uuid4().hex}"
-        queued += await rows.enqueue_identities(
-            repo.session, person_ids=[delivery.person_id], key=base, payload=[delivery.reply.to_json()],
+        queued += await repo.enqueue_identities(
+            person_ids=[delivery.person_id], key=base, payload=[delivery.reply.to_json()],
             due_at=due, kind="broadcast" if broadcast else "direct")
     return queued
 

@@ -77,7 +77,7 @@ async def listing(ctx: Context) -> list[Reply]:
 
 
 async def _campaign(ctx: Context, campaign_id: int, *, manage: bool) -> Campaign:
-    campaign = await ctx.repo.session.get(Campaign, campaign_id)
+    campaign = await ctx.repo.campaign(campaign_id)
     if campaign is None:
         raise UserError(_("Không tìm thấy chiến dịch này."))
     roles = [h for h in await ctx.roles() if h.role == "official"]
@@ -333,8 +333,7 @@ async def _save(state: State, ctx: Context) -> Outcome:
                         reminders=REMINDER_PRESETS[data["preset"]][0], follow_up=follow,
                         ends_on=datetime.fromisoformat(data["ends_on"]).date() if data.get("ends_on") else None,
                         created_by=ctx.person_id, created_at=now, updated_at=now)
-    ctx.repo.session.add(campaign)
-    await ctx.repo.session.flush()
+    await ctx.repo.add(campaign)
     await ctx.repo.audit(person_id=ctx.person_id, action="campaign_created", target=f"campaign:{campaign.id}")
     done = Reply(ctx.t("✅ Đã tạo chiến dịch «{name}».", name=campaign.name))
     return Outcome([done, *await view(ctx, campaign.id or 0)], None)

@@ -100,8 +100,7 @@ async def _submit(state: State, ctx: Context) -> Outcome:
     held = next(h for h in await ctx.roles() if h.role == "resident")
     feedback = Feedback(code=new_code(6), resident_id=ctx.person_id, unit_id=held.unit.id, unit_path=held.unit.path,
                         text=data["text"], photo_id=data["photo"], location=data["loc"])
-    ctx.repo.session.add(feedback)
-    await ctx.repo.session.flush()
+    await ctx.repo.add(feedback)
     leaders = await ctx.repo.leaders_of(held.unit.id)
     if not leaders:  # no leader registered yet: the ward's officials receive it
         unit = await ctx.repo.unit(held.unit.id)

@@ -13,8 +13,8 @@ from handlers.context import Context, Outcome, State
 from handlers.errors import UserError
 from handlers.flows import answers
 from handlers.flows.menu import main_menu
-from handlers.forms import FieldDef, FormDef
-from handlers.i18n import Translator, _
+from handlers.forms import FieldDef, FormDef, display_value
+from handlers.i18n import _
 from handlers.messages import Button, Incoming, Keyboard, Reply, rows
 from handlers.reports import reporting
 
@@ -145,30 +145,6 @@ def display(field: FieldDef, value: Any, ctx: Context) -> str:
     """An answer as the user should read it back."""
     return display_value(field, value, ctx.t)
 
-
-def display_value(field: FieldDef, value: Any, t: Translator) -> str:
-    """An answer as a person reads it, in the language of `t`."""
-    if value is None:
-        return t("(bỏ qua)")
-    if field.type == "number":
-        shown = t.money(value) if field.money else t.number(value)
-        return f"{shown} {t(field.unit)}".strip() if field.unit and not field.money else shown
-    if field.type == "choice":
-        return next((t(o.label) for o in field.options if o.id == value), str(value))
-    if field.type == "multi_choice":
-        return ", ".join(t(o.label) for o in field.options if o.id in value) or t("(không chọn)")
-    if field.type == "yes_no":
-        return t("Có") if value else t("Không")
-    if field.type == "date":
-        year, month, day = str(value).split("-")
-        return f"{day}/{month}/{year}"
-    if field.type == "photo" or (isinstance(value, dict) and value.get("attachment")):
-        return t("📷 đã gửi ảnh")
-    if field.type == "location":
-        if value.get("lat") is not None:
-            return f"📍 {value['lat']:.5f}, {value['lon']:.5f}"
-        return f"📍 {value.get('address', '')}"
-    return str(value)
 
 
 def summary(form: FormDef, state: State, ctx: Context) -> Reply:

@@ -16,7 +16,6 @@ from handlers.i18n import _
 from handlers.messages import Incoming, Keyboard, Reply, rows
 from handlers.parsing import parse_date
 from handlers.text import clean
-from models import outbox as outbox_rows
 from models.tables import Unit
 
 NAME = "notice"
@@ -105,7 +104,7 @@ async def _preview(state: State, ctx: Context) -> Reply:
     t = ctx.t
     unit = await ctx.repo.unit(int(state.data["unit"]))
     assert unit is not None
-    counts = await outbox_rows.count_recipients(ctx.repo.session, unit.path, state.data["audience"])
+    counts = await ctx.repo.count_recipients(unit.path, state.data["audience"])
     total = sum(counts.values())
     send_at = datetime.fromisoformat(state.data["at"]) if state.data.get("at") else ctx.clock.now()
     urgent = bool(state.data.get("urgent"))

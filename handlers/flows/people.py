@@ -64,7 +64,7 @@ async def sent_notices(ctx: Context) -> list[Reply]:
 
 
 async def notice_report(ctx: Context, notice_id: int) -> list[Reply]:
-    notice = await ctx.repo.session.get(Notice, notice_id)
+    notice = await ctx.repo.notice(notice_id)
     if notice is None:
         raise UserError(_("Không tìm thấy thông báo này."))
     roles = await ctx.roles()

@@ -11,7 +11,6 @@ from handlers.i18n import _
 from handlers.messages import Button, Reply, rows
 from handlers.summaries.periods import Period, containing
 from handlers.summaries.summary import may_see_households, record, render, summarize
-from models import summary_queries
 from models.tables import Unit
 
 ACTION = "sum"
@@ -78,7 +77,7 @@ async def choose_unit(ctx: Context, unit_id: int, page: int) -> list[Reply]:
     """The unit itself and, page by page, the units directly under it."""
     t = ctx.t
     unit = await _unit(ctx, unit_id, to_list=True)
-    children = await summary_queries.children_of(ctx.repo.session, unit_id, limit=PAGE + 1, offset=page * PAGE)
+    children = await ctx.repo.summaries.children_of(unit_id, limit=PAGE + 1, offset=page * PAGE)
     buttons: list[Button] = []
     if page == 0:
         buttons.append(ctx.menu_button(f"{ACTION}.u.{unit_id}", t("📍 {unit} (toàn địa bàn)", unit=unit.name)))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.errors import NotAllowed, UserError
-from handlers.forms import FormDef, FormRegistry
+from handlers.forms import FormDef, FormRegistry, display_value
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Delivery, Reply, rows
 from models.repos import HeldRole, Repo
@@ -108,8 +108,6 @@ def _photo_of(report: Report) -> int | None:
 
 def answer_lines(form: FormDef | None, report: Report, t: Translator) -> list[str]:
     """The report's answers as "Label: value" lines."""
-    from handlers.flows.form import display_value
-
     if form is None:
         return [f"{key}: {value}" for key, value in report.data.items() if not key.startswith("_")]
     lines = []

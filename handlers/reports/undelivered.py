@@ -16,7 +16,6 @@ from handlers.messages import Delivery, Reply
 from handlers.reports.reporting import EMERGENCY, Translate, answer_lines, incident_reply, recipients, ward_of
 from models.repos import Repo
 from models.settings import Settings
-from models.tables import Identity
 
 _ACK = re.compile(r"^m\.ack\.(\d+)$")  # the "✅ Đã tiếp nhận" button of an incident alert
 
@@ -53,7 +52,7 @@ async def alert_next(repo: Repo, failed: Undelivered, *, forms: FormRegistry, se
     report = await repo.report(report_id) if report_id is not None else None
     if report is None or report.status != "sent" or report.superseded:
         return []  # not an incident alert, or someone already took it
-    identity = await repo.session.get(Identity, failed.identity_id)
+    identity = await repo.identity(failed.identity_id)
     official = await repo.person_name(identity.person_id) if identity is not None else "?"
     unit = await repo.unit(report.unit_id)
     assert unit is not None

@@ -67,7 +67,7 @@ async def _workbook(reads: Repo, summary: Summary, *, t: Translator, households:
     detail = None
     if households:
         scope = q.Scope(summary.unit.path, summary.current.period.start, summary.current.period.end)
-        detail = list(await q.support_rows(reads.session, scope, SUPPORT_FORM))
+        detail = list(await reads.summaries.support_rows(scope, SUPPORT_FORM))
     xlsx = await asyncio.to_thread(workbook_xlsx, summary, t, detail)
     return xlsx, None if detail is None else len(detail)
 
@@ -175,11 +175,11 @@ async def _daily(repo: Repo, held: HeldRole, *, now: datetime, t: Translator) ->
     """The urgent incidents of the last 24 hours in the official's area, if there were any."""
     scope = q.Scope(held.unit.path, now - timedelta(hours=24), now)
     at: defaultdict[str, Figures] = defaultdict(Figures)
-    add_counts(at, await q.counts(repo.session, scope, 0, by_path=False))
+    add_counts(at, await repo.summaries.counts(scope, 0, by_path=False))
     total, acked, still_open = at[""].urgent, at[""].urgent_acked, at[""].urgent_open
     if not total:
         return []
-    listed = await q.urgent_list(repo.session, scope, limit=10)
+    listed = await repo.summaries.urgent_list(scope, limit=10)
     text = daily_text(t, unit=held.unit.name, total=total, acked=acked, still_open=still_open, listed=listed)
     buttons = [Button(f"m.rv.{row[0]}", f"🚨 {row[1]}") for row in listed[:6]]
     return [Reply(text, rows(buttons, per_row=3))]

@@ -168,22 +168,22 @@ async def summarize(
     """The summary of the unit at `unit_path` for a period: every figure of the whole area, the
     headline figures of the period before, each group's monthly reporting and reports sent (the
     ranking). `complete` adds the rest of the Excel file's figures."""
-    session = repo.session
-    unit = await q.unit_at(session, unit_path)
+    queries = repo.summaries
+    unit = await queries.unit_at(unit_path)
     if unit is None:
         raise LookupError(f"no unit at {unit_path}")
     group_level = settings.units.levels[-1]
-    groups = await q.units_under(session, unit.path, group_level)
+    groups = await queries.units_under(unit.path, group_level)
     ack = settings.incidents.ack_minutes
     kind, edges = _bucket_edges(period)
     current, by_path = await _totals(repo, unit, period, groups, ack, now, full=True, edges=edges)
     previous, _groups_before = await _totals(repo, unit, period.previous(), groups, ack, now, full=False)
-    for path, n in await q.reports_by_path(session, q.Scope(unit.path, period.start, period.end)):
+    for path, n in await queries.reports_by_path(q.Scope(unit.path, period.start, period.end)):
         by_path[path].reports += n
-    parents = await q.units_by_id(session, [g.parent_id for g in groups if g.parent_id])
+    parents = await queries.units_by_id([g.parent_id for g in groups if g.parent_id])
     lines = [GroupLine(g, parents[g.parent_id].name if g.parent_id in parents else "", by_path.get(g.path, Figures()))
              for g in groups]
-    wards = 0 if unit.level == group_level else await q.count_units(session, unit.path, WARD_LEVEL)
+    wards = 0 if unit.level == group_level else await queries.count_units(unit.path, WARD_LEVEL)
     return Summary(unit=unit, current=current, previous=previous, groups=lines,
                    children=await _children(repo, unit, by_path), bucket_kind=kind, wards=wards, ack_minutes=ack,
                    buckets=[(edge, current.urgent_by_bucket.get(n, 0)) for n, edge in enumerate(edges[:-1])],
@@ -197,7 +197,7 @@ async def complete(repo: Repo, summary: Summary) -> None:
     period, unit = summary.current.period, summary.unit
     scope = q.Scope(unit.path, period.start, period.end)
     at: defaultdict[str, Figures] = defaultdict(Figures)
-    add_counts(at, await q.counts(repo.session, scope, summary.ack_minutes, by_path=True))
+    add_counts(at, await repo.summaries.counts(scope, summary.ack_minutes, by_path=True))
     await _add_answers(repo, scope, at, by_path=True)
     for line in summary.groups:
         found = at.get(line.unit.path)
@@ -218,31 +218,31 @@ async def _totals(
     `full`, litter-free status). Without `full`, only the headline figures that the text compares:
     reports by form, urgent incidents, households supported and out of poverty, monthly reporting.
     Urgent incidents are also counted per time bucket between `edges`."""
-    session = repo.session
+    queries = repo.summaries
     scope = q.Scope(unit.path, period.start, period.end)
     at: defaultdict[str, Figures] = defaultdict(Figures)
-    add_counts(at, await q.counts(session, scope, ack_minutes, by_path=False))
+    add_counts(at, await queries.counts(scope, ack_minutes, by_path=False))
     by_path, months = await _reporting(repo, unit, period, groups, now)
     total = at[""]
     median, model_year, buckets = None, 0, dict[int, int]()
     if full:
         await _add_answers(repo, scope, at, by_path=False)
-        for path, status in await q.latest_values(session, unit.path, LITTER_FORM, "trang_thai", period.end):
+        for path, status in await queries.latest_values(unit.path, LITTER_FORM, "trang_thai", period.end):
             by_path[path].litter_free = int(status == "da_dat")
         year = Period.calendar("year", period.last.replace(month=1, day=1), period.tz)
-        model_year = sum(n for _path, kind, n in await q.categories(
-            session, q.Scope(unit.path, year.start, period.end), MODEL_FORM, ("hinh_thuc",), by_path=False)
+        model_year = sum(n for _path, kind, n in await queries.categories(
+            q.Scope(unit.path, year.start, period.end), MODEL_FORM, ("hinh_thuc",), by_path=False)
             if kind == "dang_ky")
         waits = []
-        for bucket, minutes, n in await q.urgent_times(session, scope, edges):
+        for bucket, minutes, n in await queries.urgent_times(scope, edges):
             if bucket is not None:
                 buckets[int(bucket)] = buckets.get(int(bucket), 0) + n
             if minutes is not None:
                 waits.append((float(minutes), n))
         median = _median(waits)
     else:
-        total.supported = await q.households_count(session, scope, SUPPORT_FORM)
-        total.left_poverty = await q.households_count(session, scope, LEFT_POVERTY_FORM)
+        total.supported = await queries.households_count(scope, SUPPORT_FORM)
+        total.left_poverty = await queries.households_count(scope, LEFT_POVERTY_FORM)
     for figures in by_path.values():
         total.months_due += figures.months_due
         total.filed += figures.filed
@@ -282,32 +282,32 @@ def add_counts(at: defaultdict[str, Figures], rows: Sequence[Any]) -> None:
 
 async def _add_answers(repo: Repo, scope: q.Scope, at: defaultdict[str, Figures], *, by_path: bool) -> None:
     """The figures read from the forms' answers, one aggregate query per form."""
-    s = repo.session
-    for path, kind, n in await q.categories(s, scope, INCIDENT_FORM, ("loai",), by_path=by_path):
+    s = repo.summaries
+    for path, kind, n in await s.categories(scope, INCIDENT_FORM, ("loai",), by_path=by_path):
         _bump(at[path].incidents, kind or "khac", n)
-    for path, n, *values in await q.sums(s, scope, RESIDENCE_FORM, RESIDENCE, by_path=by_path):
+    for path, n, *values in await s.sums(scope, RESIDENCE_FORM, RESIDENCE, by_path=by_path):
         if n:
             for key, value in zip(RESIDENCE, values, strict=True):
                 _bump(at[path].residence, key, _whole(value))
-    for path, _n, people, households, kg in await q.sums(s, scope, GREEN_FORM, GREEN, by_path=by_path):
+    for path, _n, people, households, kg in await s.sums(scope, GREEN_FORM, GREEN, by_path=by_path):
         here = at[path]
         here.participants += _whole(people)
         here.green_households += _whole(households)
         here.waste_kg += float(kg or 0)
-    for path, kind, n in await q.categories(s, scope, MODEL_FORM, ("hinh_thuc",), by_path=by_path):
+    for path, kind, n in await s.categories(scope, MODEL_FORM, ("hinh_thuc",), by_path=by_path):
         if kind == "dang_ky":
             at[path].model_new += n
         else:
             at[path].model_upkeep += n
-    for path, _n, attended, invited in await q.sums(s, scope, MEETING_FORM, MEETING, by_path=by_path):
+    for path, _n, attended, invited in await s.sums(scope, MEETING_FORM, MEETING, by_path=by_path):
         at[path].attended += _whole(attended)
         at[path].invited += _whole(invited)
-    for path, _n, passed, closed in await q.flags(s, scope, FEEDBACK_FORM, FEEDBACK, by_path=by_path):
+    for path, _n, passed, closed in await s.flags(scope, FEEDBACK_FORM, FEEDBACK, by_path=by_path):
         at[path].feedback_passed += int(passed or 0)
         at[path].feedback_closed += int(closed or 0)
     # Households: one row per household of each group (their codes are the group's own).
     supported: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
-    for path, code, category, source, _n, value in await q.households(s, scope, SUPPORT_FORM, ("dien", "nguon"),
+    for path, code, category, source, _n, value in await s.households(scope, SUPPORT_FORM, ("dien", "nguon"),
                                                                         "gia_tri"):
         here = at[path if by_path else ""]
         here.money += _whole(value)
@@ -320,7 +320,7 @@ async def _add_answers(repo: Repo, scope: q.Scope, at: defaultdict[str, Figures]
             _bump(here.supported_by, category, len(codes))
         else:
             here.supported += len(codes)
-    for path, _code, _n, _value in await q.households(s, scope, LEFT_POVERTY_FORM, ()):
+    for path, _code, _n, _value in await s.households(scope, LEFT_POVERTY_FORM, ()):
         at[path if by_path else ""].left_poverty += 1
 
 
@@ -358,7 +358,7 @@ async def _reporting(
         year, number = int(month[:4]), int(month[5:])
         following = date(year + number // 12, number % 12 + 1, DEADLINE_DAY)
         deadlines[month] = datetime.combine(following + timedelta(days=1), time(), tz)
-    filings = await q.monthly_filings(repo.session, unit.path, MONTHLY_FORM, months, period.start, FAR)
+    filings = await repo.summaries.monthly_filings(unit.path, MONTHLY_FORM, months, period.start, FAR)
     for path, month, first_filed in filings:
         if path in at:
             at[path].filed += 1
@@ -373,7 +373,7 @@ async def _children(repo: Repo, unit: q.UnitRow, by_path: dict[str, Figures]) ->
         rest = path[len(unit.path):].split("/", 1)[0]
         if rest.isdigit():
             found[int(rest)].add(figures)
-    names = await q.units_by_id(repo.session, list(found))
+    names = await repo.summaries.units_by_id(list(found))
     return sorted(((names[i].name, f) for i, f in found.items() if i in names), key=lambda pair: pair[0])
 
 

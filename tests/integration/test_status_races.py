@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.repo_activity import ActivityQueries
 from models.repo_reports import ReportQueries
 from models.repos import Repo
 from models.tables import Feedback, Report, ReportEvent
@@ -149,7 +148,7 @@ async def test_escalation_does_not_take_up_an_incident_acknowledged_meanwhile(ap
     _leader, code = await leader_files_an_incident(app)
     ack = button((await inbox(app, "demo-canbo"))[0], "Đã tiếp nhận")
     clock.advance(minutes=16)
-    gate = Gate(monkeypatch, ActivityQueries, "due_escalations")
+    gate = Gate(monkeypatch, ReportQueries, "due_escalations")
     sent, answer = await gate.interleave(app.escalate_incidents(), Chat(app, "demo-canbo").press_id(ack))
     assert "Đã cập nhật" in answer and sent == 0
     assert await inbox(app, "demo-thanhpho") == []

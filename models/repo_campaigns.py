@@ -1,29 +1,22 @@
-"""Queries about campaigns, their occurrences, digests and escalations (part of Repo)."""
+"""Queries about campaigns, their occurrences and the groups a monthly deadline still waits for
+(part of Repo)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.codes import subtree_range
-from models.tables import (
-    Campaign,
-    Occurrence,
-    Outbox,
-    Person,
-    Report,
-    RoleAssignment,
-    Unit,
-)
+from models.tables import Campaign, Occurrence, Report, Unit
 
 
-class ActivityQueries:
+class CampaignQueries:
     session: AsyncSession
 
-    # --- campaigns -------------------------------------------------------------------------
+    async def campaign(self, campaign_id: int) -> Campaign | None:
+        return await self.session.get(Campaign, campaign_id)
 
     async def active_campaigns(self) -> Sequence[Campaign]:
         return (await self.session.scalars(select(Campaign).where(Campaign.status == "active")
@@ -58,34 +51,3 @@ class ActivityQueries:
             Report.form_key == form_key, Report.superseded.is_(False), Report.unit_path >= low,
             Report.unit_path < high))).all() if row[1].get("_month") == month_key}
         return [g for g in groups if g.id not in filed]
-
-    async def officials_with_digest(self, kind: str) -> list[tuple[int, str]]:
-        """(person id, language) of every active official who has this digest turned on."""
-        rows = (await self.session.execute(
-            select(Person.id, Person.language, Person.digests).distinct()
-            .join(RoleAssignment, RoleAssignment.person_id == Person.id)
-            .where(RoleAssignment.role == "official", RoleAssignment.active.is_(True), Person.opted_out.is_(False))
-            .order_by(Person.id)
-        )).all()
-        return [(row[0], row[1]) for row in rows if kind in row[2].split(",")]
-
-    async def queued_under(self, key: str) -> bool:
-        """True when an outbox row with this key prefix exists (the message was queued before)."""
-        return bool(await self.session.scalar(select(Outbox.id).where(
-            Outbox.key >= key + ":", Outbox.key < key + ";").limit(1)))
-
-    async def due_escalations(self, now: datetime, *, limit: int = 50) -> Sequence[Report]:
-        """Urgent reports still unacknowledged past their deadline, locked for this instance."""
-        return (await self.session.scalars(
-            select(Report)
-            .where(Report.urgent.is_(True), Report.status == "sent", Report.escalate_at <= now)
-            .order_by(Report.escalate_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )).all()
-
-    async def person_name(self, person_id: int) -> str:
-        return (await self.session.scalar(select(Person.name).where(Person.id == person_id))) or ""
-
-    async def person_language(self, person_id: int) -> str:
-        return (await self.session.scalar(select(Person.language).where(Person.id == person_id))) or "vi"

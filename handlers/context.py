@@ -46,6 +46,9 @@ class Outcome:
     deliveries: list[Delivery] = field(default_factory=list)
     next_steps: list[Button] = field(default_factory=list)
     menu: bool = False
+    # The last reply asks a question at idle whose buttons are the only ways on ([Tắt] [Không]):
+    # no "☰ Menu" is added under it.
+    question: bool = False
 
     @property
     def idle(self) -> bool:

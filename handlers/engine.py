@@ -324,7 +324,7 @@ class Engine:
             return replies
         last = replies[-1]
         menu_id = b.Menu().pack()
-        if any(button.id == menu_id for button in last.flat_buttons):
+        if outcome.question or any(button.id == menu_id for button in last.flat_buttons):
             return replies
         shown = {button.id for button in last.flat_buttons}
         steps = [button for button in outcome.next_steps if button.id not in shown][:3]

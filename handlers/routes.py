@@ -176,7 +176,7 @@ async def _official_list(code: b.OpenIncidents | b.NewReports, ctx: Context) -> 
 
 
 async def _stop(code: b.Stop, ctx: Context) -> Outcome:
-    return Outcome([await menu.stop_question(ctx)])
+    return Outcome([await menu.stop_question(ctx)], question=True)
 
 
 async def _stop_confirmed(code: b.StopConfirmed, ctx: Context) -> Outcome:

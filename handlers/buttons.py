@@ -97,7 +97,7 @@ class Code:
                 continue
             raw = values[index]
             if hints[item.name] is int:
-                if not raw.isdigit() or len(raw) > 12:
+                if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
                     return None
                 kwargs[item.name] = int(raw)
             else:
@@ -306,7 +306,7 @@ class SummaryUnits(Code):
 
     prefix = "sum.c"
     unit: int
-    page: int = 0
+    page: int
 
 
 @dataclass(frozen=True)

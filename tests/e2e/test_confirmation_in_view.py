@@ -32,7 +32,8 @@ async def visible_on_screen(page: Any, locator: Any) -> bool:
     (below the header, above the input bar), as a person sees it without scrolling."""
     shown, area = await box(locator), await box(page.get_by_test_id("messages"))
     top, bottom = max(0.0, area["top"]), min(float(SCREEN["height"]), area["bottom"])
-    return shown["top"] >= top and shown["bottom"] <= bottom and shown["left"] >= 0 and shown["right"] <= SCREEN["width"]
+    inside_height = shown["top"] >= top and shown["bottom"] <= bottom
+    return inside_height and shown["left"] >= 0 and shown["right"] <= SCREEN["width"]
 
 
 async def test_the_urgent_confirmation_is_on_screen_without_scrolling(browser: Any, server: AppProcess) -> None:

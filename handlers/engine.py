@@ -21,9 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import buttons as b
-from handlers import outbox
 from handlers.buttons import version_tag
 from handlers.context import Context, Flow, Outcome, State
+from handlers.delivery import outbox
 from handlers.errors import UserError
 from handlers.flows import campaign, draft, feedback, notice, review
 from handlers.flows import form as form_flow

@@ -10,13 +10,13 @@ from dataclasses import replace
 from typing import Any
 
 from handlers import buttons as b
-from handlers import reporting
 from handlers.context import Context, Outcome, State
 from handlers.errors import UserError
 from handlers.flows import answers
 from handlers.forms import FieldDef, FormDef
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Keyboard, Reply, rows
+from handlers.reports import reporting
 
 NAME = "form"
 async def start(

@@ -6,7 +6,7 @@ from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Button, Reply, rows
-from handlers.reporting import EMERGENCY
+from handlers.reports.reporting import EMERGENCY
 from models.repos import HeldRole
 
 ROLE_LABELS = {

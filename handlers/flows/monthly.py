@@ -64,8 +64,12 @@ async def proposal(form: FormDef, ctx: Context, unit_id: int) -> tuple[dict[str,
     for field in form.fields:
         if field.key in answers and field.max is not None and answers[field.key] > field.max:
             answers[field.key] = field.max
-    intro = ctx.t("Số liệu dưới đây tổng hợp từ {n} báo cáo tháng {month} của tổ. "
-                  "Kiểm tra, sửa nếu cần, rồi gửi.", n=len(reports), month=label)
+    if reports:
+        intro = ctx.t("Số liệu dưới đây tổng hợp từ {n} báo cáo tháng {month} của tổ. "
+                      "Kiểm tra, sửa nếu cần, rồi gửi.", n=len(reports), month=label)
+    else:
+        intro = ctx.t("Tháng {month} tổ chưa có báo cáo nào; các số đang để 0. Kiểm tra, sửa nếu cần, rồi gửi.",
+                      month=label)
     return answers, intro
 
 

@@ -39,8 +39,9 @@ async def group_code(ctx: Context) -> list[Reply]:
     if held is None:
         raise NotAllowed(_("Chức năng này chỉ dành cho tổ trưởng, tổ phó."))
     invite = await ctx.repo.group_invite(held.unit.id, created_by=ctx.person_id)
-    text = t("👥 Mã để người dân tham gia {group}: {code}\n\nNgười dân nhắn mã này cho bot (hoặc gõ "
-             "/start {code}). Mã dùng được nhiều lần, không hết hạn.", group=held.unit.name, code=invite.code)
+    text = t("👥 Mã để người dân tham gia {group}: {code}\n\nNgười dân mở Zalo/Telegram, tìm «Tổ trưởng» rồi "
+             "nhắn mã này (hoặc gõ /start {code}). Mã dùng được nhiều lần, không hết hạn.",
+             group=held.unit.name, code=invite.code)
     return [Reply(text)]
 
 

@@ -129,7 +129,7 @@ async def view(ctx: Context, report_id: int) -> list[Reply]:
         lines.append(t("Nội dung chi tiết về hộ gia đình chỉ tổ trưởng và cán bộ phụ trách xã hội được xem."))
     history = await ctx.repo.events(report.id or 0)
     if history:
-        lines += ["", t("Diễn biến:")]
+        lines += ["", t("Quá trình xử lý:")]
         for event, name in history:
             label = t(STATUS_LABELS.get(event.status, event.status))
             extra = f" — {name}" if name else (f" — {event.note}" if event.status == "escalated" and event.note else "")
@@ -205,7 +205,8 @@ class ReasonFlow:
     async def handle(self, msg: Incoming, state: State, ctx: Context, action: str | None) -> Outcome:
         t = ctx.t
         if action == "cancel":
-            return Outcome([Reply(t("Đã hủy, báo cáo giữ nguyên trạng thái."))], None)
+            view = b.ViewReport(int(state.data["report"])).button(t("🔎 Xem báo cáo"))
+            return Outcome([Reply(t("Đã hủy, báo cáo giữ nguyên trạng thái."))], None, next_steps=[view])
         reason = clean(msg.text or "")
         if len(reason) < 3 or len(reason) > 500:
             return Outcome([Reply(t("Lý do cần từ 3 đến 500 ký tự.")), *await self.show(state, ctx)], state)

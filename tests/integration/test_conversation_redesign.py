@@ -160,3 +160,15 @@ async def test_a_complaint_typed_outside_a_form_becomes_feedback(app) -> None:
     async with app.sessions() as session:
         texts = [f.text for f in (await session.scalars(select(Feedback).order_by(Feedback.id))).all()]
     assert texts == [complaint, "Đèn đường kiệt 45 tắt từ tối qua"]
+
+
+async def test_the_offer_to_send_typed_text_gives_way_to_anything_else(app) -> None:
+    resident = Chat(app, "demo-nguoidan")
+    await resident.send("Rác đổ ở đầu kiệt 45 mấy hôm nay")
+    assert "như một phản ánh?" in resident.text
+    assert "Hướng dẫn sử dụng" in await resident.send("/help")  # no "Bạn đang làm dở…"
+    await resident.send("Rác đổ ở đầu kiệt 45 mấy hôm nay")
+    answer = await resident.press_id("m.nt")
+    assert "Bạn đang làm dở" not in answer and resident.labels[-1] == "☰ Menu"
+    await resident.send("Rác đổ ở đầu kiệt 45 mấy hôm nay")
+    assert "Không có lệnh /abc" in await resident.send("/abc") and resident.labels == ["☰ Menu"]

@@ -415,6 +415,19 @@ class NewFeedback(Code):
 
 
 @dataclass(frozen=True)
+class OpenFeedback(Code):
+    """A leader's list of the group's feedback not yet passed on or closed."""
+
+    prefix = "fo"
+
+
+@dataclass(frozen=True)
+class FeedbackView(Code):
+    prefix = "fv"
+    feedback: int
+
+
+@dataclass(frozen=True)
 class AnswerFeedback(Code):
     prefix = "fa"
     feedback: int

@@ -83,7 +83,7 @@ class FeedbackFlow:
         return Outcome(await self.show(state, ctx), state)
 
 
-def _leader_message(feedback: Feedback, resident: str, group: str, t: Any) -> Reply:
+def leader_message(feedback: Feedback, resident: str, group: str, t: Any) -> Reply:
     lines = [t("💬 PHẢN ÁNH {code} từ {name} — {group}", code=feedback.code, name=resident, group=group)]
     if feedback.text:
         lines += ["", feedback.text]
@@ -110,10 +110,15 @@ async def _submit(state: State, ctx: Context) -> Outcome:
         assert unit is not None
         ward = await reporting.ward_of(ctx.repo, unit)
         leaders = await reporting.recipients(ctx.repo, ward.id or 0)
-    deliveries = [Delivery(person_id, _leader_message(feedback, ctx.who.name, held.unit.name, ctx.translate(lang)))
+    deliveries = [Delivery(person_id, leader_message(feedback, ctx.who.name, held.unit.name, ctx.translate(lang)))
                   for person_id, _name, lang in leaders]
     done = t("✅ Đã gửi phản ánh {code}. Bạn sẽ được báo khi có phản hồi.", code=feedback.code)
     return Outcome([Reply(done)], None, deliveries)
+
+
+async def load_for_leader(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:
+    """The feedback and its group, if this leader (or an official above) may handle it."""
+    return await _load(ctx, feedback_id)
 
 
 async def _load(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:
@@ -183,7 +188,7 @@ class AnswerFlow:
         told = other("💬 Tổ trưởng {name} trả lời phản ánh {code}:\n{answer}", name=ctx.who.name,
                      code=feedback.code, answer=answer)
         return Outcome([Reply(t("Đã gửi câu trả lời cho người dân."))], None,
-                       [Delivery(feedback.resident_id, Reply(told))])
+                       [Delivery(feedback.resident_id, Reply(told))], next_steps=[_others(ctx)])
 
 
 async def pass_to_ward(ctx: Context, feedback_id: int) -> Outcome:
@@ -211,7 +216,7 @@ async def pass_to_ward(ctx: Context, feedback_id: int) -> Outcome:
                  code=feedback.code, ward=ward.name, report=report.code)
     done = ctx.t("Đã chuyển phản ánh {code} lên {ward}. Mã báo cáo: {report}.", code=feedback.code, ward=ward.name,
                  report=report.code)
-    return Outcome([Reply(done)], None, [Delivery(feedback.resident_id, Reply(told))])
+    return Outcome([Reply(done)], None, [Delivery(feedback.resident_id, Reply(told))], next_steps=[_others(ctx)])
 
 
 async def close(ctx: Context, feedback_id: int) -> Outcome:
@@ -223,4 +228,9 @@ async def close(ctx: Context, feedback_id: int) -> Outcome:
     other = ctx.translate(await ctx.repo.person_language(feedback.resident_id))
     told = other("✔️ Phản ánh {code} đã được tổ trưởng ghi nhận và đóng.", code=feedback.code)
     return Outcome([Reply(ctx.t("Đã đóng phản ánh {code}.", code=feedback.code))], None,
-                   [Delivery(feedback.resident_id, Reply(told))])
+                   [Delivery(feedback.resident_id, Reply(told))], next_steps=[_others(ctx)])
+
+
+def _others(ctx: Context) -> Button:
+    """The next step after handling one feedback: the others still waiting."""
+    return b.OpenFeedback().button(ctx.t("📨 Xem phản ánh khác"))

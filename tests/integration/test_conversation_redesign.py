@@ -172,3 +172,22 @@ async def test_the_offer_to_send_typed_text_gives_way_to_anything_else(app) -> N
     assert "Bạn đang làm dở" not in answer and resident.labels[-1] == "☰ Menu"
     await resident.send("Rác đổ ở đầu kiệt 45 mấy hôm nay")
     assert "Không có lệnh /abc" in await resident.send("/abc") and resident.labels == ["☰ Menu"]
+
+
+async def test_after_answering_feedback_the_leader_sees_the_others_waiting(app) -> None:
+    resident = Chat(app, "demo-nguoidan")
+    for text in ("Đèn đường kiệt 45 tắt từ tối qua", "Rác đổ ở đầu kiệt 12 ba ngày nay"):
+        await resident.send(text)
+        await resident.press("✅ Gửi")
+    leader = Chat(app, "demo-topho")  # deputy of Thạch Thang 3
+    await leader.send("/menu")
+    listing = await leader.press("📨 Phản ánh của người dân")
+    assert "Phản ánh đang chờ xử lý" in listing
+    assert [label.split(" · ")[0] for label in leader.labels[:2]] == ["Rác đổ ở đầu kiệt 12 ba ngày nay",
+                                                                      "Đèn đường kiệt 45 tắt từ tối qua"]
+    assert "Đèn đường kiệt 45" in await leader.press("Đèn đường")
+    await leader.press("✍️ Trả lời")
+    assert "Đã gửi câu trả lời cho người dân." in await leader.send("Tổ đã báo điện lực, mai sửa.")
+    assert last_row(leader) == ["📨 Xem phản ánh khác", "☰ Menu"]
+    await leader.press("📨 Xem phản ánh khác")
+    assert "Rác đổ ở đầu kiệt 12" in " ".join(leader.labels)

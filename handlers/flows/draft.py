@@ -15,8 +15,9 @@ PREVIEW = 300
 
 
 def worth_keeping(text: str) -> bool:
-    """A message that reads like a complaint rather than a greeting: two words or more."""
-    return len(text.split()) >= 2
+    """A message that reads like a complaint rather than a greeting ("xin chào", "cảm ơn"): three
+    words or more and at least a dozen characters."""
+    return len(text.split()) >= 3 and len(text) >= 12
 
 
 async def offer(text: str, ctx: Context) -> Outcome:

@@ -140,6 +140,7 @@ async def test_cancelling_a_form_with_answers_is_asked_first(app) -> None:
 
 async def test_a_complaint_typed_outside_a_form_becomes_feedback(app) -> None:
     resident = Chat(app, "demo-nguoidan")
+    assert "Bạn muốn làm gì?" in await resident.send("xin chào")  # a greeting is not a complaint
     complaint = "Cống trước nhà số 8 bị nghẹt, nước tràn ra đường"
     offered = await resident.send(complaint)
     assert "Gửi nội dung này cho tổ trưởng như một phản ánh?" in offered and complaint in offered

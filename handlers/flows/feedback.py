@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers import buttons as b
 from handlers import images
 from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.errors import NotAllowed, UserError
-from handlers.flows.menu import main_menu
 from handlers.i18n import _
 from handlers.messages import Button, Delivery, Incoming, Keyboard, Reply, rows
 from handlers.reports import reporting
@@ -23,11 +23,12 @@ MAX_CHARS = 2000
 STATUS = {"new": _("Mới"), "answered": _("Đã trả lời"), "passed": _("Đã chuyển lên phường"), "closed": _("Đã đóng")}
 
 
-async def start(ctx: Context) -> Outcome:
-    """Opens the feedback form for a resident of a group."""
+async def start(ctx: Context, *, text: str = "") -> Outcome:
+    """Opens the feedback form for a resident of a group (with `text` as its draft, when typed
+    outside the form first)."""
     if not [h for h in await ctx.roles() if h.role == "resident"]:
         raise NotAllowed(_("Chỉ người dân đã tham gia một tổ mới gửi phản ánh được. Hãy nhập mã mời của tổ."))
-    state = State(NAME, "collect", {"text": "", "photo": None, "loc": None})
+    state = State(NAME, "collect", {"text": text, "photo": None, "loc": None})
     return Outcome(await FeedbackFlow().show(state, ctx), state)
 
 
@@ -58,7 +59,7 @@ class FeedbackFlow:
         t = ctx.t
         data = state.data
         if action == "cancel":
-            return Outcome(await main_menu(ctx, intro=t("Đã hủy, phản ánh chưa được gửi.")), None)
+            return Outcome([Reply(t("Đã hủy, phản ánh chưa được gửi."))], None)
         if action == "send":
             if not (data["text"] or data["photo"]):
                 raise UserError(_("Hãy gõ nội dung hoặc gửi ảnh trước khi gửi phản ánh."))
@@ -82,15 +83,16 @@ class FeedbackFlow:
         return Outcome(await self.show(state, ctx), state)
 
 
-def _leader_message(feedback: Feedback, resident: str, group: str, t: Any) -> Reply:
+def leader_message(feedback: Feedback, resident: str, group: str, t: Any) -> Reply:
     lines = [t("💬 PHẢN ÁNH {code} từ {name} — {group}", code=feedback.code, name=resident, group=group)]
     if feedback.text:
         lines += ["", feedback.text]
     if feedback.location:
         lines.append(f"📍 {feedback.location['lat']:.5f}, {feedback.location['lon']:.5f}")
-    buttons = ((Button(f"m.fa.{feedback.id}", t("✍️ Trả lời")),
-                Button(f"m.fp.{feedback.id}", t("📤 Chuyển lên phường"))),
-               (Button(f"m.fc.{feedback.id}", t("✔️ Đóng")),))
+    feedback_id = feedback.id or 0
+    buttons = ((b.AnswerFeedback(feedback_id).button(t("✍️ Trả lời")),
+                b.PassFeedback(feedback_id).button(t("📤 Chuyển lên phường"))),
+               (b.CloseFeedback(feedback_id).button(t("✔️ Đóng")),))
     return Reply("\n".join(lines), buttons, photo_id=feedback.photo_id)
 
 
@@ -107,10 +109,15 @@ async def _submit(state: State, ctx: Context) -> Outcome:
         assert unit is not None
         ward = await reporting.ward_of(ctx.repo, unit)
         leaders = await reporting.recipients(ctx.repo, ward.id or 0)
-    deliveries = [Delivery(person_id, _leader_message(feedback, ctx.who.name, held.unit.name, ctx.translate(lang)))
+    deliveries = [Delivery(person_id, leader_message(feedback, ctx.who.name, held.unit.name, ctx.translate(lang)))
                   for person_id, _name, lang in leaders]
     done = t("✅ Đã gửi phản ánh {code}. Bạn sẽ được báo khi có phản hồi.", code=feedback.code)
-    return Outcome([Reply(done), *await main_menu(ctx)], None, deliveries)
+    return Outcome([Reply(done)], None, deliveries)
+
+
+async def load_for_leader(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:
+    """The feedback and its group, if this leader (or an official above) may handle it."""
+    return await _load(ctx, feedback_id)
 
 
 async def _load(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:
@@ -180,7 +187,7 @@ class AnswerFlow:
         told = other("💬 Tổ trưởng {name} trả lời phản ánh {code}:\n{answer}", name=ctx.who.name,
                      code=feedback.code, answer=answer)
         return Outcome([Reply(t("Đã gửi câu trả lời cho người dân."))], None,
-                       [Delivery(feedback.resident_id, Reply(told))])
+                       [Delivery(feedback.resident_id, Reply(told))], next_steps=[_others(ctx)])
 
 
 async def pass_to_ward(ctx: Context, feedback_id: int) -> Outcome:
@@ -208,7 +215,7 @@ async def pass_to_ward(ctx: Context, feedback_id: int) -> Outcome:
                  code=feedback.code, ward=ward.name, report=report.code)
     done = ctx.t("Đã chuyển phản ánh {code} lên {ward}. Mã báo cáo: {report}.", code=feedback.code, ward=ward.name,
                  report=report.code)
-    return Outcome([Reply(done)], None, [Delivery(feedback.resident_id, Reply(told))])
+    return Outcome([Reply(done)], None, [Delivery(feedback.resident_id, Reply(told))], next_steps=[_others(ctx)])
 
 
 async def close(ctx: Context, feedback_id: int) -> Outcome:
@@ -220,4 +227,9 @@ async def close(ctx: Context, feedback_id: int) -> Outcome:
     other = ctx.translate(await ctx.repo.person_language(feedback.resident_id))
     told = other("✔️ Phản ánh {code} đã được tổ trưởng ghi nhận và đóng.", code=feedback.code)
     return Outcome([Reply(ctx.t("Đã đóng phản ánh {code}.", code=feedback.code))], None,
-                   [Delivery(feedback.resident_id, Reply(told))])
+                   [Delivery(feedback.resident_id, Reply(told))], next_steps=[_others(ctx)])
+
+
+def _others(ctx: Context) -> Button:
+    """The next step after handling one feedback: the others still waiting."""
+    return b.OpenFeedback().button(ctx.t("📨 Xem phản ánh khác"))

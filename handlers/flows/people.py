@@ -3,9 +3,12 @@ group's code for residents, the notices I sent and how their delivery went."""
 
 from __future__ import annotations
 
+from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context
 from handlers.delivery import notices
 from handlers.errors import NotAllowed, UserError
+from handlers.flows import feedback
+from handlers.flows.review import _short as short
 from handlers.i18n import _
 from handlers.messages import Reply, rows
 from models.tables import Notice
@@ -38,8 +41,9 @@ async def group_code(ctx: Context) -> list[Reply]:
     if held is None:
         raise NotAllowed(_("Chức năng này chỉ dành cho tổ trưởng, tổ phó."))
     invite = await ctx.repo.group_invite(held.unit.id, created_by=ctx.person_id)
-    text = t("👥 Mã để người dân tham gia {group}: {code}\n\nNgười dân nhắn mã này cho bot (hoặc gõ "
-             "/start {code}). Mã dùng được nhiều lần, không hết hạn.", group=held.unit.name, code=invite.code)
+    text = t("👥 Mã để người dân tham gia {group}: {code}\n\nNgười dân mở Zalo/Telegram, tìm «Tổ trưởng» rồi "
+             "nhắn mã này (hoặc gõ /start {code}). Mã dùng được nhiều lần, không hết hạn.",
+             group=held.unit.name, code=invite.code)
     return [Reply(text)]
 
 
@@ -58,8 +62,7 @@ async def sent_notices(ctx: Context) -> list[Reply]:
     unique = sorted({n.id: n for n in found}.values(), key=lambda n: n.id or 0, reverse=True)[:10]
     if not unique:
         return [Reply(t("Chưa có thông báo nào."))]
-    buttons = [ctx.menu_button(f"nd.{n.id}", f"{n.code} · {t.date(n.created_at)} · {n.text[:30]}") for n in unique]
-    buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
+    buttons = [b.NoticeReport(n.id or 0).button(f"{n.code} · {t.date(n.created_at)} · {n.text[:30]}") for n in unique]
     return [Reply(t("📤 Thông báo đã gửi. Bấm để xem kết quả gửi:"), rows(buttons))]
 
 
@@ -72,6 +75,27 @@ async def notice_report(ctx: Context, notice_id: int) -> list[Reply]:
             or any(h.role == "official" and h.covers(notice.unit_path) for h in roles)):
         raise NotAllowed(_("Thông báo này không thuộc địa bàn của bạn."))
     return [Reply(await notices.delivery_report(ctx.repo, notice, ctx.t))]
+
+
+async def open_feedback(ctx: Context) -> list[Reply]:
+    """The group's feedback still waiting for the leader (not passed on or closed), newest first."""
+    t = ctx.t
+    units = [held.unit.id or 0 for held in await ctx.leader_roles()]
+    if not units:
+        raise NotAllowed(_("Chức năng này chỉ dành cho tổ trưởng, tổ phó."))
+    found = await ctx.repo.open_feedback(units, limit=10)
+    if not found:
+        return [Reply(t("Không có phản ánh nào đang chờ xử lý."))]
+    buttons = [b.FeedbackView(f.id or 0).button(f"{short(f.text or t('(ảnh)'), 40)} · {t.date(f.created_at)}")
+               for f in found]
+    return [Reply(t("📨 Phản ánh đang chờ xử lý. Bấm để xem:"), rows(buttons))]
+
+
+async def feedback_view(ctx: Context, feedback_id: int) -> list[Reply]:
+    """One feedback as the leader received it, with its buttons (answer, pass on, close)."""
+    item, unit = await feedback.load_for_leader(ctx, feedback_id)
+    resident = await ctx.repo.person_name(item.resident_id) or "?"
+    return [feedback.leader_message(item, resident, unit.name, ctx.t)]
 
 
 DIGEST_LABELS = {
@@ -92,7 +116,6 @@ async def digest_choices(ctx: Context, toggle: str = "") -> list[Reply]:
             raise UserError(_("Nút này không hợp lệ."))
         chosen = [k for k in chosen if k != toggle] if toggle in chosen else [*chosen, toggle]
         await ctx.repo.set_person(ctx.person_id, digests=",".join(k for k in DIGEST_LABELS if k in chosen))
-    buttons = [ctx.menu_button(f"dg.{kind}", ("✅ " if kind in chosen else "▫️ ") + t(label))
+    buttons = [b.Digests(kind).button(("✅ " if kind in chosen else "▫️ ") + t(label))
                for kind, label in DIGEST_LABELS.items()]
-    buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
     return [Reply(t("⚙️ Bản tin tự động gửi cho bạn. Bấm để bật hoặc tắt:"), rows(buttons))]

@@ -4,20 +4,18 @@ as an escalation does, and the reporter is told it did not get through."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from handlers.buttons import Acknowledge
 from handlers.forms import FormRegistry
 from handlers.i18n import _
 from handlers.messages import Delivery, Reply
 from handlers.reports.reporting import EMERGENCY, Translate, answer_lines, incident_reply, recipients, ward_of
 from models.repos import Repo
 from models.settings import Settings
-
-_ACK = re.compile(r"^m\.ack\.(\d+)$")  # the "✅ Đã tiếp nhận" button of an incident alert
 
 NOTE = _("⚠️ Tin khẩn không gửi được tới {name} ({unit}); chuyển tới bạn.")
 TOLD = _("⚠️ Tin khẩn {code} chưa tới được {name}; đã chuyển tới cán bộ {target}.\n{emergency}")
@@ -39,9 +37,9 @@ def incident_of(payload: Sequence[dict[str, Any]]) -> int | None:
     for item in payload:
         for row in item.get("buttons") or []:
             for button in row:
-                found = _ACK.match(str(button.get("id", "")))
-                if found:
-                    return int(found.group(1))
+                found = Acknowledge.unpack(str(button.get("id", "")))  # its "✅ Đã tiếp nhận"
+                if found is not None:
+                    return found.report
     return None
 
 

@@ -133,6 +133,7 @@ async def test_notice_to_the_residents_reaches_a_new_resident_and_the_sender_get
     # The deputy leader reads the group's code out at a meeting…
     await choose(page, DEPUTY)
     await open_menu(page)
+    await press(page, "☰ Thêm…")  # the second screen of the menu
     await press(page, "👥 Mời người dân")
     invitation = bot_says(page, "Mã để người dân tham gia Tổ dân phố Thạch Thang 3")
     await expect(invitation).to_have_count(1)
@@ -257,7 +258,7 @@ async def test_green_sunday_reminder_follow_up_report_and_the_campaign_record(pa
     # The ward's official looks at the campaign: what each occurrence did.
     await choose(page, OFFICIAL)
     await open_menu(page)
-    await press(page, "🗓️ Chiến dịch")
+    await press(page, "🎯 Chiến dịch")
     await expect(last_bot(page)).to_contain_text("🗓️ Chiến dịch trong địa bàn")
     await press(page, CAMPAIGN)
     record = bot_says(page, "Các lần gần đây:")

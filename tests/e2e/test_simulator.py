@@ -253,7 +253,9 @@ async def test_text_that_looks_like_html_is_shown_literally(page: Any) -> None:
     attack = "<img src=x onerror=alert(1)>"
     await say(page, attack)
     await expect(page.get_by_test_id("user-message").last).to_contain_text(attack)
-    await expect(last_bot(page)).to_contain_text("Bạn muốn làm gì?")
+    # A resident's text outside a form is offered as feedback, quoted back: as text, not markup.
+    await expect(last_bot(page)).to_contain_text(f"«{attack}»")
+    await expect(last_bot(page)).to_contain_text("như một phản ánh?")
     # The bot repeats a wrong invite code back: that text is not markup either.
     await say(page, "/start <b>XIN</b><i>")
     await expect(last_bot(page)).to_contain_text("Mã mời «<b>XIN</b><i>» không đúng")

@@ -384,8 +384,8 @@ class Engine:
         buttons = [ctx.menu_button(f"f.{f.key}", ctx.t(f.title)) for f in forms]
         buttons += [ctx.menu_button(f"nil.{f.key}", "✅ " + ctx.t(f.nil_report)) for f in nil]
         buttons.append(ctx.menu_button("menu", ctx.t("⬅️ Quay lại")))
-        return Outcome([Reply(f"{task.icon} {ctx.t(task.label)}\n{ctx.t('Chọn loại báo cáo:')}", rows(buttons))],
-                       None)
+        choose = ctx.t("Chọn loại báo cáo:")
+        return Outcome([Reply(f"{task.icon} {ctx.t(task.label)}\n{choose}", rows(buttons))], None)
 
     async def _open_form(self, form_key: str, ctx: Context) -> Outcome:
         form = self.forms.get(form_key)

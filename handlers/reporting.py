@@ -148,9 +148,11 @@ async def submit(
         message = incident_reply(report, unit, reporter_name, answer_lines(form, report, other), other, note=note)
         deliveries.append(Delivery(person_id, message))
     if officials:
-        text = t("🚨 Đã chuyển tin khẩn tới {n} cán bộ trực của {ward} lúc {when}. Mã: {code}.\n"
-                 "Khi cán bộ tiếp nhận, bạn sẽ được báo ngay.",
-                 n=len(officials), ward=ward.name, when=t.datetime(now), code=report.code)
+        text = t.ngettext("🚨 Đã chuyển tin khẩn tới {n} cán bộ trực của {ward} lúc {when}. Mã: {code}.\n"
+                          "Khi cán bộ tiếp nhận, bạn sẽ được báo ngay.",
+                          "🚨 Đã chuyển tin khẩn tới {n} cán bộ trực của {ward} lúc {when}. Mã: {code}.\n"
+                          "Khi cán bộ tiếp nhận, bạn sẽ được báo ngay.",
+                          len(officials), ward=ward.name, when=t.datetime(now), code=report.code)
     else:
         text = t("🚨 Đã ghi nhận tin khẩn (mã {code}) nhưng {ward} chưa có cán bộ trực trên hệ thống; "
                  "tin sẽ được chuyển lên cấp trên.", code=report.code, ward=ward.name)

@@ -119,7 +119,7 @@ async def _preview(state: State, ctx: Context) -> Reply:
     if due > send_at:
         lines.append(t("(Giờ yên tĩnh {start}–{end}: thông báo thường chờ đến sáng.)",
                        start=ctx.settings.notices.quiet_start, end=ctx.settings.notices.quiet_end))
-    lines.append(t("Thời gian gửi hết: {duration}", duration=notices.describe_duration(
+    lines.append(t("Gửi xong trong: {duration}", duration=notices.describe_duration(
         notices.estimate_seconds(counts, ctx.settings), t)))
     buttons = [[ctx.button("send", t("✅ Gửi thông báo"))],
                [ctx.button("edit", t("✏️ Sửa nội dung")), ctx.button("cancel", t("✖️ Hủy"))]]
@@ -224,9 +224,11 @@ async def _send(state: State, ctx: Context) -> Outcome:
                                   translate=ctx.translate)
     if not notice.total:
         raise UserError(_("Chưa có ai đăng ký nhận tin ở đây, nên chưa gửi được."))
-    done = t("✅ Đã xếp thông báo {code} để gửi tới {n} người, bắt đầu lúc {when}. "
-             "Bạn sẽ được báo tiến độ và kết quả.", code=notice.code, n=t.number(notice.total),
-             when=t.datetime(notice.send_at))
+    done = t.ngettext("✅ Đã lên lịch gửi thông báo tới {n} người, bắt đầu lúc {when} (mã {code}). "
+                      "Bạn sẽ được báo tiến độ và kết quả.",
+                      "✅ Đã lên lịch gửi thông báo tới {n} người, bắt đầu lúc {when} (mã {code}). "
+                      "Bạn sẽ được báo tiến độ và kết quả.", notice.total, code=notice.code,
+                      when=t.datetime(notice.send_at))
     menu = await main_menu(ctx)
     return Outcome([Reply(done), *menu], State("", "", {"sent": notice.code}))
 

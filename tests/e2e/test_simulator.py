@@ -164,7 +164,7 @@ async def test_leader_registers_and_files_the_sample_form(page: Any) -> None:
                  "• Hoạt động: Quét dọn đường, kiệt hẻm, Khơi thông cống rãnh",
                  "• Rác thu gom (kg): 120,5 kg", "• Còn điểm rác tồn đọng: Có",
                  "• Vị trí điểm rác: 📍 16.06110, 108.22720", "• Tự đánh giá: Tốt",
-                 "• Ảnh sau khi dọn: 📷 đã gửi ảnh", "• Ghi chú: (bỏ qua)"):
+                 "• Ảnh sau khi dọn: 📷 đã gửi ảnh", "• Ghi chú: (không có)"):
         await expect(summary).to_contain_text(line)
     await press(page, "✅ Gửi báo cáo")
     done = bot_says(page, "Đã gửi báo cáo")

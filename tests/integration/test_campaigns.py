@@ -222,7 +222,7 @@ async def test_an_official_creates_lists_pauses_and_reads_the_record_of_a_campai
     await official.send("Tổng vệ sinh kiệt hẻm")
     assert "Tổ dân phố Xuân Hà 9" not in " ".join(official.labels)
     await official.press("Tổ dân phố Thạch Thang 3")
-    await official.press("Người dân")
+    await official.press("Toàn thể người dân")
     await official.press("Hằng tuần")
     await official.press("Thứ Bảy")
     assert "Không đọc được giờ «sáng sớm»" in await official.send("sáng sớm")

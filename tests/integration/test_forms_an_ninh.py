@@ -83,7 +83,7 @@ async def test_a_theft_with_nobody_hurt_then_corrected_from_the_summary(app) -> 
     assert "Hãy bấm «Có» hoặc «Không»." in await chat.send("để mai")
     summary = await chat.send("chưa")
     for line in ["• Loại vụ việc: Trộm cắp", "• Ngày xảy ra: 20/11/2026", "• Thời điểm: Đêm, rạng sáng (22–5 giờ)",
-                 "• Nơi xảy ra: 📍 Kiệt 42 Hà Huy Tập", "• Ảnh hiện trường: (bỏ qua)",
+                 "• Nơi xảy ra: 📍 Kiệt 42 Hà Huy Tập", "• Ảnh hiện trường: (không có)",
                  "• Có người bị thương: Không", "• Đã báo 113 hoặc công an khu vực: Không"]:
         assert line in summary
     assert "Loại vụ việc khác" not in summary
@@ -150,7 +150,7 @@ async def test_residence_changes_back_and_skip_the_note(app) -> None:
     assert "Ghi chú thêm" in await chat.send("0")
     summary = await chat.press("Bỏ qua")
     assert "• Người mới tạm trú: 6 người" in summary
-    assert "• Ghi chú: (bỏ qua)" in summary
+    assert "• Ghi chú: (không có)" in summary
     await chat.press("Gửi báo cáo")
     [(report, _unit)] = await saved_reports(app)
     assert report.data["tam_tru_moi"] == 6 and report.data["ghi_chu"] is None

@@ -71,7 +71,7 @@ async def test_a_waste_hotspot_typed_without_buttons(app) -> None:
     summary = await chat.press("Bỏ qua")
     for line in ["• Vị trí: 📍 16.05440, 108.20220",
                  "• Loại rác: Rác sinh hoạt, Rác cồng kềnh (bàn ghế, nệm cũ…)",
-                 "• Quy mô: Nhỏ — dưới 1 m³ (vài bao)", "• Đã tồn đọng: Trên 3 tháng", "• Ghi chú: (bỏ qua)"]:
+                 "• Quy mô: Nhỏ — dưới 1 m³ (vài bao)", "• Đã tồn đọng: Trên 3 tháng", "• Ghi chú: (không có)"]:
         assert line in summary
     assert "Loại rác khác" not in summary
     await chat.press("Gửi báo cáo")

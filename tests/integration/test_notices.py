@@ -52,11 +52,11 @@ async def test_a_leader_notices_the_group_and_residents_read_it(app, clock) -> N
     assert "Khi nào gửi?" in await leader.photo(PNG)
     preview = await leader.press("Gửi ngay")
     assert "Xem trước thông báo:" in preview and "Tối nay 19:30 họp tổ tại nhà văn hóa. <b>Đúng giờ</b>!" in preview
-    assert "Gửi tới: Người dân — Tổ dân phố Thạch Thang 3" in preview
+    assert "Gửi tới: Toàn thể người dân — Tổ dân phố Thạch Thang 3" in preview
     assert "Số người nhận: 4" in preview  # three new residents and the demo resident
-    assert "Thời gian gửi hết: dưới 1 phút" in preview
+    assert "Gửi xong trong: dưới 1 phút" in preview
     done = await leader.press("Gửi thông báo")
-    assert "✅ Đã xếp thông báo" in done and "để gửi tới 4 người" in done
+    assert "✅ Đã lên lịch gửi thông báo tới 4 người" in done
     received = await inbox(app, "dan-0")
     assert received[-1]["text"].startswith("📢 THÔNG BÁO — Tổ dân phố Thạch Thang 3")
     assert "<b>Đúng giờ</b>!" in received[-1]["text"] and received[-1]["photo_url"]
@@ -102,7 +102,7 @@ async def test_quiet_hours_hold_a_notice_until_morning_unless_urgent(app, clock)
     official = Chat(app, "demo-canbo")
     await official.press_id("m.nw")
     await official.press("Phường Hải Châu")
-    await official.press("Người dân")
+    await official.press("Toàn thể người dân")
     await official.send("Nhắc bà con đổ rác đúng giờ.")
     await official.press("Không cần ảnh")
     preview = await official.press("Gửi ngay")
@@ -114,7 +114,7 @@ async def test_quiet_hours_hold_a_notice_until_morning_unless_urgent(app, clock)
     # Urgent goes at night.
     await official.press_id("m.nw")
     await official.press("Phường Hải Châu")
-    await official.press("Người dân")
+    await official.press("Toàn thể người dân")
     await official.send("Nước lên nhanh, bà con kê cao đồ đạc.")
     await official.press("Không cần ảnh")
     clock.current = clock.current.replace(hour=16, minute=0)  # 23:00
@@ -220,7 +220,7 @@ async def send_notice(app, text: str) -> None:
     await leader.send(text)
     await leader.press("Không cần ảnh")
     await leader.press("Gửi ngay")
-    assert "✅ Đã xếp thông báo" in await leader.press("Gửi thông báo")
+    assert "✅ Đã lên lịch gửi thông báo" in await leader.press("Gửi thông báo")
 
 
 async def drain_with_time(app, clock, rounds: int = 60) -> None:
@@ -246,7 +246,7 @@ async def test_storms_of_429_and_500_are_absorbed_and_blocked_users_marked(app, 
     assert blocked == statuses["blocked"] == 10
     assert all(n == 1 for n in fake.delivered.values()) and len(fake.delivered) == 110
     told = (await inbox(app, "demo-topho"))[-1]["text"]
-    assert "✅ Đã gửi xong thông báo" in told and "10 người đã chặn tin nhắn của Tổ trưởng." in told
+    assert "✅ Đã gửi xong thông báo" in told and "10 người đã chặn trợ lý." in told
 
 
 async def test_a_channel_that_keeps_failing_ends_in_failed_with_the_reason(app, clock) -> None:

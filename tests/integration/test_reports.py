@@ -248,7 +248,7 @@ async def test_the_monthly_report_is_proposed_from_this_months_reports(app, cloc
     assert "Số liệu dưới đây tổng hợp từ 5 báo cáo tháng 11/2026 của tổ." in summary
     for line in ("• Vệ sinh: buổi Chủ nhật Xanh: 2 buổi", "• Vệ sinh: lượt người tham gia: 18 lượt",
                  "• Giảm nghèo: hộ được hỗ trợ: 2 hộ", "• Giảm nghèo: tổng giá trị hỗ trợ: 1.700.000 đ",
-                 "• Dân chủ: cuộc họp tổ: 0 cuộc", "• An ninh: số vụ việc: 0 vụ", "• Nhận xét, kiến nghị: (bỏ qua)"):
+                 "• Dân chủ: cuộc họp tổ: 0 cuộc", "• An ninh: số vụ việc: 0 vụ", "• Nhận xét, kiến nghị: (không có)"):
         assert line in summary, line
     await leader.press("Sửa một câu")
     await leader.press("Dân chủ: cuộc họp tổ")
@@ -291,7 +291,7 @@ async def test_early_in_the_month_the_monthly_report_is_for_the_month_before(app
     clock.current = clock.current.replace(month=12, day=3)  # 3 December: November's report is due
     leader = Chat(app, "demo-totruong-2")
     await leader.send("/menu")
-    assert "tổng hợp từ 0 báo cáo tháng 11/2026" in await leader.press("Báo cáo tháng")
+    assert "Tháng 11/2026 tổ chưa có báo cáo nào; các số đang để 0." in await leader.press("Báo cáo tháng")
     await leader.press("Gửi báo cáo")
     async with app.sessions() as session:
         monthly = (await session.scalars(select(Report).where(Report.form_key == "bao_cao_thang"))).one()

@@ -77,7 +77,7 @@ async def test_skip_condition_back_and_edit(app) -> None:
     summary = await chat.press("Bỏ qua")
     assert "Vị trí điểm rác" not in summary
     assert "• Số người tham gia: 12 người" in summary
-    assert "• Rác thu gom (kg): (bỏ qua)" in summary
+    assert "• Rác thu gom (kg): (không có)" in summary
     assert "• Tự đánh giá: Khá" in summary
     # Edit one answer from the summary; changing the yes/no now asks the location it reveals.
     assert "Bạn muốn sửa câu nào?" in await chat.press("Sửa một câu")

@@ -12,7 +12,7 @@ TRANSLATABLE = {"title", "description", "label", "prompt", "hint", "unit", "patt
 
 def extract_toml(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any
-) -> Iterator[tuple[int, str, str, list[str]]]:
+) -> Iterator[tuple[int, str, str | tuple[str, str], list[str]]]:
     """Yields every user-facing string of a TOML file as (line, function, message, comments); a
     unit ("buổi", "hộ") is a plural message, shown after a count ("1 session", "2 sessions")."""
     text = fileobj.read().decode("utf-8")

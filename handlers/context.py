@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.buttons import Step, step_action, version_tag
 from handlers.forms import FormRegistry
 from handlers.i18n import Translator
 from handlers.messages import Button, Delivery, Incoming, Reply
@@ -17,6 +18,7 @@ from models.repos import HeldRole, Repo, Who
 from models.settings import Settings
 
 LEADER_ROLES = ("leader", "deputy")
+__all__ = ["LEADER_ROLES", "Context", "Flow", "Outcome", "State", "version_tag"]
 
 
 @dataclass(slots=True)
@@ -31,26 +33,27 @@ class State:
 
 @dataclass(slots=True)
 class Outcome:
-    """What a step returns: replies to the user and the next state (None: back to idle)."""
+    """What a step returns: replies to the user and the next state (None: back to idle).
+
+    Flows never show the main menu themselves: the engine composes the ending of every reply
+    (handlers/engine.py, `_compose`). Back at idle, the last reply ends with one short row:
+    `next_steps` (the action's natural follow-ups) and "☰ Menu"; `menu` asks for the whole main
+    menu under the last reply instead (after registering, going back to the menu).
+    """
 
     replies: list[Reply]
     state: State | None = None
     deliveries: list[Delivery] = field(default_factory=list)
+    next_steps: list[Button] = field(default_factory=list)
+    menu: bool = False
+    # The last reply asks a question at idle whose buttons are the only ways on ([Tắt] [Không]):
+    # no "☰ Menu" is added under it.
+    question: bool = False
 
-
-def to_base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, rest = divmod(number, 36)
-        out = digits[rest] + out
-        if number == 0:
-            return out
-
-
-def version_tag(version: int) -> str:
-    """The prefix of a step's button ids: "v" and the state version in base 36 ("v1k")."""
-    return "v" + to_base36(version)
+    @property
+    def idle(self) -> bool:
+        """True when this outcome leaves the person at idle, no flow in progress."""
+        return self.state is None or not self.state.flow
 
 
 @dataclass(slots=True)
@@ -101,14 +104,10 @@ class Context:
     async def leader_roles(self) -> list[HeldRole]:
         return [held for held in await self.roles() if held.role in LEADER_ROLES]
 
-    def button(self, action: str, label: str) -> Button:
-        """A button that belongs to the question being asked now."""
-        return Button(f"{version_tag(self.next_version)}.{action}", label)
-
-    @staticmethod
-    def menu_button(action: str, label: str) -> Button:
-        """A button that works at any time (main menu entries)."""
-        return Button(f"m.{action}", label)
+    def button(self, action: str, label: str, *args: object) -> Button:
+        """A button that belongs to the question being asked now (a `Step` codec): the flow gets
+        `action`, or "action.arg…" when `args` are given, back in `handle`."""
+        return Button(Step(self.next_version, step_action(action, *args)).pack(), label)
 
 
 class Flow(Protocol):

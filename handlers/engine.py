@@ -1,31 +1,39 @@
 """The conversation engine: one incoming message in, replies out, state saved in the database.
 
-Global commands work at any step: /start [code], /menu, /help, /huy, /lang, and "DỪNG" (/stop),
-which beats any flow in progress. Everything else goes to the flow the person is in.
+The path of a message: commands (/start [code], /menu, /help, /huy, /lang, /stop) work at any
+step; a pressed button is unpacked by its codec (handlers/buttons.py) and runs its row of the route
+table (handlers/routes.py), or, for a step button with the current version tag, goes to the flow
+in progress; other input goes to that flow, or, at idle, is read as an invite code or a resident's
+complaint. "DỪNG" typed as a whole message stops notices (after asking) except inside a form's
+question, where it is an answer. Last, `_compose` ends the reply (next steps and "☰ Menu").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.context import Context, Flow, Outcome, State, version_tag
+from handlers import buttons as b
+from handlers.buttons import version_tag
+from handlers.context import Context, Flow, Outcome, State
 from handlers.delivery import outbox
-from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError, button_number
-from handlers.flows import campaign, feedback, monthly, notice, people, review, summary
+from handlers.errors import UserError
+from handlers.flows import campaign, draft, feedback, notice, review
 from handlers.flows import form as form_flow
-from handlers.flows.menu import help_text, language_choice, main_menu
+from handlers.flows.menu import main_menu, main_menu_buttons
 from handlers.flows.start import register
 from handlers.forms import FormRegistry
 from handlers.i18n import LANGUAGES, Catalogs, Translator, _
 from handlers.messages import Delivery, Incoming, Reply, rows
 from handlers.ports import Clock, FileStore
+from handlers.routes import InForm, route_for
 from handlers.text import clean, fold, looks_like_code
 from models.faults import platform_fault
 from models.repos import Repo, StaleConversation, Who
@@ -34,7 +42,8 @@ from models.sqlite_inloop import RestartTransaction
 
 log = logging.getLogger(__name__)
 
-STOP_WORDS = {"dung", "stop", "dung lai", "huy dang ky"}
+# Compared with diacritics (see is_stop_word): "dung" without them is also "Dũng" and "đúng".
+STOP_WORDS = {"dừng", "stop", "dừng lại", "hủy đăng ký"}
 RESUME_WORDS = {"bat dau", "start", "tiep tuc nhan tin"}
 CANCEL_COMMANDS = {"huy", "cancel"}
 APOLOGY = _("Xin lỗi, hệ thống đang gặp sự cố nên chưa ghi nhận được tin nhắn vừa rồi: chưa có gì được lưu "
@@ -83,6 +92,7 @@ class Engine:
             feedback.NAME: feedback.FeedbackFlow(),
             feedback.ANSWER: feedback.AnswerFlow(),
             campaign.NAME: campaign.CampaignFlow(),
+            draft.NAME: draft.DraftFlow(),
         }
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
@@ -143,11 +153,13 @@ class Engine:
             outcome = await self._dispatch(msg, state, ctx)
         except UserError as error:
             outcome = Outcome([Reply(ctx.t(error.message, **error.values)), *await self._show(state, ctx)], state)
+        replies = await self._compose(outcome, ctx)
+        outcome = replace(outcome, replies=replies)
         next_state = outcome.state or State()
-        shown = [b for reply in outcome.replies for b in reply.flat_buttons]
+        shown = [button for reply in outcome.replies for button in reply.flat_buttons]
         # The buttons just shown, in order, with their folded labels: a typed label or a number
         # (Zalo) can then stand for a press.
-        next_state.data = {**next_state.data, "_buttons": [[b.id, fold(b.label)] for b in shown][:40]}
+        next_state.data = {**next_state.data, "_buttons": [[button.id, fold(button.label)] for button in shown][:40]}
         await repo.save_conversation(who.identity_id, flow=next_state.flow, step=next_state.step,
                                      data=next_state.data, expected_version=state.version)
         if outcome.deliveries:  # in this transaction: they are sent if and only if it commits
@@ -167,25 +179,24 @@ class Engine:
         return self.catalogs.translator(language, self.settings.app.tz)
 
     async def _show(self, state: State, ctx: Context) -> list[Reply]:
+        """The question of the flow in progress again (nothing at idle: the ending offers the menu)."""
         flow = self.flows.get(state.flow)
         if flow is None:
-            return await main_menu(ctx)
+            return []
         try:
             return await flow.show(state, ctx)
         except UserError as error:
             return [Reply(ctx.t(error.message, **error.values))]
 
     async def _dispatch(self, msg: Incoming, state: State, ctx: Context) -> Outcome:
-        t = ctx.t
         text = clean(msg.text) if msg.text is not None else None
-        folded = fold(text) if text else ""
-        if msg.command == "stop" or folded in STOP_WORDS:
-            return await self._stop(ctx)
-        if ctx.who.opted_out and (folded in RESUME_WORDS or (msg.command == "start" and not msg.argument)):
-            await ctx.repo.set_person(ctx.person_id, opted_out=False)
-            ctx.who.opted_out = False
-            menu = await main_menu(ctx, intro=t("Bạn sẽ nhận lại thông báo từ tổ và phường. Chào mừng trở lại!"))
-            return Outcome(menu, None)
+        in_flow = state.flow in self.flows
+        if msg.command == "stop" or (not in_flow and text is not None and is_stop_word(text)):
+            # Typed in a form's question, "DỪNG" is an answer; /stop is a command anywhere.
+            return await self._route(b.Stop(), state, ctx)
+        if ctx.who.opted_out and ((not in_flow and text is not None and is_resume_word(text))
+                                  or (msg.command == "start" and not msg.argument)):
+            return await self._route(b.Resume(), state, ctx)
         if msg.command is not None:
             return await self._command(msg, state, ctx)
         if msg.button is not None:
@@ -196,6 +207,7 @@ class Engine:
                 return await self._button(msg, pressed, state, ctx)
         flow = self.flows.get(state.flow)
         if flow is not None:
+            t = ctx.t
             if msg.kind == "empty":
                 return Outcome([Reply(t("Tôi chưa đọc được tin nhắn này.")), *await flow.show(state, ctx)], state)
             if text is not None and not text:
@@ -214,220 +226,146 @@ class Engine:
                 return str(button_id)
         return None
 
-    async def _stop(self, ctx: Context) -> Outcome:
-        await ctx.repo.set_person(ctx.person_id, opted_out=True)
-        await ctx.repo.audit(person_id=ctx.person_id, action="opt_out")
-        text = ctx.t("Bạn đã dừng nhận mọi tin nhắn từ Tổ trưởng. Khi muốn nhận lại, gõ BẮT ĐẦU.")
-        return Outcome([Reply(text)], None)
-
     async def _command(self, msg: Incoming, state: State, ctx: Context) -> Outcome:
         t = ctx.t
         command = (msg.command or "").lower()
         in_flow = state.flow in self.flows
         if command == "start":
             if msg.argument:
-                replies = await register(msg.argument, ctx) or []
+                registered = await register(msg.argument, ctx) or Outcome([])
                 if in_flow:
-                    return Outcome([*replies, *await self._leave_prompt(state, ctx)], state)
-                return Outcome(replies, None)
+                    return Outcome([*registered.replies, *await self._leave_prompt(state, ctx)], state)
+                return registered
             if in_flow:
                 return Outcome(await self._leave_prompt(state, ctx), state)
-            return Outcome(await main_menu(ctx), None)
+            return Outcome([], menu=True)
         if command == "menu":
             if in_flow:
                 return Outcome(await self._leave_prompt(state, ctx), state)
-            return Outcome(await main_menu(ctx), None)
+            return Outcome([], menu=True)
         if command == "help":
-            return Outcome([await help_text(ctx), *(await self._show(state, ctx) if in_flow else [])], state)
+            return await self._route(b.Help(), state, ctx)
         if command in CANCEL_COMMANDS:
+            if in_flow and has_progress(state):  # answers would be lost: ask first
+                return Outcome(await self._leave_prompt(state, ctx, cancel=True), state)
             intro = t("Đã hủy việc đang làm. Không có gì được gửi.") if in_flow else None
-            return Outcome(await main_menu(ctx, intro=intro), None)
+            return Outcome([Reply(intro)] if intro else [], menu=True)
         if command in ("lang", "language", "ngonngu"):
-            if msg.argument in LANGUAGES:
-                return await self._set_language(msg.argument, state, ctx)
-            return Outcome([language_choice(ctx)], state)
+            return await self._route(b.Language(msg.argument if msg.argument in LANGUAGES else ""), state, ctx)
         unknown = t("Không có lệnh /{command}. Gõ /help để xem hướng dẫn.", command=command[:30])
         return Outcome([Reply(unknown), *(await self._show(state, ctx) if in_flow else [])], state)
 
-    async def _set_language(self, language: str, state: State, ctx: Context) -> Outcome:
-        await ctx.repo.set_person(ctx.person_id, language=language)
-        ctx.who.language = language
-        ctx.t = self.translator(language)
-        done = Reply(ctx.t("Đã chuyển sang tiếng Việt.") if language == "vi" else ctx.t("Đã chuyển sang tiếng Anh."))
-        return Outcome([done, *await self._show(state, ctx)], state)
-
-    async def _leave_prompt(self, state: State, ctx: Context) -> list[Reply]:
+    async def _leave_prompt(self, state: State, ctx: Context, *, cancel: bool = False) -> list[Reply]:
+        """Asks whether to go on with the form in progress or drop it."""
         t = ctx.t
-        form = self.forms.get(str(state.data.get("form", "")))
-        if form is not None:
+        form = self.forms.get(str(state.data.get("form", ""))) if state.flow == form_flow.NAME else None
+        if cancel:
+            text = t("Hủy «{title}»? Các câu đã trả lời sẽ mất.", title=t(form.title)) if form else \
+                t("Hủy việc đang làm? Những gì đã nhập sẽ mất.")
+            drop = t("🗑 Hủy, bỏ câu trả lời")
+        elif form is not None:
             text = t("Bạn đang điền dở «{title}». Bạn muốn tiếp tục hay bỏ?", title=t(form.title))
+            drop = t("🗑 Bỏ, về menu chính")
         else:
             text = t("Bạn đang làm dở một việc. Bạn muốn tiếp tục hay bỏ?")
-        buttons = [ctx.menu_button("cont", t("▶️ Tiếp tục điền")), ctx.menu_button("leave", t("🗑 Bỏ, về menu chính"))]
-        return [Reply(text, rows(buttons))]
+            drop = t("🗑 Bỏ, về menu chính")
+        return [Reply(text, rows([b.Continue().button(t("▶️ Tiếp tục điền")), b.Leave().button(drop)]))]
 
     async def _button(self, msg: Incoming, button: str, state: State, ctx: Context) -> Outcome:
-        t = ctx.t
-        prefix, _sep, action = button.partition(".")
-        if prefix == "m":
-            return await self._menu_action(action, state, ctx)
+        code = b.parse(button)
+        if code is not None:
+            return await self._route(code, state, ctx)
+        if button.startswith(b.MENU + "."):
+            raise UserError(_("Nút này không hợp lệ."))
+        step = b.Step.unpack(button)
         flow = self.flows.get(state.flow)
-        if flow is None or prefix != version_tag(state.version):
-            if action == "send" and state.data.get("sent"):
-                note = t("Báo cáo này đã được gửi rồi (mã {code}).", code=state.data["sent"])
+        if flow is None or step is None or step[0] != version_tag(state.version):
+            if step is not None and step[1] == "send" and state.data.get("sent"):
+                note = ctx.t("Báo cáo này đã được gửi rồi (mã {code}).", code=state.data["sent"])
             else:
-                note = t("Nút này đã cũ, không dùng được nữa.")
+                note = ctx.t("Nút này đã cũ, không dùng được nữa.")
             return Outcome([Reply(note), *await self._show(state, ctx)], state)
-        return await flow.handle(msg, state, ctx, action)
+        return await flow.handle(msg, state, ctx, step[1])
 
-    async def _menu_action(self, action: str, state: State, ctx: Context) -> Outcome:
-        """A button that works at any time: menu entries and the buttons on reports and incidents."""
+    async def _route(self, code: b.Code, state: State, ctx: Context) -> Outcome:
+        """Runs the route table's row for a menu code (handlers/routes.py)."""
+        route = route_for(code)
+        if route is None:
+            raise UserError(_("Nút này không hợp lệ."))
+        await route.check(ctx)
         in_flow = state.flow in self.flows
-        name, _sep, rest = action.partition(".")
-        if action == "cont":
-            return Outcome(await self._show(state, ctx), state)
-        if action == "leave":
-            intro = ctx.t("Đã bỏ biểu mẫu đang điền.") if in_flow else None
-            return Outcome(await main_menu(ctx, intro=intro), None)
-        if action == "help":
-            return Outcome([await help_text(ctx), *(await self._show(state, ctx) if in_flow else [])], state)
-        if action == "lang":
-            return Outcome([language_choice(ctx)], state)
-        if name == "lang" and rest in LANGUAGES:
-            return await self._set_language(rest, state, ctx)
-        if name in ("ack", "st", "rv", "fp", "fc", "nd", "nt", "inv", "cp", "cv", "cps", "cpe", "dg"):
-            # Quick actions: they leave a form in progress where it was.
-            outcome = await self._report_action(name, rest, ctx)
-            if in_flow:
-                return Outcome([*outcome.replies, *await self._show(state, ctx)], state, outcome.deliveries)
-            return outcome
-        if in_flow:
+        if in_flow and route.in_form is InForm.IDLE:
             return Outcome(await self._leave_prompt(state, ctx), state)
-        if action == "menu":
-            return Outcome(await main_menu(ctx), None)
-        if name == "my":
-            return Outcome(await review.my_reports(ctx, button_number(rest or "0")), None)
-        if name in ("oi", "nr"):
-            return Outcome(await review.official_list(ctx, name, button_number(rest or "0")), None)
-        if name == "t":
-            return await self._task(rest, ctx)
-        if name == "f":
-            return await self._open_form(rest, ctx)
-        if name == "fix":
-            return await review.correct(ctx, button_number(rest))
-        if name == "ret":
-            return await review.ask_reason(ctx, button_number(rest))
-        if name == "nil":
-            return Outcome(await monthly.nil_report(ctx, rest), None)
-        if name == summary.ACTION:
-            return await summary.action(ctx, rest)
-        if name == "cpn":
-            return await campaign.start_create(ctx)
-        if name == "cpt":
-            return await campaign.start_retime(ctx, button_number(rest))
-        if name == "fu":
-            return await self._follow_up(rest, ctx)
-        if name == "nw":
-            return await notice.start(ctx)
-        if name == "ns":
-            return Outcome(await people.sent_notices(ctx), None)
-        if name == "fb":
-            return await feedback.start(ctx)
-        if name == "fa":
-            return await feedback.ask_answer(ctx, button_number(rest))
-        if name == "stop":
-            return await self._stop(ctx)
-        raise UserError(_("Nút này không hợp lệ."))
+        outcome = await route.handler(code, ctx)
+        if in_flow and route.in_form is InForm.KEEP and outcome.idle:
+            return Outcome([*outcome.replies, *await self._show(state, ctx)], state, outcome.deliveries)
+        if in_flow and route.in_form is InForm.DROP:
+            note = ctx.t("Đã hủy, báo cáo chưa được gửi.") if state.flow == form_flow.NAME else \
+                ctx.t("Đã bỏ việc đang làm, chưa có gì được gửi.")
+            return Outcome([Reply(note), *outcome.replies], None, outcome.deliveries, menu=True)
+        return outcome
 
-    async def _report_action(self, name: str, rest: str, ctx: Context) -> Outcome:
-        if name == "dg":
-            return Outcome(await people.digest_choices(ctx, rest), None)
-        if name == "cp":
-            return Outcome(await campaign.listing(ctx), None)
-        if name == "cv":
-            return Outcome(await campaign.view(ctx, button_number(rest)), None)
-        if name == "cps":
-            return Outcome(await campaign.toggle(ctx, button_number(rest)), None)
-        if name == "cpe":
-            return Outcome(await campaign.end(ctx, button_number(rest)), None)
-        if name == "fp":
-            return await feedback.pass_to_ward(ctx, button_number(rest))
-        if name == "fc":
-            return await feedback.close(ctx, button_number(rest))
-        if name == "nd":
-            return Outcome(await people.notice_report(ctx, button_number(rest)), None)
-        if name == "nt":
-            return Outcome(await people.recent_notices(ctx), None)
-        if name == "inv":
-            return Outcome(await people.group_code(ctx), None)
-        if name == "rv":
-            return Outcome(await review.view(ctx, button_number(rest)), None)
-        if name == "ack":
-            return await review.set_status(ctx, button_number(rest), "received")
-        report_id, _sep, status = rest.partition(".")
-        return await review.set_status(ctx, button_number(report_id), status)
-
-    async def _task(self, task_key: str, ctx: Context) -> Outcome:
-        task = next((task for task in self.settings.tasks if task.key == task_key), None)
-        if task is None:
-            raise UserError(_("Nút này không hợp lệ."))
-        names = await ctx.role_names()
-        of_task = [f for f in self.forms.forms.values() if f.task == task_key and not f.urgent and not f.monthly]
-        forms = [f for f in of_task if names & set(f.roles)]
-        if not of_task:
-            raise UserError(_("Chưa có biểu mẫu nào cho nhiệm vụ này."))
-        if not forms:
-            raise NotALeader() if all(set(f.roles) <= {"leader", "deputy"} for f in of_task) else NotAllowed()
-        nil = [f for f in forms if f.nil_report]
-        if len(forms) == 1 and not nil:
-            return await self._open_form(forms[0].key, ctx)
-        buttons = [ctx.menu_button(f"f.{f.key}", ctx.t(f.title)) for f in forms]
-        buttons += [ctx.menu_button(f"nil.{f.key}", "✅ " + ctx.t(f.nil_report)) for f in nil]
-        buttons.append(ctx.menu_button("menu", ctx.t("⬅️ Quay lại")))
-        choose = ctx.t("Chọn loại báo cáo:")
-        return Outcome([Reply(f"{task.icon} {ctx.t(task.label)}\n{choose}", rows(buttons))], None)
-
-    async def _open_form(self, form_key: str, ctx: Context) -> Outcome:
-        form = self.forms.get(form_key)
-        if form is None:
-            raise UnknownForm()
-        allowed = [held for held in await ctx.roles() if held.role in form.roles]
-        if not allowed:
-            raise NotALeader() if set(form.roles) <= {"leader", "deputy"} else NotAllowed()
-        unit_id = allowed[0].unit.id or 0
-        if form.monthly:
-            answers, intro = await monthly.proposal(form, ctx, unit_id)
-            return await form_flow.start(form, ctx, unit_id=unit_id, answers=answers, intro=intro)
-        return await form_flow.start(form, ctx, unit_id=unit_id)
-
-    async def _follow_up(self, rest: str, ctx: Context) -> Outcome:
-        """A campaign's follow-up button: the matching form with the event's date filled in."""
-        form_key, _sep, day = rest.rpartition(".")
-        form = self.forms.get(form_key)
-        if form is None or len(day) != 8 or not day.isdigit():
-            raise UserError(_("Nút này không hợp lệ."))
-        allowed = [held for held in await ctx.roles() if held.role in form.roles]
-        if not allowed:
-            raise NotALeader()
-        date_field = next((f for f in form.fields if f.type == "date"), None)
-        if date_field is None:
-            return await form_flow.start(form, ctx, unit_id=allowed[0].unit.id or 0)
-        answers = {date_field.key: f"{day[:4]}-{day[4:6]}-{day[6:]}"}
-        intro = ctx.t("{label}: {date} (đã điền sẵn).", label=ctx.t(date_field.label),
-                      date=f"{day[6:]}/{day[4:6]}/{day[:4]}")
-        return await form_flow.start(form, ctx, unit_id=allowed[0].unit.id or 0, answers=answers, intro=intro)
+    async def _compose(self, outcome: Outcome, ctx: Context) -> list[Reply]:
+        """The ending of every reply. Back at idle, the last reply ends with one short row: the
+        action's next steps and "☰ Menu"; or, when the outcome asks for it (or says nothing), the
+        main menu. In a flow the question's own buttons end it. Someone without a role gets no
+        buttons: they have only an invite code to type."""
+        replies = list(outcome.replies)
+        if not outcome.idle or not await ctx.roles():
+            if not replies:
+                replies = await main_menu(ctx) if outcome.idle else await self._show(outcome.state or State(), ctx)
+            return replies
+        if outcome.menu or not replies:
+            buttons = await main_menu_buttons(ctx)
+            if replies and not replies[-1].buttons and not replies[-1].document_id:
+                replies[-1] = replace(replies[-1], buttons=buttons)
+            else:
+                replies += await main_menu(ctx)
+            return replies
+        last = replies[-1]
+        menu_id = b.Menu().pack()
+        if outcome.question or any(button.id == menu_id for button in last.flat_buttons):
+            return replies
+        shown = {button.id for button in last.flat_buttons}
+        steps = [button for button in outcome.next_steps if button.id not in shown][:3]
+        ending = (*steps, b.Menu().button(ctx.t("☰ Menu")))
+        replies[-1] = replace(last, buttons=(*last.buttons, ending))
+        return replies
 
     async def _idle(self, msg: Incoming, text: str | None, state: State, ctx: Context) -> Outcome:
         t = ctx.t
         roles = await ctx.roles()
         if text and looks_like_code(text):
-            replies = await register(text, ctx, quiet_if_unknown=bool(roles))
-            if replies is not None:
-                return Outcome(replies, None)
+            registered = await register(text, ctx, quiet_if_unknown=bool(roles))
+            if registered is not None:
+                return registered
         if not roles:
-            return Outcome(await main_menu(ctx), None)
+            return Outcome([], menu=True)
+        if text and draft.worth_keeping(text) and any(held.role == "resident" for held in roles):
+            return await draft.offer(text, ctx)  # a complaint typed outside a form is not lost
         if msg.photo is not None or msg.location is not None:
             note = t("Tôi đã nhận được, nhưng bạn chưa mở báo cáo nào. Hãy chọn một mục trong menu trước.")
         else:
             note = t("Bạn muốn làm gì? Chọn một mục bên dưới.")
-        return Outcome(await main_menu(ctx, intro=note), None)
+        return Outcome([Reply(note)], menu=True)
+
+
+def is_stop_word(text: str) -> bool:
+    """The whole message "DỪNG" (with its diacritics: "dung" may be "Dũng" or "đúng"), "STOP" or
+    "dừng lại", in any case. Compared after Unicode normalisation, never after folding."""
+    return _normal(text) in STOP_WORDS
+
+
+def is_resume_word(text: str) -> bool:
+    """"BẮT ĐẦU" (with or without diacritics: nothing else folds to it) or "START"."""
+    return fold(text) in RESUME_WORDS
+
+
+def _normal(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).casefold().strip(" .!").split())
+
+
+def has_progress(state: State) -> bool:
+    """True when dropping the flow would lose something the person typed or chose."""
+    data = state.data
+    return bool(data.get("ans") or data.get("text") or data.get("photo") or data.get("trail"))

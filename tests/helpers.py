@@ -33,8 +33,21 @@ class Chat:
         return await self._send(text=text)
 
     async def press(self, label: str) -> str:
-        """Presses the button whose label contains `label` in the last answer."""
+        """Presses the button whose label contains `label` in the last answer. When it is not on
+        screen, goes where a person would look for it first: "☰ Thêm…" (the menu's second screen),
+        then "☰ Menu" and its "☰ Thêm…"."""
+        if not self.has(label):
+            for way in ("☰ Thêm", "☰ Menu", "☰ Thêm"):
+                if self.has(way) and not self.has(label):
+                    await self._send(button=self.button_id(way))
         return await self._send(button=self.button_id(label))
+
+    def has(self, label: str) -> bool:
+        return any(label in button.label for button in self.buttons)
+
+    @property
+    def buttons(self) -> list[Any]:
+        return [button for reply in self.replies for button in reply.flat_buttons]
 
     async def open_form(self, task: str, title: str) -> str:
         """Presses the task's menu button, then the form's title when the task lists several forms."""

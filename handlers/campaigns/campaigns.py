@@ -10,10 +10,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from handlers import buttons as b
 from handlers.campaigns.schedules import Moment, ScheduleError, moments, validate
 from handlers.delivery.outbox import after_quiet_hours, enqueue
 from handlers.i18n import LANGUAGES, Translator, _
-from handlers.messages import Button, Delivery, Reply
+from handlers.messages import Delivery, Reply
 from handlers.reports import reporting
 from models import outbox as rows
 from models.codes import new_code
@@ -119,7 +120,7 @@ async def _event_step(repo: Repo, campaign: Campaign, moment: Moment, occurrence
             text = t("📝 Hôm nay tổ mình làm «{name}» thế nào? Bấm «Báo cáo ngay» để gửi kết quả.",
                      name=t(campaign.name))
             form = str(campaign.follow_up.get("form", ""))
-            reply = Reply(text, ((Button(f"m.fu.{form}.{day:%Y%m%d}", t("📝 Báo cáo ngay")),),))
+            reply = Reply(text, ((b.FollowUp(form, f"{day:%Y%m%d}").button(t("📝 Báo cáo ngay")),),))
         else:
             lines = [t("🔔 Nhắc lịch: {name}", name=t(campaign.name)), when_text(moment.event_at, t)]
             if campaign.description:
@@ -155,7 +156,7 @@ async def _deadline_step(repo: Repo, campaign: Campaign, moment: Moment, occurre
                 else:
                     text = t("⏰ Đã quá hạn nộp báo cáo tháng {month} ({date}). {group} vẫn chưa gửi — "
                              "xin gửi sớm.", month=month_label, date=deadline, group=group.name)
-                button = Button(f"m.f.{MONTHLY_FORM}", t("🗓️ Báo cáo tháng"))
+                button = b.OpenForm(MONTHLY_FORM).button(t("🗓️ Báo cáo tháng"))
                 deliveries.append(Delivery(person_id, Reply(text, ((button,),))))
     elif moment.step == "late" and late_groups:
         by_ward: dict[int, tuple[Unit, list[Unit]]] = {}

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from handlers import buttons as b
 from handlers.campaigns import campaigns as domain
 from handlers.campaigns.schedules import ScheduleError, next_event, validate
 from handlers.context import Context, Outcome, State
 from handlers.delivery.notices import AUDIENCES
 from handlers.errors import NotAllowed, UserError
-from handlers.flows.menu import main_menu
 from handlers.flows.notice import may_address, unit_choices
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Reply, rows
@@ -69,9 +69,8 @@ async def listing(ctx: Context) -> list[Reply]:
         upcoming = next_event(campaign.schedule, now=ctx.clock.now(), tz=ctx.settings.app.tz, ends_on=campaign.ends_on)
         state = {"paused": t("⏸ tạm dừng"), "ended": t("⏹ đã kết thúc")}.get(campaign.status)
         when = state or (t("tới: {when}", when=f"{upcoming:%d/%m %H:%M}") if upcoming else t("không còn lịch"))
-        buttons.append(ctx.menu_button(f"cv.{campaign.id}", f"{t(campaign.name)[:36]} · {when}"))
-    buttons.append(ctx.menu_button("cpn", t("➕ Tạo chiến dịch")))
-    buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
+        buttons.append(b.CampaignView(campaign.id or 0).button(f"{t(campaign.name)[:36]} · {when}"))
+    buttons.append(b.CampaignNew().button(t("➕ Tạo chiến dịch")))
     head = t("🗓️ Chiến dịch trong địa bàn ({n}). Bấm để xem lịch và kết quả từng lần nhắc:", n=len(found))
     return [Reply(head, rows(buttons))]
 
@@ -117,12 +116,12 @@ async def view(ctx: Context, campaign_id: int) -> list[Reply]:
     roles = [h for h in await ctx.roles() if h.role == "official"]
     if any(h.covers(campaign.unit_path) for h in roles) and campaign.status != "ended":
         if campaign.status == "active":
-            buttons.append(ctx.menu_button(f"cps.{campaign.id}", t("⏸ Tạm dừng")))
+            buttons.append(b.CampaignToggle(campaign.id or 0).button(t("⏸ Tạm dừng")))
         else:
-            buttons.append(ctx.menu_button(f"cps.{campaign.id}", t("▶️ Tiếp tục")))
-        buttons.append(ctx.menu_button(f"cpt.{campaign.id}", t("🕒 Đổi giờ")))
-        buttons.append(ctx.menu_button(f"cpe.{campaign.id}", t("⏹ Kết thúc")))
-    buttons.append(ctx.menu_button("cp", t("⬅️ Danh sách chiến dịch")))
+            buttons.append(b.CampaignToggle(campaign.id or 0).button(t("▶️ Tiếp tục")))
+        buttons.append(b.CampaignRetime(campaign.id or 0).button(t("🕒 Đổi giờ")))
+        buttons.append(b.CampaignEnd(campaign.id or 0).button(t("⏹ Kết thúc")))
+    buttons.append(b.Campaigns().button(t("⬅️ Danh sách chiến dịch")))
     return [Reply("\n".join(lines), rows(buttons, per_row=2))]
 
 
@@ -177,17 +176,17 @@ async def show(state: State, ctx: Context) -> list[Reply]:
         return [Reply(t("➕ Chiến dịch mới. Tên chiến dịch là gì? (ví dụ: Tổng vệ sinh đón Tết)"), rows([cancel]))]
     if step == "unit":
         units = await unit_choices(state, ctx)
-        buttons = [ctx.button(f"u.{u.id}", u.name) for u in units[:12]]
+        buttons = [ctx.button("u", u.name, u.id) for u in units[:12]]
         return [Reply(t("Chiến dịch cho đơn vị nào? (gồm mọi tổ bên dưới)"), (*rows(buttons), (cancel,)))]
     if step == "audience":
-        buttons = [ctx.button(f"a.{key}", t(label)) for key, label in AUDIENCES.items()]
+        buttons = [ctx.button("a", t(label), key) for key, label in AUDIENCES.items()]
         return [Reply(t("Nhắc ai?"), (*rows(buttons), (cancel,)))]
     if step == "kind":
         buttons = [ctx.button("k.weekly", t("Hằng tuần")), ctx.button("k.monthly", t("Hằng tháng")),
                    ctx.button("k.once", t("Một lần"))]
         return [Reply(t("Lịch thế nào?"), (tuple(buttons), (cancel,)))]
     if step == "weekday":
-        buttons = [ctx.button(f"w.{n}", t(day)) for n, day in enumerate(domain.WEEKDAYS)]
+        buttons = [ctx.button("w", t(day), n) for n, day in enumerate(domain.WEEKDAYS)]
         return [Reply(t("Vào thứ mấy?"), (*rows(buttons, per_row=2), (cancel,)))]
     if step == "day":
         buttons = [ctx.button("last", t("Chủ nhật cuối tháng"))]
@@ -197,12 +196,12 @@ async def show(state: State, ctx: Context) -> list[Reply]:
     if step in ("time", "retime"):
         return [Reply(t("Mấy giờ bắt đầu? Gõ như 07:00."), rows([cancel]))]
     if step == "reminders":
-        buttons = [ctx.button(f"r.{key}", t(label)) for key, (_items, label) in REMINDER_PRESETS.items()]
+        buttons = [ctx.button("r", t(label), key) for key, (_items, label) in REMINDER_PRESETS.items()]
         return [Reply(t("Nhắc trước lúc nào?"), (*rows(buttons), (cancel,)))]
     if step == "follow":
         forms = [f for f in ctx.forms.forms.values() if not f.urgent and not f.monthly
                  and any(field.type == "date" for field in f.fields)]
-        buttons = [ctx.button("f.-", t("Không cần"))] + [ctx.button(f"f.{f.key}", t(f.title)) for f in forms[:8]]
+        buttons = [ctx.button("f.-", t("Không cần"))] + [ctx.button("f", t(f.title), f.key) for f in forms[:8]]
         return [Reply(t("Sau sự kiện, hỏi tổ trưởng kết quả bằng biểu mẫu nào?"), (*rows(buttons), (cancel,)))]
     if step == "ends":
         return [Reply(t("Kết thúc sau ngày nào? Gõ như 31/12/2026, hoặc bấm «Không có ngày kết thúc»."),
@@ -241,7 +240,7 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     data = state.data
     text = clean(msg.text or "")
     if action == "cancel":
-        return Outcome(await main_menu(ctx, intro=t("Đã hủy.")), None)
+        return Outcome([Reply(t("Đã hủy."))], None)
     step = state.step
     if step == "name":
         if not 3 <= len(text) <= 120:

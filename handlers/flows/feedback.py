@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers import buttons as b
 from handlers import images
 from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.errors import NotAllowed, UserError
-from handlers.flows.menu import main_menu
 from handlers.i18n import _
 from handlers.messages import Button, Delivery, Incoming, Keyboard, Reply, rows
 from handlers.reports import reporting
@@ -23,11 +23,12 @@ MAX_CHARS = 2000
 STATUS = {"new": _("Mới"), "answered": _("Đã trả lời"), "passed": _("Đã chuyển lên phường"), "closed": _("Đã đóng")}
 
 
-async def start(ctx: Context) -> Outcome:
-    """Opens the feedback form for a resident of a group."""
+async def start(ctx: Context, *, text: str = "") -> Outcome:
+    """Opens the feedback form for a resident of a group (with `text` as its draft, when typed
+    outside the form first)."""
     if not [h for h in await ctx.roles() if h.role == "resident"]:
         raise NotAllowed(_("Chỉ người dân đã tham gia một tổ mới gửi phản ánh được. Hãy nhập mã mời của tổ."))
-    state = State(NAME, "collect", {"text": "", "photo": None, "loc": None})
+    state = State(NAME, "collect", {"text": text, "photo": None, "loc": None})
     return Outcome(await FeedbackFlow().show(state, ctx), state)
 
 
@@ -58,7 +59,7 @@ class FeedbackFlow:
         t = ctx.t
         data = state.data
         if action == "cancel":
-            return Outcome(await main_menu(ctx, intro=t("Đã hủy, phản ánh chưa được gửi.")), None)
+            return Outcome([Reply(t("Đã hủy, phản ánh chưa được gửi."))], None)
         if action == "send":
             if not (data["text"] or data["photo"]):
                 raise UserError(_("Hãy gõ nội dung hoặc gửi ảnh trước khi gửi phản ánh."))
@@ -88,9 +89,10 @@ def _leader_message(feedback: Feedback, resident: str, group: str, t: Any) -> Re
         lines += ["", feedback.text]
     if feedback.location:
         lines.append(f"📍 {feedback.location['lat']:.5f}, {feedback.location['lon']:.5f}")
-    buttons = ((Button(f"m.fa.{feedback.id}", t("✍️ Trả lời")),
-                Button(f"m.fp.{feedback.id}", t("📤 Chuyển lên phường"))),
-               (Button(f"m.fc.{feedback.id}", t("✔️ Đóng")),))
+    feedback_id = feedback.id or 0
+    buttons = ((b.AnswerFeedback(feedback_id).button(t("✍️ Trả lời")),
+                b.PassFeedback(feedback_id).button(t("📤 Chuyển lên phường"))),
+               (b.CloseFeedback(feedback_id).button(t("✔️ Đóng")),))
     return Reply("\n".join(lines), buttons, photo_id=feedback.photo_id)
 
 
@@ -111,7 +113,7 @@ async def _submit(state: State, ctx: Context) -> Outcome:
     deliveries = [Delivery(person_id, _leader_message(feedback, ctx.who.name, held.unit.name, ctx.translate(lang)))
                   for person_id, _name, lang in leaders]
     done = t("✅ Đã gửi phản ánh {code}. Bạn sẽ được báo khi có phản hồi.", code=feedback.code)
-    return Outcome([Reply(done), *await main_menu(ctx)], None, deliveries)
+    return Outcome([Reply(done)], None, deliveries)
 
 
 async def _load(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:

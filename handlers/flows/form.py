@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from handlers import buttons as b
 from handlers.context import Context, Outcome, State
 from handlers.errors import UserError
 from handlers.flows import answers
-from handlers.flows.menu import main_menu
 from handlers.forms import FieldDef, FormDef
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Keyboard, Reply, rows
@@ -95,10 +95,10 @@ def question(form: FormDef, field: FieldDef, state: State, ctx: Context) -> Repl
     buttons: list[list[Button]] = []
     keyboard = Keyboard.INLINE
     if field.type == "choice":
-        buttons += [[ctx.button(f"o.{o.id}", t(o.label))] for o in field.options]
+        buttons += [[ctx.button("o", t(o.label), o.id)] for o in field.options]
     elif field.type == "multi_choice":
         selected = set(state.data.get("sel", []))
-        buttons += [[ctx.button(f"o.{o.id}", ("✅ " if o.id in selected else "▫️ ") + t(o.label))]
+        buttons += [[ctx.button("o", ("✅ " if o.id in selected else "▫️ ") + t(o.label), o.id)]
                     for o in field.options]
         buttons.append([ctx.button("done", t("✔️ Xong"))])
     elif field.type == "yes_no":
@@ -192,7 +192,7 @@ def summary(form: FormDef, state: State, ctx: Context) -> Reply:
 def pick(form: FormDef, state: State, ctx: Context) -> Reply:
     t = ctx.t
     answers = state.data["ans"]
-    buttons = [ctx.button(f"e.{f.key}", t(f.label)) for f in form.fields if form.visible(f, answers)]
+    buttons = [ctx.button("e", t(f.label), f.key) for f in form.fields if form.visible(f, answers)]
     buttons.append(ctx.button("sum", t("⬅️ Quay lại")))
     return Reply(t("Bạn muốn sửa câu nào?"), rows(buttons))
 
@@ -207,8 +207,9 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     form = _form(state, ctx)
     data = state.data
     if action == "cancel":
-        menu = await main_menu(ctx, intro=ctx.t("Đã hủy biểu mẫu. Không có gì được gửi."))
-        return Outcome(menu, None)
+        if data.get("ans"):  # answers would be lost: ask first
+            return Outcome([cancel_question(form, ctx)], state)
+        return Outcome([Reply(ctx.t("Đã hủy, báo cáo chưa được gửi."))], None)
     if state.step == "summary":
         return await _on_summary(form, state, ctx, action)
     if state.step == "pick":
@@ -299,5 +300,12 @@ async def _send(form: FormDef, state: State, ctx: Context) -> Outcome:
         form, answers, unit_id=int(data["unit"]), reporter_id=ctx.person_id, reporter_name=ctx.who.name,
         repo=ctx.repo, forms=ctx.forms, settings=ctx.settings, now=ctx.clock.now(), t=ctx.t,
         translate=ctx.translate, supersedes_id=data.get("supersedes"))
-    menu = await main_menu(ctx)
-    return Outcome([*replies, *menu], State("", "", {"sent": report.code}), deliveries)
+    steps = [] if form.urgent else [b.ViewReport(report.id or 0).button(ctx.t("🔎 Xem báo cáo"))]
+    return Outcome(replies, State("", "", {"sent": report.code}), deliveries, next_steps=steps)
+
+
+def cancel_question(form: FormDef, ctx: Context) -> Reply:
+    """✖️ Hủy with answers given: asked, not done at once (it sits next to ⬅️ Quay lại)."""
+    t = ctx.t
+    return Reply(t("Hủy «{title}»? Các câu đã trả lời sẽ mất.", title=t(form.title)),
+                 ((b.Leave().button(t("🗑 Hủy, bỏ câu trả lời")), b.Continue().button(t("▶️ Tiếp tục điền"))),))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.context import LEADER_ROLES, Context
+from handlers import buttons as b
+from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Button, Reply, rows
 from handlers.reports.reporting import EMERGENCY
@@ -17,54 +18,169 @@ ROLE_LABELS = {
 
 
 
-async def main_menu(ctx: Context, intro: str | None = None) -> list[Reply]:
-    """Shows the buttons this person's roles allow, or how to register when they have none.
+# The first screen holds at most this many buttons; the rest go behind "☰ Thêm…".
+FIRST_SCREEN = 7
 
-    `intro`, already translated, replaces the menu's question.
-    """
+
+def _form_buttons(ctx: Context, names: set[str]) -> tuple[list[Button], list[Button]]:
+    """The urgent forms (🚨, their own row) and, for leaders, the four tasks and the monthly report."""
     t = ctx.t
-    roles = await ctx.roles()
-    if not roles:
-        return [Reply(intro or intro_text(ctx))]
-    names = {held.role for held in roles}
-    buttons: list[Button] = []
-    urgent = [f for f in ctx.forms.forms.values() if f.urgent and names & set(f.roles)]
-    buttons += [ctx.menu_button(f"f.{f.key}", "🚨 " + t(f.title)) for f in urgent]
+    urgent = [b.OpenForm(f.key).button("🚨 " + t(f.title)) for f in ctx.forms.forms.values()
+              if f.urgent and names & set(f.roles)]
+    tasks: list[Button] = []
     if names & set(LEADER_ROLES):
         for task in ctx.settings.tasks:
             if any(ctx.forms.for_task(task.key, role) for role in names):
-                label = f"{task.icon} {t(task.label)}".strip()
-                buttons.append(ctx.menu_button(f"t.{task.key}", label))
-        monthly = [f for f in ctx.forms.forms.values() if f.monthly and names & set(f.roles)]
-        buttons += [ctx.menu_button(f"f.{f.key}", "🗓️ " + t(f.title)) for f in monthly]
-        buttons.append(ctx.menu_button("my", t("📜 Báo cáo của tôi")))
-        buttons.append(ctx.menu_button("inv", t("👥 Mời người dân")))
+                tasks.append(b.Task(task.key).button(f"{task.icon} {t(task.label)}".strip()))
+        tasks += [b.OpenForm(f.key).button("🗓️ " + t(f.title)) for f in ctx.forms.forms.values()
+                  if f.monthly and names & set(f.roles)]
+    return urgent, tasks
+
+
+def _entries(ctx: Context, names: set[str]) -> tuple[list[Button], list[Button]]:
+    """(what each role does most, the rest), in menu order, without repeats."""
+    t = ctx.t
+    leader = bool(names & set(LEADER_ROLES))
+    main: list[Button] = []
+    rest: list[Button] = []
+    if leader:
+        rest += [b.MyReports().button(t("📜 Báo cáo của tôi")), b.InviteResidents().button(t("👥 Mời người dân"))]
     if "official" in names:
-        buttons.append(ctx.menu_button("oi", t("🚨 Tin khẩn đang mở")))
-        buttons.append(ctx.menu_button("nr", t("📥 Báo cáo chưa xử lý")))
-        buttons.append(ctx.menu_button("cp", t("🗓️ Chiến dịch")))
+        main += [b.OpenIncidents().button(t("🆘 Tin khẩn đang mở")),
+                 b.NewReports().button(t("📥 Báo cáo chưa xử lý"))]
     if names & {"official", *LEADER_ROLES}:
-        buttons.append(ctx.menu_button("nw", t("📢 Gửi thông báo")))
-        buttons.append(ctx.menu_button("ns", t("📤 Thông báo đã gửi")))
-        buttons.append(ctx.menu_button("sum", t("📊 Tóm tắt")))
+        (main if not leader else rest).append(b.SummaryStart().button(t("📊 Tóm tắt")))
+        (main if not leader else rest).append(b.NewNotice().button(t("📢 Gửi thông báo")))
+        rest.append(b.SentNotices().button(t("📤 Thông báo đã gửi")))
+    if "official" in names:
+        main.append(b.Campaigns().button(t("🎯 Chiến dịch")))
+        rest.append(b.Digests().button(t("⚙️ Bản tin tự động")))
     if "resident" in names:
-        buttons.append(ctx.menu_button("fb", t("💬 Gửi phản ánh")))
+        main.append(b.NewFeedback().button(t("💬 Gửi phản ánh")))
     if names & {"resident", *LEADER_ROLES}:
-        buttons.append(ctx.menu_button("nt", t("📢 Thông báo gần đây")))
-    buttons.append(ctx.menu_button("help", t("❓ Hướng dẫn")))
-    buttons.append(ctx.menu_button("lang", t("🌐 Ngôn ngữ")))
-    if names == {"resident"}:
-        buttons.append(ctx.menu_button("stop", t("🔕 Dừng nhận tin")))
-    text = intro or t("Bạn muốn làm gì? Chọn một mục bên dưới.")
-    return [Reply(text, rows(buttons))]
+        (main if "resident" in names else rest).append(b.RecentNotices().button(t("📰 Thông báo gần đây")))
+    rest += [b.Help().button(t("❓ Hướng dẫn")), b.Language().button(t("🌐 Ngôn ngữ")), _stop_button(ctx)]
+    seen: set[str] = set()
+    unique: list[list[Button]] = [[], []]
+    for index, group in enumerate((main, rest)):
+        for button in group:
+            if button.id not in seen:
+                seen.add(button.id)
+                unique[index].append(button)
+    return unique[0], unique[1]
+
+
+def _stop_button(ctx: Context) -> Button:
+    if ctx.who.opted_out:
+        return b.Resume().button(ctx.t("🔔 Nhận tin lại"))
+    return b.Stop().button(ctx.t("🔕 Dừng nhận tin"))
+
+
+async def menu_screens(ctx: Context) -> tuple[tuple[tuple[Button, ...], ...], list[Button]]:
+    """The first screen's rows (at most FIRST_SCREEN buttons, 🚨 alone on the first row) and the
+    buttons of the second screen, "☰ Thêm…" (empty when everything fits on the first)."""
+    names = await ctx.role_names()
+    urgent, tasks = _form_buttons(ctx, names)
+    main, rest = _entries(ctx, names)
+    first = [*tasks, *main]
+    room = FIRST_SCREEN - len(urgent)
+    if len(first) + len(rest) <= room:
+        first, more = [*first, *rest], []
+    else:
+        first, more = first[: room - 1], [*first[room - 1 :], *rest]
+    layout: list[tuple[Button, ...]] = [(button,) for button in urgent]
+    layout += [(button,) for button in first]
+    if more:
+        more_button = b.More().button(ctx.t("☰ Thêm…"))
+        if layout and len(layout[-1][0].label) <= 24 and len(layout) > len(urgent):
+            layout[-1] = (*layout[-1], more_button)
+        else:
+            layout.append((more_button,))
+    return tuple(layout), more
+
+
+async def main_menu_buttons(ctx: Context) -> tuple[tuple[Button, ...], ...]:
+    """The buttons of the main menu (none for someone without a role)."""
+    if not await ctx.roles():
+        return ()
+    layout, _more = await menu_screens(ctx)
+    return layout
+
+
+async def main_menu(ctx: Context, intro: str | None = None) -> list[Reply]:
+    """Shows the buttons this person's roles allow, or how to register when they have none.
+
+    `intro`, already translated, replaces the menu's question. Only the engine calls it: flows end
+    with an Outcome, and the engine composes the ending (handlers/engine.py).
+    """
+    if not await ctx.roles():
+        return [Reply(intro or intro_text(ctx))]
+    text = intro or ctx.t("Bạn muốn làm gì? Chọn một mục bên dưới.")
+    return [Reply(text, await main_menu_buttons(ctx))]
+
+
+async def more_menu(ctx: Context) -> list[Reply]:
+    """The second screen of the menu: what does not fit on the first."""
+    if not await ctx.roles():
+        return [Reply(intro_text(ctx))]
+    _layout, more = await menu_screens(ctx)
+    if not more:
+        return await main_menu(ctx)
+    buttons = rows(more, per_row=2)
+    return [Reply(ctx.t("Các mục khác:"), (*buttons, (b.Menu().button(ctx.t("☰ Menu")),)))]
+
+
+async def stop_question(ctx: Context) -> Reply:
+    """Asks before turning notices off, and says truthfully what still arrives."""
+    t = ctx.t
+    if ctx.who.opted_out:
+        return Reply(t("Bạn đang tắt thông báo và lời nhắc. Muốn bật lại, bấm «🔔 Nhận tin lại»."),
+                     ((b.Resume().button(t("🔔 Nhận tin lại")),),))
+    lines = [t("Tắt thông báo và lời nhắc?"), still_arrives(ctx, await ctx.role_names())]
+    return Reply("\n".join(lines), ((b.StopConfirmed().button(t("🔕 Tắt")), b.Continue().button(t("Không"))),))
+
+
+def still_arrives(ctx: Context, names: set[str]) -> str:
+    if "official" in names:
+        return ctx.t("Bạn vẫn nhận trả lời cho báo cáo, phản ánh của mình và tin khẩn cần cán bộ xử lý.")
+    return ctx.t("Bạn vẫn nhận trả lời cho báo cáo, phản ánh của mình.")
+
+
+async def stop(ctx: Context) -> Outcome:
+    """Turns notices and reminders off; replies and urgent matters still arrive."""
+    t = ctx.t
+    await ctx.repo.set_person(ctx.person_id, opted_out=True)
+    await ctx.repo.audit(person_id=ctx.person_id, action="opt_out")
+    ctx.who.opted_out = True
+    text = t("Bạn đã tắt thông báo và lời nhắc. {still} Muốn bật lại, bấm «🔔 Nhận tin lại» hoặc gõ BẮT ĐẦU.",
+             still=still_arrives(ctx, await ctx.role_names()))
+    return Outcome([Reply(text)], next_steps=[b.Resume().button(t("🔔 Nhận tin lại"))])
+
+
+async def resume(ctx: Context) -> Outcome:
+    t = ctx.t
+    if ctx.who.opted_out:
+        await ctx.repo.set_person(ctx.person_id, opted_out=False)
+        await ctx.repo.audit(person_id=ctx.person_id, action="opt_in")
+        ctx.who.opted_out = False
+    return Outcome([Reply(t("Bạn sẽ nhận lại thông báo và lời nhắc từ tổ và phường. Chào mừng trở lại!"))],
+                   menu=True)
+
+
+async def set_language(ctx: Context, language: str) -> Reply:
+    """Switches the person's language; later replies of this message use it too."""
+    await ctx.repo.set_person(ctx.person_id, language=language)
+    ctx.who.language = language
+    ctx.t = ctx.translate(language)
+    return Reply(ctx.t("Đã chuyển sang tiếng Việt.") if language == "vi" else ctx.t("Đã chuyển sang tiếng Anh."))
 
 
 def intro_text(ctx: Context) -> str:
     t = ctx.t
     return "\n\n".join(
         [
-            t("Xin chào! Tôi là Tổ trưởng, trợ lý của tổ dân phố, thôn: tổ trưởng báo cáo công việc, "
-              "người dân nhận thông báo và gửi phản ánh, cán bộ phường theo dõi tình hình."),
+            t("Xin chào! Tôi là trợ lý ảo «Tổ trưởng», giúp tổ trưởng báo cáo, người dân nhận thông báo, "
+              "gửi phản ánh, cán bộ phường theo dõi tình hình."),
             t("Để bắt đầu, hãy nhập mã mời mà tổ trưởng hoặc cán bộ phường đã đưa cho bạn "
               "(ví dụ: AB12CD)."),
             t(EMERGENCY),
@@ -93,7 +209,7 @@ async def help_text(ctx: Context) -> Reply:
         t("• /menu: về menu chính"),
         t("• /huy: hủy việc đang làm"),
         t("• /lang: đổi ngôn ngữ"),
-        t("• DỪNG: ngừng nhận mọi tin nhắn; BẮT ĐẦU: nhận lại"),
+        t("• DỪNG: tắt thông báo và lời nhắc (vẫn nhận trả lời); BẮT ĐẦU: bật lại"),
         "",
         t(EMERGENCY),
     ]
@@ -101,7 +217,7 @@ async def help_text(ctx: Context) -> Reply:
 
 
 def language_choice(ctx: Context) -> Reply:
-    buttons = [ctx.menu_button(f"lang.{code}", label) for code, label in LANGUAGES.items()]
+    buttons = [b.Language(code).button(label) for code, label in LANGUAGES.items()]
     return Reply(ctx.t("Chọn ngôn ngữ:"), rows(buttons, per_row=2))
 
 

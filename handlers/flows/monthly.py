@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from handlers.context import Context
+from handlers import buttons as b
+from handlers.context import Context, Outcome
 from handlers.errors import NotALeader, UnknownForm, UserError
-from handlers.flows.menu import main_menu
 from handlers.forms import FieldDef, FormDef
 from handlers.i18n import _
 from handlers.messages import Reply
@@ -75,7 +75,7 @@ async def proposal(form: FormDef, ctx: Context, unit_id: int) -> tuple[dict[str,
     return answers, intro
 
 
-async def nil_report(ctx: Context, form_key: str) -> list[Reply]:
+async def nil_report(ctx: Context, form_key: str) -> Outcome:
     """Files "nothing happened this month" for a form in one tap, once a month, if nothing was reported."""
     t = ctx.t
     form = ctx.forms.get(form_key)
@@ -101,4 +101,4 @@ async def nil_report(ctx: Context, form_key: str) -> list[Reply]:
                                        reporter_id=ctx.person_id, data={"form": form_key, "month": key}, at=now)
     done = t("✅ Đã báo «{label}» cho tháng {month}. Mã báo cáo: {code}",
              label=t(form.nil_report), month=label, code=report.code)
-    return [Reply(done), *await main_menu(ctx)]
+    return Outcome([Reply(done)], next_steps=[b.ViewReport(report.id or 0).button(t("🔎 Xem báo cáo"))])

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from handlers import buttons as b
 from handlers import images
 from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.delivery import notices
 from handlers.delivery.outbox import after_quiet_hours
 from handlers.errors import NotAllowed, UserError
-from handlers.flows.menu import main_menu
 from handlers.i18n import _
 from handlers.messages import Incoming, Keyboard, Reply, rows
 from handlers.parsing import parse_date
@@ -72,7 +72,7 @@ async def show(state: State, ctx: Context) -> list[Reply]:
         units = await unit_choices(state, ctx)
         page = int(state.data.get("page", 0))
         shown = units[page * PAGE : (page + 1) * PAGE]
-        buttons = [ctx.button(f"u.{u.id}", ("🏛 " if u.id in state.data["roots"] else "") + u.name) for u in shown]
+        buttons = [ctx.button("u", ("🏛 " if u.id in state.data["roots"] else "") + u.name, u.id) for u in shown]
         more = []
         if page > 0:
             more.append(ctx.button("prev", t("◀️ Trang trước")))
@@ -81,7 +81,7 @@ async def show(state: State, ctx: Context) -> list[Reply]:
         return [Reply(t("Gửi cho đơn vị nào? (gồm mọi tổ bên dưới)"),
                       (*rows(buttons), tuple(more), tuple(nav)))]
     if state.step == "audience":
-        buttons = [ctx.button(f"a.{key}", t(label)) for key, label in notices.AUDIENCES.items()]
+        buttons = [ctx.button("a", t(label), key) for key, label in notices.AUDIENCES.items()]
         return [Reply(t("Gửi cho ai?"), (*rows(buttons), tuple(nav)))]
     if state.step == "text":
         limit = ctx.settings.notices.max_chars
@@ -135,7 +135,7 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     t = ctx.t
     data = state.data
     if action == "cancel":
-        return Outcome(await main_menu(ctx, intro=t("Đã hủy, không gửi thông báo nào.")), None)
+        return Outcome([Reply(t("Đã hủy, không gửi thông báo nào."))], None)
     text = clean(msg.text or "")
     step = state.step
     if step == "unit":
@@ -230,6 +230,6 @@ async def _send(state: State, ctx: Context) -> Outcome:
                       "✅ Đã lên lịch gửi thông báo tới {n} người, bắt đầu lúc {when} (mã {code}). "
                       "Bạn sẽ được báo tiến độ và kết quả.", notice.total, code=notice.code,
                       when=t.datetime(notice.send_at))
-    menu = await main_menu(ctx)
-    return Outcome([Reply(done), *menu], State("", "", {"sent": notice.code}))
+    return Outcome([Reply(done)], State("", "", {"sent": notice.code}),
+                   next_steps=[b.NoticeReport(notice.id or 0).button(t("📤 Xem kết quả gửi"))])
 

@@ -3,6 +3,7 @@ group's code for residents, the notices I sent and how their delivery went."""
 
 from __future__ import annotations
 
+from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context
 from handlers.delivery import notices
 from handlers.errors import NotAllowed, UserError
@@ -58,8 +59,7 @@ async def sent_notices(ctx: Context) -> list[Reply]:
     unique = sorted({n.id: n for n in found}.values(), key=lambda n: n.id or 0, reverse=True)[:10]
     if not unique:
         return [Reply(t("Chưa có thông báo nào."))]
-    buttons = [ctx.menu_button(f"nd.{n.id}", f"{n.code} · {t.date(n.created_at)} · {n.text[:30]}") for n in unique]
-    buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
+    buttons = [b.NoticeReport(n.id or 0).button(f"{n.code} · {t.date(n.created_at)} · {n.text[:30]}") for n in unique]
     return [Reply(t("📤 Thông báo đã gửi. Bấm để xem kết quả gửi:"), rows(buttons))]
 
 
@@ -92,7 +92,6 @@ async def digest_choices(ctx: Context, toggle: str = "") -> list[Reply]:
             raise UserError(_("Nút này không hợp lệ."))
         chosen = [k for k in chosen if k != toggle] if toggle in chosen else [*chosen, toggle]
         await ctx.repo.set_person(ctx.person_id, digests=",".join(k for k in DIGEST_LABELS if k in chosen))
-    buttons = [ctx.menu_button(f"dg.{kind}", ("✅ " if kind in chosen else "▫️ ") + t(label))
+    buttons = [b.Digests(kind).button(("✅ " if kind in chosen else "▫️ ") + t(label))
                for kind, label in DIGEST_LABELS.items()]
-    buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
     return [Reply(t("⚙️ Bản tin tự động gửi cho bạn. Bấm để bật hoặc tắt:"), rows(buttons))]

@@ -3,8 +3,10 @@ lists of open incidents and new reports, one report's details, status buttons, t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.errors import NotALeader, NotAllowed, UserError
 from handlers.flows import form as form_flow
@@ -35,12 +37,12 @@ def _line(ctx: Context, report: Report, unit: Unit | None = None) -> str:
     return f"{urgent}{report.code} · {t.date(report.created_at)}{where} · {title} · {status}"
 
 
-def _pager(ctx: Context, action: str, page: int, more: bool) -> list[Button]:
+def _pager(ctx: Context, page_of: Callable[[int], b.Code], page: int, more: bool) -> list[Button]:
     buttons = []
     if page > 0:
-        buttons.append(ctx.menu_button(f"{action}.{page - 1}", ctx.t("◀️ Trang trước")))
+        buttons.append(page_of(page - 1).button(ctx.t("◀️ Trang trước")))
     if more:
-        buttons.append(ctx.menu_button(f"{action}.{page + 1}", ctx.t("Trang sau ▶️")))
+        buttons.append(page_of(page + 1).button(ctx.t("Trang sau ▶️")))
     return buttons
 
 
@@ -51,12 +53,12 @@ async def my_reports(ctx: Context, page: int = 0) -> list[Reply]:
         raise NotALeader()
     found = await ctx.repo.reports_by(ctx.person_id, limit=PAGE + 1, offset=page * PAGE)
     if not found and page == 0:
-        return [Reply(t("Bạn chưa gửi báo cáo nào."), rows([ctx.menu_button("menu", t("⬅️ Menu chính"))]))]
+        return [Reply(t("Bạn chưa gửi báo cáo nào."))]
     shown = found[:PAGE]
     text = t("📜 Báo cáo của bạn (trang {page}). Bấm để xem chi tiết:", page=page + 1)
-    buttons = [ctx.menu_button(f"rv.{r.id}", _short(_line(ctx, r))) for r in shown]
-    nav = [*_pager(ctx, "my", page, len(found) > PAGE), ctx.menu_button("menu", t("⬅️ Menu chính"))]
-    return [Reply(text, (*rows(buttons), tuple(nav)))]
+    buttons = [b.ViewReport(r.id or 0).button(_short(_line(ctx, r))) for r in shown]
+    nav = _pager(ctx, b.MyReports, page, len(found) > PAGE)
+    return [Reply(text, (*rows(buttons), *((tuple(nav),) if nav else ())))]
 
 
 async def official_list(ctx: Context, kind: str, page: int = 0) -> list[Reply]:
@@ -77,11 +79,12 @@ async def official_list(ctx: Context, kind: str, page: int = 0) -> list[Reply]:
     title = t("🚨 Tin khẩn đang mở") if kind == "oi" else t("📥 Báo cáo chưa xử lý")
     if not shown:
         empty = t("Không có tin khẩn nào đang mở.") if kind == "oi" else t("Không có báo cáo nào chờ xử lý.")
-        return [Reply(f"{title}\n{empty}", rows([ctx.menu_button("menu", t("⬅️ Menu chính"))]))]
+        return [Reply(f"{title}\n{empty}")]
     text = t("{title} — trang {page}, mới nhất trước:", title=title, page=page + 1)
-    buttons = [ctx.menu_button(f"rv.{r.id}", _short(_line(ctx, r, u))) for r, u in shown]
-    nav = [*_pager(ctx, kind, page, len(found) > (page + 1) * PAGE), ctx.menu_button("menu", t("⬅️ Menu chính"))]
-    return [Reply(text, (*rows(buttons), tuple(nav)))]
+    buttons = [b.ViewReport(r.id or 0).button(_short(_line(ctx, r, u))) for r, u in shown]
+    page_of = b.OpenIncidents if kind == "oi" else b.NewReports
+    nav = _pager(ctx, page_of, page, len(found) > (page + 1) * PAGE)
+    return [Reply(text, (*rows(buttons), *((tuple(nav),) if nav else ())))]
 
 
 async def _access(ctx: Context, report: Report) -> tuple[bool, bool, bool]:
@@ -135,8 +138,7 @@ async def view(ctx: Context, report_id: int) -> list[Reply]:
     if acts and not report.superseded:
         buttons += reporting.status_buttons(report, t)
     if _may_correct(ctx, report):
-        buttons.append(ctx.menu_button(f"fix.{report.id}", t("✏️ Sửa báo cáo")))
-    buttons.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
+        buttons.append(b.Correct(report.id or 0).button(t("✏️ Sửa báo cáo")))
     photo = next((int(v["attachment"]) for v in report.data.values()
                   if detail and isinstance(v, dict) and v.get("attachment")), None)
     return [Reply("\n".join(lines), rows(buttons, per_row=2), photo_id=photo)]
@@ -172,7 +174,9 @@ async def set_status(ctx: Context, report_id: int, status: str, note: str = "") 
     replies, deliveries = await reporting.change_status(
         report_id, status, roles=roles, person_id=ctx.person_id, person_name=ctx.who.name, repo=ctx.repo,
         forms=ctx.forms, now=ctx.clock.now(), t=ctx.t, translate=ctx.translate, note=note)
-    return Outcome(replies, None, deliveries)
+    # Changed: what the official may do next with it (after acknowledging: in progress, resolved).
+    steps = reporting.next_status_buttons(report_id, status, ctx.t) if deliveries else []
+    return Outcome(replies, None, deliveries, next_steps=steps)
 
 
 async def ask_reason(ctx: Context, report_id: int) -> Outcome:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.context import Context
-from handlers.flows.menu import ROLE_LABELS, main_menu
+from handlers.context import Context, Outcome
+from handlers.flows.menu import ROLE_LABELS
 from handlers.messages import Reply
 from handlers.text import normalize_code
 
@@ -17,28 +17,29 @@ async def unit_with_parents(ctx: Context, unit_id: int) -> tuple[str, str]:
     return unit.name, ", ".join(parent.name for parent in reversed(parents))
 
 
-async def register(code_text: str, ctx: Context, *, quiet_if_unknown: bool = False) -> list[Reply] | None:
-    """Binds this person to the invite's role and unit, or says why the code does not work."""
+async def register(code_text: str, ctx: Context, *, quiet_if_unknown: bool = False) -> Outcome | None:
+    """Binds this person to the invite's role and unit (and shows the main menu), or says why the
+    code does not work."""
     t = ctx.t
     code = normalize_code(code_text)
     invite = await ctx.repo.invite_by_code(code) if code else None
     if invite is None:
         if quiet_if_unknown:
             return None
-        return [Reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại từng chữ, hoặc hỏi tổ trưởng, "
-                        "cán bộ phường để lấy mã mới.", code=code_text.strip()[:20]))]
+        return Outcome([Reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại từng chữ, hoặc hỏi tổ trưởng, "
+                                "cán bộ phường để lấy mã mới.", code=code_text.strip()[:20]))])
     now = ctx.clock.now()
     if invite.expires_at is not None and invite.expires_at <= now:
-        return [Reply(t("Mã mời «{code}» đã hết hạn từ ngày {date}. Hãy xin mã mới từ người đã mời bạn.",
-                        code=invite.code, date=t.date(invite.expires_at)))]
+        return Outcome([Reply(t("Mã mời «{code}» đã hết hạn từ ngày {date}. Hãy xin mã mới từ người đã mời bạn.",
+                                code=invite.code, date=t.date(invite.expires_at)))])
     for held in await ctx.roles():
         if held.unit.id == invite.unit_id and held.role == invite.role:
             name, _parents = await unit_with_parents(ctx, invite.unit_id)
             role = t(ROLE_LABELS[invite.role]).lower()
-            return await main_menu(ctx, intro=t("Bạn đã là {role} của {unit} rồi.", role=role, unit=name))
+            return Outcome([Reply(t("Bạn đã là {role} của {unit} rồi.", role=role, unit=name))], menu=True)
     if not await ctx.repo.use_invite(invite.id or 0):
-        return [Reply(t("Mã mời «{code}» đã được dùng hết. Hãy xin mã mới từ người đã mời bạn.",
-                        code=invite.code))]
+        return Outcome([Reply(t("Mã mời «{code}» đã được dùng hết. Hãy xin mã mới từ người đã mời bạn.",
+                                code=invite.code))])
     await ctx.repo.grant_role(person_id=ctx.person_id, unit_id=invite.unit_id, role=invite.role)
     await ctx.repo.audit(person_id=ctx.person_id, action="register", target=f"unit:{invite.unit_id}",
                          role=invite.role, invite=invite.code)
@@ -47,5 +48,5 @@ async def register(code_text: str, ctx: Context, *, quiet_if_unknown: bool = Fal
     where = f"{name}, {parents}" if parents else name
     welcome = t("✅ Đăng ký thành công! Bạn là {role} của {unit}.",
                 role=t(ROLE_LABELS[invite.role]).lower(), unit=where)
-    return await main_menu(ctx, intro=welcome)
+    return Outcome([Reply(welcome)], menu=True)
 

@@ -1,12 +1,13 @@
 """The "📊 Tóm tắt" buttons: an official picks a unit (their own, or one directly under it, page by
 page) and a period; a leader gets their own group and picks the period. Then the text, the chart and
-the Excel file. Every button carries what it needs (m.sum.…) and is checked when pressed: a forged
-id for a unit outside one's area gets a polite refusal."""
+the Excel file. Every button carries what it needs (the Summary… codecs of handlers/buttons.py) and
+is checked when pressed: a forged id for a unit outside one's area gets a polite refusal."""
 
 from __future__ import annotations
 
+from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
-from handlers.errors import NotAllowed, UserError, button_number
+from handlers.errors import NotAllowed, UserError
 from handlers.i18n import _
 from handlers.messages import Button, Reply, rows
 from handlers.summaries.periods import Period, containing
@@ -14,7 +15,6 @@ from handlers.summaries.summary import may_see_households, record, render, summa
 from models import summary_queries
 from models.tables import Unit
 
-ACTION = "sum"
 PAGE = 8
 # Button code → (period kind, how many periods back, label).
 PERIODS = {
@@ -28,18 +28,8 @@ PERIODS = {
 OUTSIDE = _("Đơn vị này không thuộc địa bàn của bạn.")
 
 
-async def action(ctx: Context, rest: str) -> Outcome:
-    """Answers the buttons m.sum, m.sum.c.<unit>.<page>, m.sum.u.<unit> and m.sum.p.<unit>.<period>."""
-    parts = rest.split(".") if rest else []
-    if not parts:
-        return Outcome(await start(ctx), None)
-    if parts[0] == "c" and len(parts) == 3:
-        return Outcome(await choose_unit(ctx, button_number(parts[1]), button_number(parts[2])), None)
-    if parts[0] == "u" and len(parts) == 2:
-        return Outcome(await choose_period(ctx, button_number(parts[1])), None)
-    if parts[0] == "p" and len(parts) == 3 and parts[2] in PERIODS:
-        return Outcome(await show(ctx, button_number(parts[1]), parts[2]), None)
-    raise UserError(_("Nút này không hợp lệ."))
+async def action_start(ctx: Context) -> Outcome:
+    return Outcome(await start(ctx))
 
 
 async def start(ctx: Context) -> list[Reply]:
@@ -49,8 +39,7 @@ async def start(ctx: Context) -> list[Reply]:
     if len(officials) == 1:
         return await choose_unit(ctx, officials[0].unit.id, 0)
     if officials:
-        buttons = [ctx.menu_button(f"{ACTION}.c.{held.unit.id}.0", held.unit.name) for held in officials]
-        buttons.append(ctx.menu_button("menu", ctx.t("⬅️ Menu chính")))
+        buttons = [b.SummaryUnits(held.unit.id or 0).button(held.unit.name) for held in officials]
         return [Reply(ctx.t("📊 Tóm tắt — chọn đơn vị:"), rows(buttons))]
     leaders = [held for held in roles if held.role in LEADER_ROLES]
     if leaders:
@@ -81,29 +70,27 @@ async def choose_unit(ctx: Context, unit_id: int, page: int) -> list[Reply]:
     children = await summary_queries.children_of(ctx.repo.session, unit_id, limit=PAGE + 1, offset=page * PAGE)
     buttons: list[Button] = []
     if page == 0:
-        buttons.append(ctx.menu_button(f"{ACTION}.u.{unit_id}", t("📍 {unit} (toàn địa bàn)", unit=unit.name)))
-    buttons += [ctx.menu_button(f"{ACTION}.u.{child.id}", child.name) for child in children[:PAGE]]
+        buttons.append(b.SummaryPeriods(unit_id).button(t("📍 {unit} (toàn địa bàn)", unit=unit.name)))
+    buttons += [b.SummaryPeriods(child.id or 0).button(child.name) for child in children[:PAGE]]
     nav: list[Button] = []
     if page > 0:
-        nav.append(ctx.menu_button(f"{ACTION}.c.{unit_id}.{page - 1}", t("◀️ Trang trước")))
+        nav.append(b.SummaryUnits(unit_id, page - 1).button(t("◀️ Trang trước")))
     if len(children) > PAGE:
-        nav.append(ctx.menu_button(f"{ACTION}.c.{unit_id}.{page + 1}", t("Trang sau ▶️")))
-    nav.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
+        nav.append(b.SummaryUnits(unit_id, page + 1).button(t("Trang sau ▶️")))
     text = t("📊 Tóm tắt — chọn đơn vị (trang {page}):", page=page + 1)
-    return [Reply(text, (*rows(buttons), tuple(nav)))]
+    return [Reply(text, (*rows(buttons), *((tuple(nav),) if nav else ())))]
 
 
 async def choose_period(ctx: Context, unit_id: int) -> list[Reply]:
     """The periods to choose from, and the units under this one for an official."""
     t = ctx.t
     unit = await _unit(ctx, unit_id)
-    buttons = [ctx.menu_button(f"{ACTION}.p.{unit_id}.{code}", t(text)) for code, (_k, _b, text) in PERIODS.items()]
+    buttons = [b.SummaryShow(unit_id, code).button(t(text)) for code, (_k, _b, text) in PERIODS.items()]
     more: list[Button] = []
     roles = await ctx.roles()
     if unit.level != ctx.settings.units.levels[-1] and any(h.role == "official" for h in roles):
-        more.append(ctx.menu_button(f"{ACTION}.c.{unit_id}.0", t("📂 Đơn vị trực thuộc")))
-        more.append(ctx.menu_button("dg", t("⚙️ Bản tin tự động")))
-    more.append(ctx.menu_button("menu", t("⬅️ Menu chính")))
+        more.append(b.SummaryUnits(unit_id).button(t("📂 Đơn vị trực thuộc")))
+        more.append(b.Digests().button(t("⚙️ Bản tin tự động")))
     text = t("📊 Tóm tắt: {unit}\nChọn kỳ:", unit=unit.name)
     return [Reply(text, (*rows(buttons, per_row=2), *rows(more)))]
 
@@ -119,6 +106,8 @@ def period_for(code: str, ctx: Context) -> Period:
 async def show(ctx: Context, unit_id: int, code: str) -> list[Reply]:
     """The summary of the unit for the period: text, chart, Excel file."""
     t = ctx.t
+    if code not in PERIODS:
+        raise UserError(_("Nút này không hợp lệ."))
     unit = await _unit(ctx, unit_id)
     roles = await ctx.roles()
     # The queries, the chart and the Excel file first, on the long-read path and in threads, with
@@ -128,6 +117,5 @@ async def show(ctx: Context, unit_id: int, code: str) -> list[Reply]:
                                   now=ctx.clock.now())
         rendered = await render(reads, summary, t=t, files=ctx.files,
                                 households=may_see_households(roles, summary.unit))
-    nav = rows([ctx.menu_button(f"{ACTION}.u.{unit_id}", t("🔁 Chọn kỳ khác")),
-                ctx.menu_button("menu", t("⬅️ Menu chính"))], per_row=2)
+    nav = rows([b.SummaryPeriods(unit_id).button(t("🔁 Chọn kỳ khác")), b.Menu().button(t("☰ Menu"))], per_row=2)
     return await record(ctx.repo, rendered, t=t, files=ctx.files, viewer_id=ctx.person_id, buttons=nav)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from handlers import buttons as b
 from handlers.errors import NotAllowed, UserError
 from handlers.forms import FormDef, FormRegistry
 from handlers.i18n import Translator, _
@@ -92,9 +93,9 @@ def incident_reply(
     for value in report.data.values():  # a map link for the official on duty
         if isinstance(value, dict) and value.get("lat") is not None and value.get("lon") is not None:
             head.append(t("Bản đồ: {link}", link=f"https://www.google.com/maps?q={value['lat']:.5f},{value['lon']:.5f}"))
-    buttons = (
-        (Button(f"m.ack.{report.id}", t("✅ Đã tiếp nhận")), Button(f"m.st.{report.id}.resolved", t("✔️ Đã xử lý"))),
-    )
+    report_id = report.id or 0
+    buttons = ((b.Acknowledge(report_id).button(t("✅ Đã tiếp nhận")),
+                b.SetStatus(report_id, "resolved").button(t("✔️ Đã xử lý"))),)
     photo = _photo_of(report)
     return Reply("\n".join(head), buttons, photo_id=photo)
 
@@ -199,7 +200,9 @@ async def change_status(
                      status=other(STATUS_LABELS[status]), name=person_name, unit=unit, when=other.datetime(now))
     done = t("Đã cập nhật {code}: {status}. Người gửi đã được báo.", code=report.code,
              status=t(STATUS_LABELS[status]))
-    return [Reply(done)], [Delivery(report.reporter_id, Reply(told))]
+    # A returned report can be corrected and sent again from the message itself.
+    fix = ((b.Correct(report.id or 0).button(other("✏️ Sửa báo cáo")),),) if status == "returned" else ()
+    return [Reply(done)], [Delivery(report.reporter_id, Reply(told, fix))]
 
 
 async def already_changed(report: Report, wanted: str, *, repo: Repo, forms: FormRegistry, t: Translator) -> Reply:
@@ -226,7 +229,7 @@ async def already_changed(report: Report, wanted: str, *, repo: Repo, forms: For
                        when=t.datetime(event.at))]
             if event.status == "returned" and event.note:
                 lines.append(t("Lý do: {reason}", reason=event.note))
-    buttons = [*status_buttons(report, t), Button(f"m.rv.{report.id}", t("🔎 Xem báo cáo"))]
+    buttons = [*status_buttons(report, t), b.ViewReport(report.id or 0).button(t("🔎 Xem báo cáo"))]
     return Reply("\n".join(lines), rows(buttons, per_row=2))
 
 
@@ -237,18 +240,23 @@ def may_become(current: str, wanted: str) -> bool:
 
 def status_buttons(report: Report, t: Translator) -> list[Button]:
     """The buttons for what an official may still do with the report (from TRANSITIONS)."""
+    return next_status_buttons(report.id or 0, report.status, t)
+
+
+def next_status_buttons(report_id: int, current: str, t: Translator) -> list[Button]:
+    """The buttons for what an official may do with a report in status `current`."""
     labels = {"received": t("✅ Tiếp nhận"), "in_progress": t("🔧 Đang xử lý"), "resolved": t("✔️ Đã xử lý"),
               "returned": t("↩️ Trả lại")}
-    if report.status in FINISHED:
+    if current in FINISHED:
         labels["in_progress"] = t("🔁 Mở lại")
     buttons = []
-    for status in TRANSITIONS.get(report.status, ()):
+    for status in TRANSITIONS.get(current, ()):
         if status == "received":
-            buttons.append(Button(f"m.ack.{report.id}", labels[status]))
+            buttons.append(b.Acknowledge(report_id).button(labels[status]))
         elif status == "returned":
-            buttons.append(Button(f"m.ret.{report.id}", labels[status]))
+            buttons.append(b.ReturnReport(report_id).button(labels[status]))
         else:
-            buttons.append(Button(f"m.st.{report.id}.{status}", labels[status]))
+            buttons.append(b.SetStatus(report_id, status).button(labels[status]))
     return buttons
 
 

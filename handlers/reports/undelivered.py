@@ -4,12 +4,12 @@ as an escalation does, and the reporter is told it did not get through."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from handlers.buttons import Acknowledge
 from handlers.forms import FormRegistry
 from handlers.i18n import _
 from handlers.messages import Delivery, Reply
@@ -17,8 +17,6 @@ from handlers.reports.reporting import EMERGENCY, Translate, answer_lines, incid
 from models.repos import Repo
 from models.settings import Settings
 from models.tables import Identity
-
-_ACK = re.compile(r"^m\.ack\.(\d+)$")  # the "✅ Đã tiếp nhận" button of an incident alert
 
 NOTE = _("⚠️ Tin khẩn không gửi được tới {name} ({unit}); chuyển tới bạn.")
 TOLD = _("⚠️ Tin khẩn {code} chưa tới được {name}; đã chuyển tới cán bộ {target}.\n{emergency}")
@@ -40,9 +38,9 @@ def incident_of(payload: Sequence[dict[str, Any]]) -> int | None:
     for item in payload:
         for row in item.get("buttons") or []:
             for button in row:
-                found = _ACK.match(str(button.get("id", "")))
-                if found:
-                    return int(found.group(1))
+                found = Acknowledge.unpack(str(button.get("id", "")))  # its "✅ Đã tiếp nhận"
+                if found is not None:
+                    return found.report
     return None
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from handlers import buttons as b
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply, rows
 from handlers.ports import FileStore
@@ -181,5 +182,5 @@ async def _daily(repo: Repo, held: HeldRole, *, now: datetime, t: Translator) ->
         return []
     listed = await q.urgent_list(repo.session, scope, limit=10)
     text = daily_text(t, unit=held.unit.name, total=total, acked=acked, still_open=still_open, listed=listed)
-    buttons = [Button(f"m.rv.{row[0]}", f"🚨 {row[1]}") for row in listed[:6]]
+    buttons = [b.ViewReport(int(row[0])).button(f"🚨 {row[1]}") for row in listed[:6]]
     return [Reply(text, rows(buttons, per_row=3))]

@@ -27,7 +27,7 @@ async def make_invite(app, *, unit: str, role: str, uses: int = 1, days: int | N
 async def test_someone_without_a_role_is_told_how_to_join(app) -> None:
     chat = Chat(app, "stranger")
     answer = await chat.send("/start")
-    assert "Xin chào! Tôi là Tổ trưởng" in answer
+    assert "Xin chào! Tôi là trợ lý ảo «Tổ trưởng»" in answer
     assert "nhập mã mời" in answer and "113" in answer and "115" in answer
     assert chat.labels == []
     assert "nhập mã mời" in await chat.send("tôi muốn báo cáo")
@@ -52,8 +52,9 @@ async def test_wrong_used_up_and_expired_codes_each_get_their_message(app, clock
 async def test_menus_depend_on_the_role(app) -> None:
     leader = Chat(app, "demo-totruong-2")
     await leader.send("/menu")
-    assert leader.labels[:5] == ["🚨 Báo tin khẩn", "🛡️ An ninh trật tự", "🌿 Vệ sinh môi trường, nếp sống văn minh",
-                                 "🤝 Hỗ trợ giảm nghèo", "🗳️ Dân chủ cơ sở và phản ánh"]
+    assert leader.labels == ["🚨 Báo tin khẩn", "🛡️ An ninh trật tự", "🌿 Vệ sinh môi trường, nếp sống văn minh",
+                             "🤝 Hỗ trợ giảm nghèo", "🗳️ Dân chủ cơ sở và phản ánh", "🗓️ Báo cáo tháng", "☰ Thêm…"]
+    await leader.press("☰ Thêm…")
     assert "📜 Báo cáo của tôi" in leader.labels
     resident = Chat(app, "demo-nguoidan")
     await resident.send("/menu")
@@ -61,7 +62,7 @@ async def test_menus_depend_on_the_role(app) -> None:
     assert "❓ Hướng dẫn" in resident.labels
     official = Chat(app, "demo-canbo")
     await official.send("/menu")
-    assert "🚨 Tin khẩn đang mở" in official.labels and "📥 Báo cáo chưa xử lý" in official.labels
+    assert "🆘 Tin khẩn đang mở" in official.labels and "📥 Báo cáo chưa xử lý" in official.labels
     assert "🚨 Báo tin khẩn" not in official.labels
 
 
@@ -93,24 +94,28 @@ async def test_commands_in_the_middle_of_a_form_lose_nothing(app) -> None:
     assert "Bao nhiêu hộ" in await chat.send("40")  # the form went on at the same step
     # An old menu button pressed mid-form asks before dropping the form.
     assert "Bạn đang điền dở" in await chat.press_id("m.my")
-    assert "Đã bỏ biểu mẫu đang điền" in await chat.press("Bỏ, về menu chính")
-    # /huy cancels straight away.
+    assert "Đã hủy, báo cáo chưa được gửi." in await chat.press("Bỏ, về menu chính")
+    # /huy before any answer cancels straight away (with answers it asks: test_conversation_redesign).
     await chat.open_form("Vệ sinh môi trường", GREEN)
     assert "Đã hủy việc đang làm. Không có gì được gửi." in await chat.send("/huy")
     async with app.sessions() as session:
         assert (await session.scalars(select(Report))).all() == []
 
 
-async def test_stop_beats_any_flow_and_start_turns_messages_back_on(app) -> None:
+async def test_stop_is_asked_first_and_start_turns_messages_back_on(app) -> None:
     chat = Chat(app, "demo-totruong-2")
     await chat.send("/menu")
     await chat.open_form("Vệ sinh môi trường", GREEN)
-    assert "Bạn đã dừng nhận mọi tin nhắn" in await chat.send("DỪNG")
+    assert "Tắt thông báo và lời nhắc?" in await chat.send("/stop")
+    assert "Bạn đã tắt thông báo và lời nhắc" in await chat.press("🔕 Tắt")
+    assert "(1/10) Tổ mình ra quân ngày nào?" in chat.text  # the form is still there
     async with app.sessions() as session:
         who = await Repo(session).find_who("sim", "demo-totruong-2")
     assert who.opted_out
+    await chat.send("/huy")
     assert "Bạn sẽ nhận lại thông báo" in await chat.send("bắt đầu")
-    assert "Bạn đã dừng nhận mọi tin nhắn" in await chat.send("/stop")
+    await chat.send("DỪNG")
+    await chat.press("🔕 Tắt")
     assert "Bạn sẽ nhận lại thông báo" in await chat.send("/start")
 
 

@@ -1,0 +1,419 @@
+"""Typed button codecs: every button id is packed and unpacked here, nowhere by hand.
+
+Two kinds of button exist (docs/architecture.md, "Buttons"):
+
+- **menu buttons** work at any time: "m.<prefix>[.<field>…]", e.g. ``ViewReport(report=12)`` packs
+  as "m.rv.12". One small frozen dataclass per kind, its fields named and typed (``int`` or
+  ``str``); ``pack()`` checks Telegram's 64-byte ASCII limit, ``unpack(id)`` returns an instance or
+  None. The wire format is the one the bot always used, so buttons still in people's chats keep
+  working; the route table (handlers/routes.py) maps each codec to its handler.
+- **step buttons** belong to the question being asked now: ``Step(version, action)`` packs as
+  "v<version in base 36>.<action>", so a button from an older message is recognised as stale.
+
+Like aiogram's CallbackData, but without a dependency: the handlers import no transport.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self, get_type_hints
+
+from handlers.messages import Button
+
+MAX_BYTES = 64  # Telegram's callback_data limit
+MENU = "m"
+
+
+class CodecError(ValueError):
+    """A button id that cannot be packed: too long, not ASCII, or a field holding the separator."""
+
+
+def to_base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if number == 0:
+            return out
+
+
+def version_tag(version: int) -> str:
+    """The prefix of a step's button ids: "v" and the state version in base 36 ("v1k")."""
+    return "v" + to_base36(version)
+
+
+def _checked(button_id: str) -> str:
+    if not button_id.isascii() or len(button_id.encode()) > MAX_BYTES:
+        raise CodecError(f"button id must be ASCII of at most {MAX_BYTES} bytes: {button_id!r}")
+    return button_id
+
+
+@dataclass(frozen=True)
+class Code:
+    """A menu button's codec. Subclasses set `prefix` and declare their fields (int or str, the
+    last one may be optional with a default: ids packed before the field existed still parse)."""
+
+    prefix: ClassVar[str] = ""
+    _registry: ClassVar[dict[str, type[Code]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("prefix"):
+            if cls.prefix in Code._registry:
+                raise TypeError(f"two codecs share the prefix {cls.prefix!r}")
+            Code._registry[cls.prefix] = cls
+
+    def pack(self) -> str:
+        parts = [MENU, self.prefix]
+        for item in dataclasses.fields(self):
+            value = str(getattr(self, item.name))
+            if "." in value or not value.isascii():
+                raise CodecError(f"{type(self).__name__}.{item.name} cannot hold {value!r}")
+            parts.append(value)
+        return _checked(".".join(parts))
+
+    def button(self, label: str) -> Button:
+        return Button(self.pack(), label)
+
+    @classmethod
+    def unpack(cls, button_id: str) -> Self | None:
+        """The instance a button id stands for, or None when it is not this codec's (or garbled)."""
+        head = f"{MENU}.{cls.prefix}"
+        if button_id != head and not button_id.startswith(head + "."):
+            return None
+        rest = button_id[len(head) + 1 :]
+        values = rest.split(".") if rest else []
+        fields = dataclasses.fields(cls)
+        hints = get_type_hints(cls)
+        if len(values) > len(fields):
+            return None
+        kwargs: dict[str, Any] = {}
+        for index, item in enumerate(fields):
+            if index >= len(values):
+                if item.default is dataclasses.MISSING:
+                    return None
+                continue
+            raw = values[index]
+            if hints[item.name] is int:
+                if not raw.isdigit() or len(raw) > 12:
+                    return None
+                kwargs[item.name] = int(raw)
+            else:
+                if not raw:
+                    return None
+                kwargs[item.name] = raw
+        return cls(**kwargs)
+
+    @staticmethod
+    def codecs() -> list[type[Code]]:
+        return list(Code._registry.values())
+
+
+def parse(button_id: str) -> Code | None:
+    """The menu code a button id stands for (the longest matching prefix wins), or None."""
+    if not button_id.startswith(MENU + "."):
+        return None
+    head = button_id[len(MENU) + 1 :]
+    for prefix in sorted(Code._registry, key=len, reverse=True):
+        if head == prefix or head.startswith(prefix + "."):
+            return Code._registry[prefix].unpack(button_id)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A step button: the state version it was shown at and the flow's action ("o.3", "send")."""
+
+    version: int
+    action: str
+
+    def pack(self) -> str:
+        return _checked(f"{version_tag(self.version)}.{self.action}")
+
+    @classmethod
+    def unpack(cls, button_id: str) -> tuple[str, str] | None:
+        """(version tag, action) of a step button id, or None when it is not one."""
+        tag, sep, action = button_id.partition(".")
+        if not sep or not tag.startswith("v") or tag == MENU:
+            return None
+        return tag, action
+
+
+def step_action(name: str, *values: object) -> str:
+    """A step button's action with its arguments, "o.3" — the flow reads it back with `action_args`."""
+    parts = [name, *(str(v) for v in values)]
+    return ".".join(parts)
+
+
+def action_args(action: str | None, name: str) -> str | None:
+    """The argument of a step action named `name` ("o.3" → "3"), or None when it is another action."""
+    if action is None:
+        return None
+    head, sep, rest = action.partition(".")
+    return rest if head == name and sep else None
+
+
+# --- Menu buttons, grouped by what they open. Prefixes are the ids people may still have. ---
+
+@dataclass(frozen=True)
+class Menu(Code):
+    prefix = "menu"
+
+
+@dataclass(frozen=True)
+class More(Code):
+    """The second screen of the main menu ("☰ Thêm…")."""
+
+    prefix = "more"
+
+
+@dataclass(frozen=True)
+class Continue(Code):
+    """Go on with the form in progress."""
+
+    prefix = "cont"
+
+
+@dataclass(frozen=True)
+class Leave(Code):
+    """Drop the form in progress (after being asked)."""
+
+    prefix = "leave"
+
+
+@dataclass(frozen=True)
+class Help(Code):
+    prefix = "help"
+
+
+@dataclass(frozen=True)
+class Language(Code):
+    """Choose a language (no field) or switch to one ("m.lang.en")."""
+
+    prefix = "lang"
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class Stop(Code):
+    """Asks whether to turn off notices and reminders."""
+
+    prefix = "stop"
+
+
+@dataclass(frozen=True)
+class StopConfirmed(Code):
+    prefix = "stopok"
+
+
+@dataclass(frozen=True)
+class Resume(Code):
+    """"🔔 Nhận tin lại": notices and reminders back on."""
+
+    prefix = "resume"
+
+
+@dataclass(frozen=True)
+class Task(Code):
+    prefix = "t"
+    key: str
+
+
+@dataclass(frozen=True)
+class OpenForm(Code):
+    prefix = "f"
+    key: str
+
+
+@dataclass(frozen=True)
+class NilReport(Code):
+    """"Nothing happened this month" for a form, in one tap."""
+
+    prefix = "nil"
+    key: str
+
+
+@dataclass(frozen=True)
+class FollowUp(Code):
+    """A campaign's follow-up: the form with the event's day ("20261122") filled in."""
+
+    prefix = "fu"
+    form: str
+    day: str
+
+
+@dataclass(frozen=True)
+class MyReports(Code):
+    prefix = "my"
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class OpenIncidents(Code):
+    prefix = "oi"
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class NewReports(Code):
+    prefix = "nr"
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class ViewReport(Code):
+    prefix = "rv"
+    report: int
+
+
+@dataclass(frozen=True)
+class Acknowledge(Code):
+    prefix = "ack"
+    report: int
+
+
+@dataclass(frozen=True)
+class SetStatus(Code):
+    prefix = "st"
+    report: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ReturnReport(Code):
+    """Asks the official why the report goes back to its sender."""
+
+    prefix = "ret"
+    report: int
+
+
+@dataclass(frozen=True)
+class Correct(Code):
+    prefix = "fix"
+    report: int
+
+
+@dataclass(frozen=True)
+class SummaryStart(Code):
+    prefix = "sum"
+
+
+@dataclass(frozen=True)
+class SummaryUnits(Code):
+    """The unit and, page by page, the units under it."""
+
+    prefix = "sum.c"
+    unit: int
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class SummaryPeriods(Code):
+    prefix = "sum.u"
+    unit: int
+
+
+@dataclass(frozen=True)
+class SummaryShow(Code):
+    prefix = "sum.p"
+    unit: int
+    period: str
+
+
+@dataclass(frozen=True)
+class Digests(Code):
+    """An official's scheduled digests: the list, or one of them toggled."""
+
+    prefix = "dg"
+    toggle: str = ""
+
+
+@dataclass(frozen=True)
+class Campaigns(Code):
+    prefix = "cp"
+
+
+@dataclass(frozen=True)
+class CampaignView(Code):
+    prefix = "cv"
+    campaign: int
+
+
+@dataclass(frozen=True)
+class CampaignToggle(Code):
+    """Pause or resume a campaign."""
+
+    prefix = "cps"
+    campaign: int
+
+
+@dataclass(frozen=True)
+class CampaignEnd(Code):
+    prefix = "cpe"
+    campaign: int
+
+
+@dataclass(frozen=True)
+class CampaignNew(Code):
+    prefix = "cpn"
+
+
+@dataclass(frozen=True)
+class CampaignRetime(Code):
+    prefix = "cpt"
+    campaign: int
+
+
+@dataclass(frozen=True)
+class NewNotice(Code):
+    prefix = "nw"
+
+
+@dataclass(frozen=True)
+class SentNotices(Code):
+    prefix = "ns"
+
+
+@dataclass(frozen=True)
+class NoticeReport(Code):
+    """One notice's delivery report."""
+
+    prefix = "nd"
+    notice: int
+
+
+@dataclass(frozen=True)
+class RecentNotices(Code):
+    prefix = "nt"
+
+
+@dataclass(frozen=True)
+class InviteResidents(Code):
+    prefix = "inv"
+
+
+@dataclass(frozen=True)
+class NewFeedback(Code):
+    prefix = "fb"
+
+
+@dataclass(frozen=True)
+class AnswerFeedback(Code):
+    prefix = "fa"
+    feedback: int
+
+
+@dataclass(frozen=True)
+class PassFeedback(Code):
+    """Pass a resident's feedback to the ward."""
+
+    prefix = "fp"
+    feedback: int
+
+
+@dataclass(frozen=True)
+class CloseFeedback(Code):
+    prefix = "fc"
+    feedback: int

@@ -91,6 +91,10 @@ class Translator:
             return value.strftime("%m/%Y")
         return str(format_date(value, "MMMM y", locale=self.language))
 
+    def day(self, value: date | datetime) -> str:
+        """A day of this year as people write it in a list: "02/12"."""
+        return self.date(value)[:5]
+
     def number(self, value: int | float | Decimal) -> str:
         """1500000 → "1.500.000" in Vietnamese, "1,500,000" in English; 120.5 → "120,5"."""
         if isinstance(value, float) and value.is_integer():

@@ -23,7 +23,7 @@ from typing import Any
 from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
-from handlers.flows import campaign, feedback, menu, monthly, notice, people, review, summary
+from handlers.flows import campaign, feedback, menu, monthly, notice, people, return_reason, review, summary
 from handlers.flows import form as form_flow
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Reply, rows
@@ -212,7 +212,7 @@ ROUTES: tuple[Route, ...] = (
     Route(b.NewReports, _official_list, roles=OFFICIALS),
     Route(b.Acknowledge, _acknowledge, InForm.KEEP, roles=OFFICIALS),
     Route(b.SetStatus, _set_status, InForm.KEEP, roles=OFFICIALS),
-    Route(b.ReturnReport, _outcome(review.ask_reason, "report"), roles=OFFICIALS),
+    Route(b.ReturnReport, _outcome(return_reason.ask_reason, "report"), roles=OFFICIALS),
     # Summaries and digests.
     Route(b.SummaryStart, _outcome(summary.action_start), roles=STAFF),
     Route(b.SummaryUnits, _replies(summary.choose_unit, "unit", "page"), roles=STAFF),
@@ -236,8 +236,8 @@ ROUTES: tuple[Route, ...] = (
     # Feedback.
     Route(b.NewFeedback, _outcome(feedback.start), roles=RESIDENTS),
     Route(b.AnswerFeedback, _outcome(feedback.ask_answer, "feedback"), roles=STAFF),
-    Route(b.PassFeedback, _outcome(feedback.pass_to_ward, "feedback"), InForm.KEEP, roles=STAFF),
-    Route(b.CloseFeedback, _outcome(feedback.close, "feedback"), InForm.KEEP, roles=STAFF),
+    Route(b.PassFeedback, _outcome(feedback.pass_to_ward, "feedback"), roles=STAFF),  # asks for a note
+    Route(b.CloseFeedback, _outcome(feedback.close, "feedback", "sure"), InForm.KEEP, roles=STAFF),
 )
 TABLE: dict[type[b.Code], Route] = {route.codec: route for route in ROUTES}
 

@@ -23,6 +23,7 @@ from handlers.messages import Button
 
 MAX_BYTES = 64  # Telegram's callback_data limit
 MENU = "m"
+_LAYOUTS: dict[type[Code], tuple[tuple[str, bool, bool], ...]] = {}
 
 
 class CodecError(ValueError):
@@ -61,6 +62,8 @@ class Code:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("prefix"):
+            if cls.prefix.count(".") > 1:
+                raise TypeError(f"a codec's prefix has one or two words: {cls.prefix!r}")
             if cls.prefix in Code._registry:
                 raise TypeError(f"two codecs share the prefix {cls.prefix!r}")
             Code._registry[cls.prefix] = cls
@@ -78,6 +81,17 @@ class Code:
         return Button(self.pack(), label)
 
     @classmethod
+    def _layout(cls) -> tuple[tuple[str, bool, bool], ...]:
+        """(name, is an int, has a default) of each field, worked out once per codec."""
+        layout = _LAYOUTS.get(cls)
+        if layout is None:
+            hints = get_type_hints(cls)
+            layout = tuple((item.name, hints[item.name] is int, item.default is not dataclasses.MISSING)
+                           for item in dataclasses.fields(cls))
+            _LAYOUTS[cls] = layout
+        return layout
+
+    @classmethod
     def unpack(cls, button_id: str) -> Self | None:
         """The instance a button id stands for, or None when it is not this codec's (or garbled)."""
         head = f"{MENU}.{cls.prefix}"
@@ -85,25 +99,24 @@ class Code:
             return None
         rest = button_id[len(head) + 1 :]
         values = rest.split(".") if rest else []
-        fields = dataclasses.fields(cls)
-        hints = get_type_hints(cls)
-        if len(values) > len(fields):
+        layout = cls._layout()
+        if len(values) > len(layout):
             return None
         kwargs: dict[str, Any] = {}
-        for index, item in enumerate(fields):
+        for index, (name, is_int, has_default) in enumerate(layout):
             if index >= len(values):
-                if item.default is dataclasses.MISSING:
+                if not has_default:
                     return None
                 continue
             raw = values[index]
-            if hints[item.name] is int:
-                if not raw.isdigit() or len(raw) > 12:
+            if is_int:
+                if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
                     return None
-                kwargs[item.name] = int(raw)
+                kwargs[name] = int(raw)
             else:
                 if not raw:
                     return None
-                kwargs[item.name] = raw
+                kwargs[name] = raw
         return cls(**kwargs)
 
     @staticmethod
@@ -116,10 +129,12 @@ def parse(button_id: str) -> Code | None:
     if not button_id.startswith(MENU + "."):
         return None
     head = button_id[len(MENU) + 1 :]
-    for prefix in sorted(Code._registry, key=len, reverse=True):
-        if head == prefix or head.startswith(prefix + "."):
-            return Code._registry[prefix].unpack(button_id)
-    return None
+    first, _sep, rest = head.partition(".")
+    # A prefix is one word ("rv") or two ("sum.c"): the longer one wins.
+    second = f"{first}.{rest.partition('.')[0]}" if rest else ""
+    codec = Code._registry.get(second) if second else None
+    codec = codec or Code._registry.get(first)
+    return codec.unpack(button_id) if codec is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +321,7 @@ class SummaryUnits(Code):
 
     prefix = "sum.c"
     unit: int
-    page: int = 0
+    page: int
 
 
 @dataclass(frozen=True)
@@ -397,6 +412,19 @@ class InviteResidents(Code):
 @dataclass(frozen=True)
 class NewFeedback(Code):
     prefix = "fb"
+
+
+@dataclass(frozen=True)
+class OpenFeedback(Code):
+    """A leader's list of the group's feedback not yet passed on or closed."""
+
+    prefix = "fo"
+
+
+@dataclass(frozen=True)
+class FeedbackView(Code):
+    prefix = "fv"
+    feedback: int
 
 
 @dataclass(frozen=True)

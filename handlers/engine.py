@@ -191,7 +191,7 @@ class Engine:
 
     async def _dispatch(self, msg: Incoming, state: State, ctx: Context) -> Outcome:
         text = clean(msg.text) if msg.text is not None else None
-        in_flow = state.flow in self.flows
+        in_flow = self._in_flow(state)
         if msg.command == "stop" or (not in_flow and text is not None and is_stop_word(text)):
             # Typed in a form's question, "DỪNG" is an answer; /stop is a command anywhere.
             return await self._route(b.Stop(), state, ctx)
@@ -217,6 +217,11 @@ class Engine:
             return await flow.handle(msg, state, ctx, None)
         return await self._idle(msg, text, state, ctx)
 
+    def _in_flow(self, state: State) -> bool:
+        """True in a flow that a menu entry or command must not drop without asking. The offer to
+        send typed text as feedback is only a question: anything else simply replaces it."""
+        return state.flow in self.flows and state.flow != draft.NAME
+
     def _button_named(self, text: str, state: State) -> str | None:
         """The id of a button just shown whose label the user typed (Zalo, reply keyboards)."""
         folded = fold(text)
@@ -230,7 +235,7 @@ class Engine:
     async def _command(self, msg: Incoming, state: State, ctx: Context) -> Outcome:
         t = ctx.t
         command = (msg.command or "").lower()
-        in_flow = state.flow in self.flows
+        in_flow = self._in_flow(state)
         if command == "start":
             if msg.argument:
                 registered = await register(msg.argument, ctx) or Outcome([])
@@ -254,7 +259,7 @@ class Engine:
         if command in ("lang", "language", "ngonngu"):
             return await self._route(b.Language(msg.argument if msg.argument in LANGUAGES else ""), state, ctx)
         unknown = t("Không có lệnh /{command}. Gõ /help để xem hướng dẫn.", command=command[:30])
-        return Outcome([Reply(unknown), *(await self._show(state, ctx) if in_flow else [])], state)
+        return Outcome([Reply(unknown), *(await self._show(state, ctx) if in_flow else [])], state if in_flow else None)
 
     async def _leave_prompt(self, state: State, ctx: Context, *, cancel: bool = False) -> list[Reply]:
         """Asks whether to go on with the form in progress or drop it."""
@@ -294,7 +299,7 @@ class Engine:
         if route is None:
             raise UserError(_("Nút này không hợp lệ."))
         await route.check(ctx)
-        in_flow = state.flow in self.flows
+        in_flow = self._in_flow(state)
         if in_flow and route.in_form is InForm.IDLE:
             return Outcome(await self._leave_prompt(state, ctx), state)
         outcome = await route.handler(code, ctx)

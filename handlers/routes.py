@@ -235,6 +235,8 @@ ROUTES: tuple[Route, ...] = (
     Route(b.InviteResidents, _replies(people.group_code), InForm.KEEP, roles=LEADERS),
     # Feedback.
     Route(b.NewFeedback, _outcome(feedback.start), roles=RESIDENTS),
+    Route(b.OpenFeedback, _replies(people.open_feedback), InForm.KEEP, roles=LEADERS),
+    Route(b.FeedbackView, _replies(people.feedback_view, "feedback"), InForm.KEEP, roles=STAFF),
     Route(b.AnswerFeedback, _outcome(feedback.ask_answer, "feedback"), roles=STAFF),
     Route(b.PassFeedback, _outcome(feedback.pass_to_ward, "feedback"), roles=STAFF),  # asks for a note
     Route(b.CloseFeedback, _outcome(feedback.close, "feedback", "sure"), InForm.KEEP, roles=STAFF),

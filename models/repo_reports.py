@@ -115,6 +115,12 @@ class ReportQueries:
     async def feedback(self, feedback_id: int) -> Feedback | None:
         return await self.session.get(Feedback, feedback_id)
 
+    async def open_feedback(self, unit_ids: Sequence[int], *, limit: int) -> Sequence[Feedback]:
+        """The groups' feedback not yet passed on or closed, newest first."""
+        return (await self.session.scalars(
+            select(Feedback).where(Feedback.unit_id.in_(unit_ids), Feedback.status.in_(("new", "answered")))
+            .order_by(Feedback.created_at.desc(), Feedback.id.desc()).limit(limit))).all()
+
     async def set_feedback_status(
         self, feedback: Feedback, *, status: str, expected: str, person_id: int, at: datetime, **values: Any
     ) -> bool:

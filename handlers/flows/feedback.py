@@ -99,7 +99,7 @@ async def _read_collect(answer: Answer, state: State, ctx: Context) -> str | Out
     return Step.COLLECT
 
 
-def _leader_message(feedback: Feedback, resident: str, group: str, t: Translator) -> Reply:
+def leader_message(feedback: Feedback, resident: str, group: str, t: Translator) -> Reply:
     lines = [t("💬 Phản ánh của {name} — {group}", name=resident, group=group)]
     if feedback.text:
         lines += ["", feedback.text]
@@ -127,11 +127,16 @@ async def _submit(state: State, ctx: Context) -> Outcome:
         assert unit is not None
         ward = await reporting.ward_of(ctx.repo, unit)
         leaders = await reporting.recipients(ctx.repo, ward.id or 0)
-    deliveries = [Delivery(person_id, _leader_message(feedback, ctx.who.name, held.unit.name, ctx.translate(lang)))
+    deliveries = [Delivery(person_id, leader_message(feedback, ctx.who.name, held.unit.name, ctx.translate(lang)))
                   for person_id, _name, lang in leaders]
     done = t("✅ Đã gửi phản ánh {title} tới tổ trưởng. Bạn sẽ được báo khi có phản hồi. (Mã {code})",
              title=title(feedback, t), code=feedback.code)
-    return Outcome([Reply(done)], None, deliveries)
+    return Outcome([Reply(done)], None, deliveries, next_steps=[_others(ctx)])
+
+
+async def load_for_leader(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:
+    """The feedback and its group, if this leader (or an official above) may handle it."""
+    return await _load(ctx, feedback_id)
 
 
 async def _load(ctx: Context, feedback_id: int) -> tuple[Feedback, Unit]:
@@ -204,7 +209,7 @@ async def _read_answer(answer: Answer, state: State, ctx: Context) -> str | Outc
                  role=other(await _role_name(ctx, feedback)), title=title(feedback, other), answer=answer.text)
     resident = await ctx.repo.person_name(feedback.resident_id)
     return Outcome([Reply(t("Đã gửi câu trả lời cho {name}.", name=resident))], None,
-                   [Delivery(feedback.resident_id, Reply(told))])
+                   [Delivery(feedback.resident_id, Reply(told))], next_steps=[_others(ctx)])
 
 
 async def pass_to_ward(ctx: Context, feedback_id: int) -> Outcome:
@@ -280,7 +285,7 @@ async def _pass(ctx: Context, feedback_id: int, note: str) -> Outcome:
         deliveries.append(Delivery(person_id, Reply("\n".join(lines), ((view,),))))
     done = ctx.t("Đã chuyển phản ánh {title} lên {ward}. Mã báo cáo: {report}.", title=title(feedback, ctx.t),
                  ward=ward.name, report=report.code)
-    return Outcome([Reply(done)], None, deliveries)
+    return Outcome([Reply(done)], None, deliveries, next_steps=[_others(ctx)])
 
 
 async def close(ctx: Context, feedback_id: int, sure: int = 0) -> Outcome:
@@ -300,7 +305,12 @@ async def close(ctx: Context, feedback_id: int, sure: int = 0) -> Outcome:
     told = other("✔️ Phản ánh {title} của bạn đã được {role} ghi nhận và đóng.",
                  role=other(await _role_name(ctx, feedback)), title=title(feedback, other))
     return Outcome([Reply(t("Đã đóng phản ánh {title}.", title=title(feedback, t)))], None,
-                   [Delivery(feedback.resident_id, Reply(told))])
+                   [Delivery(feedback.resident_id, Reply(told))], next_steps=[_others(ctx)])
+
+
+def _others(ctx: Context) -> Button:
+    """The next step after handling one feedback: the others still waiting."""
+    return b.OpenFeedback().button(ctx.t("📨 Xem phản ánh khác"))
 
 
 WIZARD = Wizard(NAME, [WizardStep(Step.COLLECT, _ask_collect, _read_collect)],

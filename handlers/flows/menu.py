@@ -44,7 +44,8 @@ def _entries(ctx: Context, names: set[str]) -> tuple[list[Button], list[Button]]
     main: list[Button] = []
     rest: list[Button] = []
     if leader:
-        rest += [b.MyReports().button(t("📜 Báo cáo của tôi")), b.InviteResidents().button(t("👥 Mời người dân"))]
+        rest += [b.MyReports().button(t("📜 Báo cáo của tôi")), b.OpenFeedback().button(t("📨 Phản ánh của người dân")),
+                 b.InviteResidents().button(t("👥 Mời người dân"))]
     if "official" in names:
         main += [b.OpenIncidents().button(t("🆘 Tin khẩn đang mở")),
                  b.NewReports().button(t("📥 Báo cáo chưa xử lý"))]

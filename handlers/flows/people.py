@@ -7,6 +7,8 @@ from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context
 from handlers.delivery import notices
 from handlers.errors import NotAllowed, UserError
+from handlers.flows import feedback
+from handlers.flows.review import _short as short
 from handlers.i18n import _
 from handlers.messages import Reply, rows
 from handlers.text import shorten
@@ -40,8 +42,9 @@ async def group_code(ctx: Context) -> list[Reply]:
     if held is None:
         raise NotAllowed(_("Chức năng này chỉ dành cho tổ trưởng, tổ phó."))
     invite = await ctx.repo.group_invite(held.unit.id, created_by=ctx.person_id)
-    text = t("👥 Mã để người dân tham gia {group}: {code}\n\nNgười dân nhắn mã này cho bot (hoặc gõ "
-             "/start {code}). Mã dùng được nhiều lần, không hết hạn.", group=held.unit.name, code=invite.code)
+    text = t("👥 Mã để người dân tham gia {group}: {code}\n\nNgười dân mở Zalo/Telegram, tìm «Tổ trưởng» rồi "
+             "nhắn mã này (hoặc gõ /start {code}). Mã dùng được nhiều lần, không hết hạn.",
+             group=held.unit.name, code=invite.code)
     return [Reply(text)]
 
 
@@ -73,6 +76,27 @@ async def notice_report(ctx: Context, notice_id: int) -> list[Reply]:
             or any(h.role == "official" and h.covers(notice.unit_path) for h in roles)):
         raise NotAllowed(_("Thông báo này không thuộc địa bàn của bạn."))
     return [Reply(await notices.delivery_report(ctx.repo, notice, ctx.t))]
+
+
+async def open_feedback(ctx: Context) -> list[Reply]:
+    """The group's feedback still waiting for the leader (not passed on or closed), newest first."""
+    t = ctx.t
+    units = [held.unit.id or 0 for held in await ctx.leader_roles()]
+    if not units:
+        raise NotAllowed(_("Chức năng này chỉ dành cho tổ trưởng, tổ phó."))
+    found = await ctx.repo.open_feedback(units, limit=10)
+    if not found:
+        return [Reply(t("Không có phản ánh nào đang chờ xử lý."))]
+    buttons = [b.FeedbackView(f.id or 0).button(f"{short(f.text or t('(ảnh)'), 40)} · {t.date(f.created_at)}")
+               for f in found]
+    return [Reply(t("📨 Phản ánh đang chờ xử lý. Bấm để xem:"), rows(buttons))]
+
+
+async def feedback_view(ctx: Context, feedback_id: int) -> list[Reply]:
+    """One feedback as the leader received it, with its buttons (answer, pass on, close)."""
+    item, unit = await feedback.load_for_leader(ctx, feedback_id)
+    resident = await ctx.repo.person_name(item.resident_id) or "?"
+    return [feedback.leader_message(item, resident, unit.name, ctx.t)]
 
 
 DIGEST_LABELS = {

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from handlers import buttons as b
 from handlers.context import Context, Outcome, State
 from handlers.errors import NotAllowed, UserError
 from handlers.flows.review import set_status
 from handlers.flows.wizard import Answer, Wizard, cancel_button
 from handlers.flows.wizard import Step as WizardStep
 from handlers.i18n import _
-from handlers.messages import Reply, rows
+from handlers.messages import Button, Reply, rows
 from handlers.reports import reporting
 
 NAME = "reason"
@@ -46,4 +47,9 @@ async def _read(answer: Answer, state: State, ctx: Context) -> Outcome:
     return await set_status(ctx, int(state.data["report"]), "returned", note=answer.text)
 
 
-WIZARD = Wizard(NAME, [WizardStep(Step.ASK, _ask, _read)], cancelled=_("Đã hủy, báo cáo giữ nguyên trạng thái."))
+def _view(state: State, ctx: Context) -> list[Button]:
+    return [b.ViewReport(int(state.data["report"])).button(ctx.t("🔎 Xem báo cáo"))]
+
+
+WIZARD = Wizard(NAME, [WizardStep(Step.ASK, _ask, _read)], cancelled=_("Đã hủy, báo cáo giữ nguyên trạng thái."),
+                after_cancel=_view)

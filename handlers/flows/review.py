@@ -131,7 +131,7 @@ async def view(ctx: Context, report_id: int) -> list[Reply]:
         lines.append(t("Nội dung chi tiết về hộ gia đình chỉ tổ trưởng và cán bộ phụ trách xã hội được xem."))
     history = await ctx.repo.events(report.id or 0)
     if history:
-        lines += ["", t("Diễn biến:")]
+        lines += ["", t("Quá trình xử lý:")]
         for event, name in history:
             label = t(STATUS_LABELS.get(event.status, event.status))
             extra = f" — {name}" if name else (f" — {event.note}" if event.status == "escalated" and event.note else "")

@@ -39,7 +39,7 @@ async def start(ctx: Context) -> list[Reply]:
     if len(officials) == 1:
         return await choose_unit(ctx, officials[0].unit.id, 0)
     if officials:
-        buttons = [b.SummaryUnits(held.unit.id or 0).button(held.unit.name) for held in officials]
+        buttons = [b.SummaryUnits(held.unit.id or 0, 0).button(held.unit.name) for held in officials]
         return [Reply(ctx.t("📊 Tóm tắt — chọn đơn vị:"), rows(buttons))]
     leaders = [held for held in roles if held.role in LEADER_ROLES]
     if leaders:
@@ -89,7 +89,7 @@ async def choose_period(ctx: Context, unit_id: int) -> list[Reply]:
     more: list[Button] = []
     roles = await ctx.roles()
     if unit.level != ctx.settings.units.levels[-1] and any(h.role == "official" for h in roles):
-        more.append(b.SummaryUnits(unit_id).button(t("📂 Đơn vị trực thuộc")))
+        more.append(b.SummaryUnits(unit_id, 0).button(t("📂 Đơn vị trực thuộc")))
         more.append(b.Digests().button(t("⚙️ Bản tin tự động")))
     text = t("📊 Tóm tắt: {unit}\nChọn kỳ:", unit=unit.name)
     return [Reply(text, (*rows(buttons, per_row=2), *rows(more)))]

@@ -77,6 +77,8 @@ class Wizard:
     # True when cancelling would lose something typed: the runner asks first.
     progress: Callable[[State], bool] = never
     renamed: Mapping[str, str] = field(default_factory=dict)
+    # The next steps offered once cancelled (the report the official was returning…).
+    after_cancel: Callable[[State, Context], list[Button]] | None = None
     _table: dict[str, Step] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,7 +106,8 @@ class Wizard:
             buttons = [ctx.button(DROP, t("🗑 Hủy, bỏ câu trả lời")), ctx.button(KEEP, t("▶️ Tiếp tục"))]
             return Outcome([Reply(question, rows(buttons, per_row=2))], state)
         if action in (CANCEL, DROP):
-            return Outcome([Reply(t(self.cancelled))], None)
+            steps = self.after_cancel(state, ctx) if self.after_cancel else []
+            return Outcome([Reply(t(self.cancelled))], None, next_steps=steps)
         if action == KEEP:
             return Outcome(await self.show(state, ctx), state)
         step = self.step(state.step)

@@ -160,3 +160,34 @@ async def test_a_complaint_typed_outside_a_form_becomes_feedback(app) -> None:
     async with app.sessions() as session:
         texts = [f.text for f in (await session.scalars(select(Feedback).order_by(Feedback.id))).all()]
     assert texts == [complaint, "Đèn đường kiệt 45 tắt từ tối qua"]
+
+
+async def test_the_offer_to_send_typed_text_gives_way_to_anything_else(app) -> None:
+    resident = Chat(app, "demo-nguoidan")
+    await resident.send("Rác đổ ở đầu kiệt 45 mấy hôm nay")
+    assert "như một phản ánh?" in resident.text
+    assert "Hướng dẫn sử dụng" in await resident.send("/help")  # no "Bạn đang làm dở…"
+    await resident.send("Rác đổ ở đầu kiệt 45 mấy hôm nay")
+    answer = await resident.press_id("m.nt")
+    assert "Bạn đang làm dở" not in answer and resident.labels[-1] == "☰ Menu"
+    await resident.send("Rác đổ ở đầu kiệt 45 mấy hôm nay")
+    assert "Không có lệnh /abc" in await resident.send("/abc") and resident.labels == ["☰ Menu"]
+
+
+async def test_after_answering_feedback_the_leader_sees_the_others_waiting(app) -> None:
+    resident = Chat(app, "demo-nguoidan")
+    for text in ("Đèn đường kiệt 45 tắt từ tối qua", "Rác đổ ở đầu kiệt 12 ba ngày nay"):
+        await resident.send(text)
+        await resident.press("✅ Gửi")
+    leader = Chat(app, "demo-topho")  # deputy of Thạch Thang 3
+    await leader.send("/menu")
+    listing = await leader.press("📨 Phản ánh của người dân")
+    assert "Phản ánh đang chờ xử lý" in listing
+    assert [label.split(" · ")[0] for label in leader.labels[:2]] == ["Rác đổ ở đầu kiệt 12 ba ngày nay",
+                                                                      "Đèn đường kiệt 45 tắt từ tối qua"]
+    assert "Đèn đường kiệt 45" in await leader.press("Đèn đường")
+    await leader.press("✍️ Trả lời")
+    assert "Đã gửi câu trả lời cho người dân." in await leader.send("Tổ đã báo điện lực, mai sửa.")
+    assert last_row(leader) == ["📨 Xem phản ánh khác", "☰ Menu"]
+    await leader.press("📨 Xem phản ánh khác")
+    assert "Rác đổ ở đầu kiệt 12" in " ".join(leader.labels)

@@ -125,7 +125,8 @@ async def test_quiet_hours_hold_a_notice_until_morning_unless_urgent(app, clock)
 
 async def test_a_scheduled_notice_and_an_opted_out_resident(app, clock) -> None:
     residents = await join_residents(app, 2, await group_code(app))
-    assert "Bạn đã dừng nhận mọi tin nhắn" in await residents[1].send("DỪNG")
+    assert "Tắt thông báo và lời nhắc?" in await residents[1].send("DỪNG")
+    assert "Bạn đã tắt thông báo và lời nhắc." in await residents[1].press("🔕 Tắt")
     leader = Chat(app, "demo-topho")
     await leader.press_id("m.nw")
     await leader.send("Chủ nhật này ra quân dọn vệ sinh kiệt 42.")

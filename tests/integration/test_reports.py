@@ -149,7 +149,7 @@ async def test_statuses_history_and_a_correction(app, clock) -> None:
     assert "📜 Báo cáo của bạn (trang 1)" in mine
     details = await leader.press(code)
     assert "Trạng thái: Trả lại" in details and "Lý do trả lại: Thiếu ảnh trước và sau khi dọn" in details
-    assert "Diễn biến:" in details and "Đang xử lý — Anh Phạm Minh Tuấn" in details
+    assert "Quá trình xử lý:" in details and "Đang xử lý — Anh Phạm Minh Tuấn" in details
     assert f"Bạn đang sửa báo cáo {code}" in await leader.press("Sửa báo cáo")
     await leader.press("Sửa một câu")
     await leader.press("Ảnh sau khi dọn")
@@ -187,7 +187,8 @@ async def test_who_may_see_and_change_what(app) -> None:
     assert "Bạn không có quyền xem báo cáo này." in await resident.press_id(f"m.rv.{rid}")
     other_leader = Chat(app, "demo-totruong-2")  # Xuân Hà 9, Phường Thanh Khê
     assert "Bạn không có quyền xem báo cáo này." in await other_leader.press_id(f"m.rv.{rid}")
-    assert "Báo cáo này không thuộc địa bàn của bạn." in await other_leader.press_id(f"m.ack.{rid}")
+    # Not an official: the route table refuses before anything runs.
+    assert "Chức năng này không dành cho tài khoản của bạn." in await other_leader.press_id(f"m.ack.{rid}")
     deputy = Chat(app, "demo-topho")  # deputy of the same group: may read, not act
     assert f"Mã: {code}" in await deputy.press_id(f"m.rv.{rid}")
     assert "✅ Tiếp nhận" not in deputy.labels

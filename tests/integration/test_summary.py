@@ -318,13 +318,13 @@ async def test_an_official_picks_a_unit_and_a_period_and_gets_text_chart_and_exc
     choose = await official.press("Phường Hải Châu (toàn địa bàn)")
     assert choose == "📊 Tóm tắt: Phường Hải Châu\nChọn kỳ:"
     assert official.labels == ["Hôm nay", "Tuần này", "Tháng này", "Tháng trước", "Quý này", "Năm nay",
-                               "📂 Đơn vị trực thuộc", "⚙️ Bản tin tự động", "⬅️ Menu chính"]
+                               "📂 Đơn vị trực thuộc", "⚙️ Bản tin tự động", "☰ Menu"]
     await official.press("Tháng này")
     text, photo, document = official.replies
     assert text.text == EXPECTED
     assert photo.photo_id and "Biểu đồ: Phường Hải Châu, Tháng 11/2026" in photo.text
     assert document.document_id and "tom-tat_HC_2026-11.xlsx" in document.text
-    assert [b.label for b in document.flat_buttons] == ["🔁 Chọn kỳ khác", "⬅️ Menu chính"]
+    assert [b.label for b in document.flat_buttons] == ["🔁 Chọn kỳ khác", "☰ Menu"]
     async with app.sessions() as session:
         stored = await session.get(Attachment, document.document_id)
         chart = await session.get(Attachment, photo.photo_id)
@@ -429,7 +429,7 @@ async def test_the_units_under_a_ward_come_page_by_page(app) -> None:
     await city.press("Phường Sơn Trà")
     await city.press("Đơn vị trực thuộc")
     assert city.labels[0] == "📍 Phường Sơn Trà (toàn địa bàn)" and len(city.labels) == 1 + 8 + 2
-    assert city.labels[-2:] == ["Trang sau ▶️", "⬅️ Menu chính"]
+    assert city.labels[-2:] == ["Trang sau ▶️", "☰ Menu"]
     second = await city.press("Trang sau")
     assert "(trang 2)" in second and "◀️ Trang trước" in city.labels
     assert len([label for label in city.labels if label.startswith("Tổ dân phố")]) == 13 - 8

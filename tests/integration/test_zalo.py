@@ -134,7 +134,7 @@ async def test_leader_registers_and_files_the_sample_form_with_numbers(
         assert "nhập mã mời" in await hung.say("Xin chào")
         menu = await hung.say("/start HUNG05")
         assert "Đăng ký thành công! Bạn là tổ trưởng của Tổ dân phố Thạch Thang 3" in menu
-        assert "\n\n1. " in menu and number_of(menu, "❓ Hướng dẫn")  # the menu, numbered
+        assert "\n\n1. " in menu and number_of(menu, "☰ Thêm…")  # the menu, numbered
         assert "👉 Trả lời bằng số (ví dụ: 1), hoặc gõ tên mục." in menu
 
         date = await hung.say(number_of(menu, "🌿 Vệ sinh môi trường"))
@@ -195,8 +195,10 @@ async def test_resident_opts_out_with_dung(database_url: str, tmp_path: Path, fa
     async with running(zalo_settings(database_url, tmp_path, fake), clock) as app:
         lan = ZaloUser(app, fake, "a1b2c3d4e5f60718293a", "Chị Lan")
         assert "Bạn là người dân của Tổ dân phố Thạch Thang 3" in await lan.say("TT3DAN")
-        stopped = await lan.say("DỪNG")
-        assert "Bạn đã dừng nhận mọi tin nhắn từ Tổ trưởng. Khi muốn nhận lại, gõ BẮT ĐẦU." in stopped
+        asked = await lan.say("DỪNG")
+        assert "Tắt thông báo và lời nhắc?" in asked
+        stopped = await lan.say(number_of(asked, "🔕 Tắt"))
+        assert "Bạn đã tắt thông báo và lời nhắc." in stopped and "gõ BẮT ĐẦU" in stopped
         async with app.sessions() as session:
             person = (await session.scalars(
                 select(Person).join(Identity, Identity.person_id == Person.id)
@@ -317,7 +319,7 @@ async def test_numbers_survive_a_restart_and_follow_deliveries(database_url: str
     fake.delivered = 0  # counted again for the new process
     async with running(settings, clock) as app:  # a new process: nothing in memory
         hung = ZaloUser(app, fake, "6ede9afa66b88fe6d6a9", "Ông Hùng")
-        assert "Hướng dẫn sử dụng" in await hung.say(number_of(menu, "❓ Hướng dẫn"))
+        assert "Các mục khác:" in await hung.say(number_of(menu, "☰ Thêm…"))
         # A message from someone else (a delivery) with its own list: its numbers win next.
         notice = Reply("📢 Thông báo của phường", rows([Button("m.help", "❓ Hướng dẫn")]))
         await app.channels["zalo"].send(hung.user_id, [notice])

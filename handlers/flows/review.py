@@ -26,14 +26,14 @@ def _short(text: str, limit: int = 64) -> str:
 
 
 def _line(ctx: Context, report: Report, unit: Unit | None = None) -> str:
-    """A report in a list, the thing first: "🚨 Báo tin khẩn 02/12 · nước sông dâng… · Đang xử lý"
+    """A report in a list, the thing first: "🚨 Báo tin khẩn 02/12 · Đang xử lý · nước sông dâng…"
     (and the group, for an official); no code."""
     t = ctx.t
     status = t(STATUS_LABELS.get(report.status, report.status))
     urgent = "🚨 " if report.urgent else ""
     title = title_of(ctx.forms, t, report.form_key)
     words = reporting.first_words(ctx.forms.get(report.form_key), report.data, t, limit=24)
-    parts = [f"{urgent}{title} {t.day(report.created_at)}", *([words] if words else []), status]
+    parts = [f"{urgent}{title} {t.day(report.created_at)}", status, *([words] if words else [])]
     if unit:
         parts.append(unit.name)
     return " · ".join(parts)

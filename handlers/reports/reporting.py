@@ -77,17 +77,18 @@ def title_of(forms: FormRegistry, t: Translator, form_key: str) -> str:
 
 def first_words(form: FormDef | None, data: dict[str, Any], t: Translator, limit: int = 30) -> str:
     """What the report is about, in a few words: its first text answer cut at a word ("nước sông
-    dâng…"), else its first choice ("Cháy, nổ"); "" when it has neither."""
-    if form is None:
+    dâng…"), else the answer to its first question when that is a choice ("Cháy, nổ"); "" when
+    it has neither."""
+    if form is None or not form.fields:
         return ""
-    chosen = ""
     for field in form.fields:
         value = data.get(field.key)
         if field.type == "text" and isinstance(value, str) and value.strip():
             return shorten(value, limit)
-        if field.type == "choice" and not chosen and value is not None:
-            chosen = next((t(o.label) for o in field.options if o.id == value), "")
-    return shorten(chosen, limit) if chosen else ""
+    first = form.fields[0]
+    chosen = next((t(o.label) for o in first.options if o.id == data.get(first.key)), "") \
+        if first.type == "choice" else ""
+    return shorten(chosen, limit)
 
 
 def lower_first(text: str) -> str:

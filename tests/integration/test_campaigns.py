@@ -138,7 +138,7 @@ async def test_the_follow_up_opens_the_form_with_the_date(app, clock) -> None:
                                "Bấm «Báo cáo ngay» để gửi kết quả.")
     deputy = Chat(app, "demo-topho")
     opened = await deputy.press_id(message["buttons"][0][0]["id"])
-    assert "(2/10) Có bao nhiêu người tham gia?" in opened  # the date is already there
+    assert "Câu 2. Có bao nhiêu người tham gia?" in opened  # the date is already there
     assert "Tổ mình ra quân ngày nào?" in await deputy.press("Quay lại")
     await deputy.press("Hôm nay")
     for answer in ("30", "12"):

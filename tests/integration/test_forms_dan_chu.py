@@ -81,7 +81,7 @@ async def test_a_meeting_without_a_photo(app) -> None:
 async def test_feedback_not_yet_passed_to_the_ward(app) -> None:
     chat = await open_form(app, "Phản ánh, kiến nghị")
     assert "📝 Phản ánh, kiến nghị của người dân" in chat.text
-    assert "(1/6) Người dân phản ánh về việc gì?" in chat.text
+    assert "Câu 1. Người dân phản ánh về việc gì?" in chat.text
     assert "Người dân phản ánh, kiến nghị điều gì?" in await chat.press("Đường sá, hạ tầng")
     assert "Không cần ghi tên người phản ánh." in chat.text
     assert "Câu này cần một đoạn chữ, không phải ảnh." in await chat.photo(PNG)

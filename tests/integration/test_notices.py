@@ -152,21 +152,33 @@ async def test_feedback_goes_to_the_leader_who_answers_passes_or_closes(app, clo
     await resident.send("Đèn đường kiệt 15 Lê Duẩn hỏng một tuần nay.")
     assert "Đã có: nội dung, ảnh." in await resident.photo(PNG)
     done = await resident.press("Gửi phản ánh")
-    code = done.split("phản ánh ")[1].split(".")[0]
+    assert f"✅ Đã gửi phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» tới tổ trưởng." in done  # named by its first words
+    code = done.split("(Mã ")[1].split(")")[0]
     alert = (await inbox(app, "demo-topho"))[-1]
-    assert f"💬 PHẢN ÁNH {code} từ Chị Lê Thị Lan — Tổ dân phố Thạch Thang 3" in alert["text"]
+    assert "💬 Phản ánh của Chị Lê Thị Lan — Tổ dân phố Thạch Thang 3" in alert["text"]
+    assert f"Mã phản ánh: {code}" in alert["text"]
     assert alert["photo_url"]
     deputy = Chat(app, "demo-topho")
     reply_id = next(b["id"] for row in alert["buttons"] for b in row if "Trả lời" in b["label"])
-    assert f"Gõ câu trả lời cho phản ánh {code}" in await deputy.press_id(reply_id)
-    await deputy.send("Đã báo điện lực, mai thay bóng.")
+    assert "Gõ câu trả lời cho phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…»" in await deputy.press_id(reply_id)
+    assert "Đã gửi câu trả lời cho Chị Lê Thị Lan." in await deputy.send("Đã báo điện lực, mai thay bóng.")
     told = (await inbox(app, "demo-nguoidan"))[-1]["text"]
-    assert f"💬 Tổ trưởng Ông Hồ Văn Sáu trả lời phản ánh {code}:\nĐã báo điện lực, mai thay bóng." == told
-    # Pass it to the ward: it becomes a feedback report the official sees.
+    assert ("💬 Ông Hồ Văn Sáu (tổ phó) trả lời phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» của bạn:\n"
+            "Đã báo điện lực, mai thay bóng.") == told
+    # Pass it to the ward: asked first, with an optional note that reaches the ward's official.
     pass_id = next(b["id"] for row in alert["buttons"] for b in row if "Chuyển lên phường" in b["label"])
-    passed = await deputy.press_id(pass_id)
-    assert f"Đã chuyển phản ánh {code} lên Phường Hải Châu" in passed
-    assert "đã được tổ trưởng chuyển lên Phường Hải Châu" in (await inbox(app, "demo-nguoidan"))[-1]["text"]
+    asked = await deputy.press_id(pass_id)
+    assert "Chuyển phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» lên Phường Hải Châu? Người dân sẽ được báo." in asked
+    assert "Có thể gõ thêm ghi chú cho cán bộ phường (không bắt buộc)." in asked
+    assert "Ghi chú cho cán bộ phường: Cột đèn số 7, đã báo điện lực hai lần." in await deputy.send(
+        "Cột đèn số 7, đã báo điện lực hai lần.")
+    passed = await deputy.press("📤 Chuyển lên phường")
+    assert "Đã chuyển phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» lên Phường Hải Châu. Mã báo cáo:" in passed
+    assert "của bạn đã được tổ phó chuyển lên Phường Hải Châu" in (await inbox(app, "demo-nguoidan"))[-1]["text"]
+    to_ward = (await inbox(app, "demo-canbo"))[-1]
+    assert "📤 Ông Hồ Văn Sáu (Tổ dân phố Thạch Thang 3) chuyển lên phường phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…»" in to_ward["text"]
+    assert "Ghi chú của tổ: Cột đèn số 7, đã báo điện lực hai lần." in to_ward["text"]
+    assert [b["label"] for row in to_ward["buttons"] for b in row] == ["🔎 Xem báo cáo"]
     assert "đã được xử lý" in await deputy.press_id(pass_id)  # pressed again
     official = Chat(app, "demo-canbo")
     await official.press_id("m.nr.0")

@@ -152,7 +152,8 @@ async def test_feedback_goes_to_the_leader_who_answers_passes_or_closes(app, clo
     await resident.send("Đèn đường kiệt 15 Lê Duẩn hỏng một tuần nay.")
     assert "Đã có: nội dung, ảnh." in await resident.photo(PNG)
     done = await resident.press("Gửi phản ánh")
-    assert f"✅ Đã gửi phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» tới tổ trưởng." in done  # named by its first words
+    # Named by its first words.
+    assert "✅ Đã gửi phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» tới tổ trưởng." in done
     code = done.split("(Mã ")[1].split(")")[0]
     alert = (await inbox(app, "demo-topho"))[-1]
     assert "💬 Phản ánh của Chị Lê Thị Lan — Tổ dân phố Thạch Thang 3" in alert["text"]

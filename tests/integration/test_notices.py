@@ -16,6 +16,7 @@ from tests import images
 from tests.helpers import Chat
 
 PNG = images.png(color=(30, 120, 200, 128))  # a real image: photos are decoded
+LAMP = "«Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…»"  # the feedback named by its first words
 
 
 async def inbox(app, user: str) -> list[dict]:
@@ -153,7 +154,7 @@ async def test_feedback_goes_to_the_leader_who_answers_passes_or_closes(app, clo
     assert "Đã có: nội dung, ảnh." in await resident.photo(PNG)
     done = await resident.press("Gửi phản ánh")
     # Named by its first words.
-    assert "✅ Đã gửi phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» tới tổ trưởng." in done
+    assert f"✅ Đã gửi phản ánh {LAMP} tới tổ trưởng." in done
     code = done.split("(Mã ")[1].split(")")[0]
     alert = (await inbox(app, "demo-topho"))[-1]
     assert "💬 Phản ánh của Chị Lê Thị Lan — Tổ dân phố Thạch Thang 3" in alert["text"]
@@ -161,23 +162,23 @@ async def test_feedback_goes_to_the_leader_who_answers_passes_or_closes(app, clo
     assert alert["photo_url"]
     deputy = Chat(app, "demo-topho")
     reply_id = next(b["id"] for row in alert["buttons"] for b in row if "Trả lời" in b["label"])
-    assert "Gõ câu trả lời cho phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…»" in await deputy.press_id(reply_id)
+    assert f"Gõ câu trả lời cho phản ánh {LAMP}" in await deputy.press_id(reply_id)
     assert "Đã gửi câu trả lời cho Chị Lê Thị Lan." in await deputy.send("Đã báo điện lực, mai thay bóng.")
     told = (await inbox(app, "demo-nguoidan"))[-1]["text"]
-    assert ("💬 Ông Hồ Văn Sáu (tổ phó) trả lời phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» của bạn:\n"
+    assert (f"💬 Ông Hồ Văn Sáu (tổ phó) trả lời phản ánh {LAMP} của bạn:\n"
             "Đã báo điện lực, mai thay bóng.") == told
     # Pass it to the ward: asked first, with an optional note that reaches the ward's official.
     pass_id = next(b["id"] for row in alert["buttons"] for b in row if "Chuyển lên phường" in b["label"])
     asked = await deputy.press_id(pass_id)
-    assert "Chuyển phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» lên Phường Hải Châu? Người dân sẽ được báo." in asked
+    assert f"Chuyển phản ánh {LAMP} lên Phường Hải Châu? Người dân sẽ được báo." in asked
     assert "Có thể gõ thêm ghi chú cho cán bộ phường (không bắt buộc)." in asked
     assert "Ghi chú cho cán bộ phường: Cột đèn số 7, đã báo điện lực hai lần." in await deputy.send(
         "Cột đèn số 7, đã báo điện lực hai lần.")
     passed = await deputy.press("📤 Chuyển lên phường")
-    assert "Đã chuyển phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…» lên Phường Hải Châu. Mã báo cáo:" in passed
+    assert f"Đã chuyển phản ánh {LAMP} lên Phường Hải Châu. Mã báo cáo:" in passed
     assert "của bạn đã được tổ phó chuyển lên Phường Hải Châu" in (await inbox(app, "demo-nguoidan"))[-1]["text"]
     to_ward = (await inbox(app, "demo-canbo"))[-1]
-    assert "📤 Ông Hồ Văn Sáu (Tổ dân phố Thạch Thang 3) chuyển lên phường phản ánh «Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…»" in to_ward["text"]
+    assert f"📤 Ông Hồ Văn Sáu (Tổ dân phố Thạch Thang 3) chuyển lên phường phản ánh {LAMP}" in to_ward["text"]
     assert "Ghi chú của tổ: Cột đèn số 7, đã báo điện lực hai lần." in to_ward["text"]
     assert [b["label"] for row in to_ward["buttons"] for b in row] == ["🔎 Xem báo cáo"]
     assert "đã được xử lý" in await deputy.press_id(pass_id)  # pressed again

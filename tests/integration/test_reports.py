@@ -14,6 +14,7 @@ from tests.integration.test_conversation import make_invite
 
 PNG = images.png(color=(130, 120, 200, 128))  # a real image: photos are decoded
 GREEN = "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp"
+URGENT = "«Báo tin khẩn» 22/11 «Cháy, nổ»"
 
 
 async def inbox(app, user: str, after: int = 0) -> list[dict]:
@@ -59,19 +60,19 @@ async def test_an_urgent_incident_reaches_the_official_on_duty_who_acknowledges_
     clock.advance(minutes=3)
     official = Chat(app, "demo-canbo")
     answer = await official.press_id(button(alert, "Đã tiếp nhận"))
-    assert "«Báo tin khẩn» 22/11 «Cháy, nổ»: đã tiếp nhận. Người gửi đã được báo." in answer  # named, not coded
+    assert f"{URGENT}: đã tiếp nhận. Người gửi đã được báo." in answer  # named, not coded
     told = await inbox(app, "demo-totruong")
-    assert told[-1]["text"] == ("✅ Anh Phạm Minh Tuấn (Phường Hải Châu) đã tiếp nhận báo cáo «Báo tin khẩn» 22/11 «Cháy, nổ» "
+    assert told[-1]["text"] == (f"✅ Anh Phạm Minh Tuấn (Phường Hải Châu) đã tiếp nhận báo cáo {URGENT} "
                                 f"lúc 08:33 22/11/2026. (Mã {code})")
     # The button pressed again (or by a colleague) tells who acknowledged first.
     again = await official.press_id(button(alert, "Đã tiếp nhận"))
-    assert "«Báo tin khẩn» 22/11 «Cháy, nổ» đã được Anh Phạm Minh Tuấn tiếp nhận lúc 08:33 22/11/2026." in again
+    assert f"{URGENT} đã được Anh Phạm Minh Tuấn tiếp nhận lúc 08:33 22/11/2026." in again
     # Acknowledged: no escalation.
     clock.advance(minutes=30)
     assert await app.escalate_incidents() == 0
     assert "✔️ Đã xử lý" in [b["label"] for row in alert["buttons"] for b in row]
     await official.press_id(button(alert, "Đã xử lý"))
-    assert "«Báo tin khẩn» 22/11 «Cháy, nổ»: đã xử lý — Anh Phạm Minh Tuấn" in (await inbox(app, "demo-totruong"))[-1]["text"]
+    assert f"{URGENT}: đã xử lý — Anh Phạm Minh Tuấn" in (await inbox(app, "demo-totruong"))[-1]["text"]
     async with app.sessions() as session:
         report = (await session.scalars(select(Report).where(Report.code == code))).one()
         events = (await session.scalars(select(ReportEvent).where(ReportEvent.report_id == report.id)

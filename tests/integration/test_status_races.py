@@ -22,7 +22,9 @@ from models.repo_reports import ReportQueries
 from models.repos import Repo
 from models.tables import Feedback, Report, ReportEvent
 from tests.helpers import Chat
-from tests.integration.test_reports import PNG, button, inbox, leader_files_an_incident
+from tests.integration.test_reports import PNG, URGENT, button, inbox, leader_files_an_incident
+
+FEEDBACK = "«Rác tồn đọng đầu kiệt 42 ba ngày nay.»"  # the feedback named by its first words
 
 TUAN, HA = "Anh Phạm Minh Tuấn", "Chị Đặng Thu Hà"  # two officials of Phường Hải Châu
 
@@ -81,8 +83,8 @@ async def test_two_officials_acknowledge_at_once_one_wins_the_other_is_told_who_
     tuan, ha = Chat(app, "demo-canbo"), Chat(app, "demo-canbo-xh")
     gate = Gate(monkeypatch, ReportQueries, "report")
     late, first = await gate.interleave(tuan.press_id(ack), ha.press_id(ack))
-    assert "«Báo tin khẩn» 22/11 «Cháy, nổ»: đã tiếp nhận. Người gửi đã được báo." in first
-    assert late == f"«Báo tin khẩn» 22/11 «Cháy, nổ» đã được {HA} tiếp nhận lúc 08:33 22/11/2026."
+    assert f"{URGENT}: đã tiếp nhận. Người gửi đã được báo." in first
+    assert late == f"{URGENT} đã được {HA} tiếp nhận lúc 08:33 22/11/2026."
     assert "🔧 Đang xử lý" in tuan.labels and "✔️ Đã xử lý" in tuan.labels and "🔎 Xem báo cáo" in tuan.labels
     report, events = await report_and_events(app, code)
     assert events == ["sent", "received"]
@@ -90,7 +92,7 @@ async def test_two_officials_acknowledge_at_once_one_wins_the_other_is_told_who_
     async with app.sessions() as session:  # the winner is the one kept as acknowledging
         assert await Repo(session).person_name(report.acknowledged_by) == HA
     told = told_about(await inbox(app, "demo-totruong"), code, "tiếp nhận")
-    assert told == [f"✅ {HA} (Phường Hải Châu) đã tiếp nhận báo cáo «Báo tin khẩn» 22/11 «Cháy, nổ» lúc 08:33 22/11/2026. (Mã {code})"]
+    assert told == [f"✅ {HA} (Phường Hải Châu) đã tiếp nhận báo cáo {URGENT} lúc 08:33 22/11/2026. (Mã {code})"]
 
 
 @pytest.mark.parametrize("winner", ["resolve", "return"])
@@ -106,14 +108,14 @@ async def test_resolve_and_return_at_once_one_wins_and_the_other_is_told(app, cl
     resolving = ha.press_id(f"m.st.{rid}.resolved")
     if winner == "resolve":
         late, first = await gate.interleave(returning, resolving)
-        assert "«Báo tin khẩn» 22/11 «Cháy, nổ»: đã xử lý" in first
-        assert late.startswith(f"«Báo tin khẩn» 22/11 «Cháy, nổ» đã được {HA} chuyển sang «Đã xử lý» lúc 08:35 22/11/2026.")
+        assert f"{URGENT}: đã xử lý" in first
+        assert late.startswith(f"{URGENT} đã được {HA} chuyển sang «Đã xử lý» lúc 08:35 22/11/2026.")
         assert "🔁 Mở lại" in tuan.labels and "🔎 Xem báo cáo" in tuan.labels
         expected_status, loser = "resolved", tuan
     else:
         late, first = await gate.interleave(resolving, returning)
-        assert "«Báo tin khẩn» 22/11 «Cháy, nổ»: trả lại" in first
-        assert late == (f"«Báo tin khẩn» 22/11 «Cháy, nổ» đã được {TUAN} chuyển sang «Trả lại» lúc 08:35 22/11/2026.\n"
+        assert f"{URGENT}: trả lại" in first
+        assert late == (f"{URGENT} đã được {TUAN} chuyển sang «Trả lại» lúc 08:35 22/11/2026.\n"
                         "Lý do: Không đúng địa bàn, chuyển phường khác")
         expected_status, loser = "returned", ha
     assert "✔️ Đã xử lý" not in loser.labels and "↩️ Trả lại" not in loser.labels
@@ -172,16 +174,16 @@ async def resident_sends_feedback(app: Any) -> tuple[int, str]:
 
 
 async def test_two_leaders_close_the_same_feedback_at_once(app, clock, monkeypatch) -> None:
-    fid, code = await resident_sends_feedback(app)
+    fid, _code = await resident_sends_feedback(app)
     hung, sau = Chat(app, "demo-totruong"), Chat(app, "demo-topho")
     await hung.send("/start HUNG05")
     clock.advance(minutes=10)
     gate = Gate(monkeypatch, AsyncSession, "get", when=lambda entity, *_: entity is Feedback)
-    assert "Đóng phản ánh «Rác tồn đọng đầu kiệt 42 ba ngày nay.»?" in await hung.press_id(f"m.fc.{fid}")  # asked first
-    assert "Đóng phản ánh «Rác tồn đọng đầu kiệt 42 ba ngày nay.»?" in await sau.press_id(f"m.fc.{fid}")
+    assert f"Đóng phản ánh {FEEDBACK}?" in await hung.press_id(f"m.fc.{fid}")  # asked first
+    assert f"Đóng phản ánh {FEEDBACK}?" in await sau.press_id(f"m.fc.{fid}")
     late, first = await gate.interleave(hung.press("Đóng phản ánh"), sau.press("Đóng phản ánh"))
-    assert "Đã đóng phản ánh «Rác tồn đọng đầu kiệt 42 ba ngày nay.»." in first
-    assert "Phản ánh «Rác tồn đọng đầu kiệt 42 ba ngày nay.» đã được xử lý (Đã đóng) — Ông Hồ Văn Sáu, lúc 08:40 22/11/2026." in late
+    assert f"Đã đóng phản ánh {FEEDBACK}." in first
+    assert f"Phản ánh {FEEDBACK} đã được xử lý (Đã đóng) — Ông Hồ Văn Sáu, lúc 08:40 22/11/2026." in late
     async with app.sessions() as session:
         feedback = await session.get(Feedback, fid)
     assert feedback.status == "closed"
@@ -190,21 +192,21 @@ async def test_two_leaders_close_the_same_feedback_at_once(app, clock, monkeypat
 
 
 async def test_closing_and_passing_on_at_once_files_no_report_for_the_loser(app, clock, monkeypatch) -> None:
-    fid, code = await resident_sends_feedback(app)
+    fid, _code = await resident_sends_feedback(app)
     hung, sau = Chat(app, "demo-totruong"), Chat(app, "demo-topho")
     await hung.send("/start HUNG05")
     gate = Gate(monkeypatch, AsyncSession, "get", when=lambda entity, *_: entity is Feedback)
-    assert "Chuyển phản ánh «Rác tồn đọng đầu kiệt 42 ba ngày nay.» lên Phường Hải Châu?" in await hung.press_id(f"m.fp.{fid}")
+    assert f"Chuyển phản ánh {FEEDBACK} lên Phường Hải Châu?" in await hung.press_id(f"m.fp.{fid}")
     await sau.press_id(f"m.fc.{fid}")
     late, first = await gate.interleave(hung.press("Chuyển lên phường"), sau.press("Đóng phản ánh"))
-    assert "Đã đóng phản ánh «Rác tồn đọng đầu kiệt 42 ba ngày nay.»." in first
-    assert "Phản ánh «Rác tồn đọng đầu kiệt 42 ba ngày nay.» đã được xử lý (Đã đóng) — Ông Hồ Văn Sáu" in late
+    assert f"Đã đóng phản ánh {FEEDBACK}." in first
+    assert f"Phản ánh {FEEDBACK} đã được xử lý (Đã đóng) — Ông Hồ Văn Sáu" in late
     async with app.sessions() as session:
         feedback = await session.get(Feedback, fid)
         passed = (await session.scalars(select(Report).where(Report.form_key == "dan_chu_phan_anh"))).all()
     assert feedback.status == "closed" and feedback.report_id is None and passed == []
-    told = [m["text"] for m in await inbox(app, "demo-nguoidan") if "«Rác tồn đọng đầu kiệt 42 ba ngày nay.»" in m["text"] and "Đã gửi" not in m["text"]]
-    assert told == ["✔️ Phản ánh «Rác tồn đọng đầu kiệt 42 ba ngày nay.» của bạn đã được tổ phó ghi nhận và đóng."]
+    told = [m["text"] for m in await inbox(app, "demo-nguoidan") if FEEDBACK in m["text"] and "Đã gửi" not in m["text"]]
+    assert told == [f"✔️ Phản ánh {FEEDBACK} của bạn đã được tổ phó ghi nhận và đóng."]
 
 
 @pytest.mark.postgres

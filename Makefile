@@ -38,7 +38,7 @@ bench: $(DEVSTAMP)
 
 ## make i18n: extract the strings and update the catalogs in locales/
 i18n: $(DEVSTAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k t -k other --no-location --omit-header -o locales/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k t -k other -k ngettext:1,2 --no-location --omit-header -o locales/messages.pot .
 	$(BIN)/python locales/sync.py
 
 clean:

@@ -443,5 +443,8 @@ class PassFeedback(Code):
 
 @dataclass(frozen=True)
 class CloseFeedback(Code):
+    """Close a resident's feedback: asks first; `sure` = 1 is the confirming tap."""
+
     prefix = "fc"
     feedback: int
+    sure: int = 0

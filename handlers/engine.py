@@ -25,7 +25,7 @@ from handlers.buttons import version_tag
 from handlers.context import Context, Flow, Outcome, State
 from handlers.delivery import outbox
 from handlers.errors import UserError
-from handlers.flows import campaign, draft, feedback, notice, review
+from handlers.flows import campaign, draft, feedback, notice, return_reason
 from handlers.flows import form as form_flow
 from handlers.flows.menu import main_menu, main_menu_buttons
 from handlers.flows.start import register
@@ -87,11 +87,12 @@ class Engine:
         self.clock = clock
         self.flows: dict[str, Flow] = {
             form_flow.NAME: form_flow.FormFlow(),
-            review.REASON: review.ReasonFlow(),
-            notice.NAME: notice.NoticeFlow(),
-            feedback.NAME: feedback.FeedbackFlow(),
-            feedback.ANSWER: feedback.AnswerFlow(),
-            campaign.NAME: campaign.CampaignFlow(),
+            return_reason.NAME: return_reason.WIZARD,
+            notice.NAME: notice.WIZARD,
+            feedback.NAME: feedback.WIZARD,
+            feedback.ANSWER: feedback.ANSWER_WIZARD,
+            feedback.PASS: feedback.PASS_WIZARD,
+            campaign.NAME: campaign.WIZARD,
             draft.NAME: draft.DraftFlow(),
         }
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}

@@ -184,10 +184,13 @@ class FormRegistry:
 def display_value(field: FieldDef, value: Any, t: Translator) -> str:
     """An answer as a person reads it, in the language of `t`."""
     if value is None:
-        return t("(bỏ qua)")
+        return t("(không có)")
     if field.type == "number":
         shown = t.money(value) if field.money else t.number(value)
-        return f"{shown} {t(field.unit)}".strip() if field.unit and not field.money else shown
+        if not field.unit or field.money:
+            return shown
+        count = int(value) if float(value).is_integer() else 2  # "12.5 kg" is plural in English
+        return f"{shown} {t.ngettext(field.unit, field.unit, count)}"
     if field.type == "choice":
         return next((t(o.label) for o in field.options if o.id == value), str(value))
     if field.type == "multi_choice":

@@ -12,14 +12,19 @@ TRANSLATABLE = {"title", "description", "label", "prompt", "hint", "unit", "patt
 
 def extract_toml(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any
-) -> Iterator[tuple[int, str, str, list[str]]]:
-    """Yields every user-facing string of a TOML file as (line, function, message, comments)."""
+) -> Iterator[tuple[int, str, str | tuple[str, str], list[str]]]:
+    """Yields every user-facing string of a TOML file as (line, function, message, comments); a
+    unit ("buổi", "hộ") is a plural message, shown after a count ("1 session", "2 sessions")."""
     text = fileobj.read().decode("utf-8")
     data = tomllib.loads(text)
     lines = text.splitlines()
+    units = {field["unit"] for field in data.get("fields", []) if isinstance(field, dict) and field.get("unit")}
     for message in _walk(data, ""):
         number = next((i + 1 for i, line in enumerate(lines) if message in line), 0)
-        yield number, "_", message, []
+        if message in units:
+            yield number, "ngettext", (message, message), []
+        else:
+            yield number, "_", message, []
 
 
 CAMPAIGN_TEXT = {"name", "description"}

@@ -23,7 +23,7 @@ from typing import Any
 from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
-from handlers.flows import campaign, feedback, menu, monthly, notice, people, review, summary
+from handlers.flows import campaign, feedback, menu, monthly, notice, people, return_reason, review, summary
 from handlers.flows import form as form_flow
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Reply, rows
@@ -122,7 +122,8 @@ async def _task(code: b.Task, ctx: Context) -> Outcome:
         return await open_form(ctx, forms[0].key)
     choices = [b.OpenForm(f.key).button(ctx.t(f.title)) for f in forms]
     choices += [b.NilReport(f.key).button("✅ " + ctx.t(f.nil_report)) for f in nil]
-    text = f"{task.icon} {ctx.t(task.label)}\n{ctx.t('Chọn loại báo cáo:')}"
+    choose = ctx.t("Chọn loại báo cáo:")  # outside the f-string, where the extractor finds it
+    text = f"{task.icon} {ctx.t(task.label)}\n{choose}"
     return Outcome([Reply(text, rows(choices))])
 
 
@@ -211,7 +212,7 @@ ROUTES: tuple[Route, ...] = (
     Route(b.NewReports, _official_list, roles=OFFICIALS),
     Route(b.Acknowledge, _acknowledge, InForm.KEEP, roles=OFFICIALS),
     Route(b.SetStatus, _set_status, InForm.KEEP, roles=OFFICIALS),
-    Route(b.ReturnReport, _outcome(review.ask_reason, "report"), roles=OFFICIALS),
+    Route(b.ReturnReport, _outcome(return_reason.ask_reason, "report"), roles=OFFICIALS),
     # Summaries and digests.
     Route(b.SummaryStart, _outcome(summary.action_start), roles=STAFF),
     Route(b.SummaryUnits, _replies(summary.choose_unit, "unit", "page"), roles=STAFF),
@@ -237,8 +238,8 @@ ROUTES: tuple[Route, ...] = (
     Route(b.OpenFeedback, _replies(people.open_feedback), InForm.KEEP, roles=LEADERS),
     Route(b.FeedbackView, _replies(people.feedback_view, "feedback"), InForm.KEEP, roles=STAFF),
     Route(b.AnswerFeedback, _outcome(feedback.ask_answer, "feedback"), roles=STAFF),
-    Route(b.PassFeedback, _outcome(feedback.pass_to_ward, "feedback"), InForm.KEEP, roles=STAFF),
-    Route(b.CloseFeedback, _outcome(feedback.close, "feedback"), InForm.KEEP, roles=STAFF),
+    Route(b.PassFeedback, _outcome(feedback.pass_to_ward, "feedback"), roles=STAFF),  # asks for a note
+    Route(b.CloseFeedback, _outcome(feedback.close, "feedback", "sure"), InForm.KEEP, roles=STAFF),
 )
 TABLE: dict[type[b.Code], Route] = {route.codec: route for route in ROUTES}
 

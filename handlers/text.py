@@ -35,3 +35,16 @@ def normalize_code(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
     visible = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")  # zero-width and the like
     return re.sub(r"[\s-]", "", visible).upper()
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """The first words of `text`, cut at a word boundary with "…" when it is longer than `limit`
+    characters: "Khẩn: nước sông dâng cao, các hộ ven sông…". New lines become spaces; a single word
+    longer than the limit is cut inside it rather than dropped."""
+    flat = _SPACES.sub(" ", text).strip()
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    if flat[limit - 1] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ·,;:.-–—") + "…"

@@ -2,6 +2,8 @@
 
 Vietnamese is the source language: its msgstr is the msgid. English keeps what was translated;
 a new string gets an empty msgstr, and the test suite fails until someone translates it.
+Plural messages (`t.ngettext(singular, plural, n)`) get one msgstr per plural form of the language:
+one for Vietnamese, two for English ("1 group", "{n} groups").
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ def sync() -> None:
             if not message.id:
                 continue
             previous = old.get(message.id) if old else None
-            text = message.id if lang == "vi" else (previous.string if previous else "")
+            text: str | tuple[str, ...]
+            if isinstance(message.id, tuple):  # a plural message
+                forms = catalog.num_plurals
+                kept = previous.string if previous and isinstance(previous.string, tuple) else ()
+                text = (message.id[0],) * forms if lang == "vi" else tuple(
+                    kept[i] if i < len(kept) else "" for i in range(forms))
+            else:
+                text = message.id if lang == "vi" else (previous.string if previous else "")
             catalog.add(message.id, string=text)
         po_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("wb") as handle:

@@ -37,7 +37,7 @@ class Chat:
         screen, goes where a person would look for it first: "☰ Thêm…" (the menu's second screen),
         then "☰ Menu" and its "☰ Thêm…"."""
         if not self.has(label):
-            for way in ("☰ Thêm", "☰ Menu", "☰ Thêm"):
+            for way in ("☰ Thêm", "☰ More", "☰ Menu", "☰ Thêm", "☰ More"):
                 if self.has(way) and not self.has(label):
                     await self._send(button=self.button_id(way))
         return await self._send(button=self.button_id(label))

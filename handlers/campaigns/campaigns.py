@@ -134,14 +134,14 @@ def _reported_month(event: datetime, settings: Settings) -> tuple[date, date]:
 async def _deadline_step(repo: Repo, campaign: Campaign, moment: Moment, occurrence: Occurrence, *, now: datetime,
                          settings: Settings, translate: Translate) -> int:
     first, _last = _reported_month(moment.event_at, settings)
-    month_key, month_label = f"{first:%Y-%m}", f"{first:%m/%Y}"
+    month_key = f"{first:%Y-%m}"
     late_groups = await repo.groups_without_monthly_report(campaign.unit_path, month_key, MONTHLY_FORM)
     deliveries: list[Delivery] = []
     if moment.step in ("reminder", "nudge"):
         for group in late_groups:
             for person_id, _name, language in await repo.leaders_of(group.id or 0):
                 t = translate(language)
-                deadline = t.date(moment.event_at)
+                deadline, month_label = t.date(moment.event_at), t.month(first)
                 if moment.step == "reminder":
                     text = t("🗓️ Hạn nộp báo cáo tháng {month} là {date}. {group} chưa gửi.", month=month_label,
                              date=deadline, group=group.name)
@@ -158,11 +158,12 @@ async def _deadline_step(repo: Repo, campaign: Campaign, moment: Moment, occurre
         for ward, groups in by_ward.values():
             for person_id, _name, language in await repo.officials_of(ward.id or 0):
                 t = translate(language)
-                lines = [t("📋 {ward}: {n} tổ chưa nộp báo cáo tháng {month} (hạn {date}):", ward=ward.name,
-                           n=len(groups), month=month_label, date=t.date(moment.event_at))]
+                lines = [t.ngettext("📋 {ward}: {n} tổ chưa nộp báo cáo tháng {month} (hạn {date}):",
+                                    "📋 {ward}: {n} tổ chưa nộp báo cáo tháng {month} (hạn {date}):", len(groups),
+                                    ward=ward.name, month=t.month(first), date=t.date(moment.event_at))]
                 lines += [f"• {g.name}" for g in groups[:50]]
                 if len(groups) > 50:
-                    lines.append(t("… và {n} tổ khác.", n=len(groups) - 50))
+                    lines.append(t.ngettext("… và {n} tổ khác.", "… và {n} tổ khác.", len(groups) - 50))
                 deliveries.append(Delivery(person_id, Reply("\n".join(lines))))
     return await enqueue(repo, deliveries, now=now, settings=settings, key=f"occ:{occurrence.id}", broadcast=True)
 

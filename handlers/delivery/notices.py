@@ -10,13 +10,14 @@ from math import ceil
 from handlers.delivery.outbox import after_quiet_hours
 from handlers.i18n import LANGUAGES, Translator, _
 from handlers.messages import Delivery, Reply
+from handlers.text import shorten
 from models.codes import new_code
 from models.repos import Repo
 from models.settings import Settings
 from models.tables import Notice, Unit
 
 AUDIENCES = {
-    "residents": _("Người dân"),
+    "residents": _("Toàn thể người dân"),
     "leaders": _("Tổ trưởng, tổ phó"),
     "both": _("Người dân và tổ trưởng, tổ phó"),
 }
@@ -77,14 +78,16 @@ async def progress(
         t = translate(await repo.person_language(notice.sender_id))
         if done >= notice.total:
             notice.finished_at = now
-            parts = [t("✅ Đã gửi xong thông báo {code}: {n} người đã nhận.", code=notice.code,
-                       n=t.number(counts.get("sent", 0)))]
+            parts = [t.ngettext("✅ Đã gửi xong thông báo {code}: {n} người đã nhận.",
+                                "✅ Đã gửi xong thông báo {code}: {n} người đã nhận.", counts.get("sent", 0),
+                                code=notice.code)]
             if counts.get("skipped"):
-                parts.append(t("{n} người đã dừng nhận tin.", n=t.number(counts["skipped"])))
+                parts.append(t.ngettext("{n} người đã tắt thông báo.", "{n} người đã tắt thông báo.",
+                                        counts["skipped"]))
             if counts.get("blocked"):
-                parts.append(t("{n} người đã chặn tin nhắn của Tổ trưởng.", n=t.number(counts["blocked"])))
+                parts.append(t.ngettext("{n} người đã chặn trợ lý.", "{n} người đã chặn trợ lý.", counts["blocked"]))
             if counts.get("failed"):
-                parts.append(t("{n} tin không gửi được.", n=t.number(counts["failed"])))
+                parts.append(t.ngettext("{n} tin không gửi được.", "{n} tin không gửi được.", counts["failed"]))
             text = " ".join(parts)
             deliveries.append(Delivery(notice.sender_id, Reply(text)))
             continue
@@ -104,12 +107,12 @@ async def delivery_report(repo: Repo, notice: Notice, t: Translator) -> str:
     waiting = counts.get("pending", 0) + counts.get("retry", 0) + counts.get("sending", 0)
     lines = [
         t("📊 Thông báo {code} · {when}", code=notice.code, when=t.datetime(notice.created_at)),
-        f"«{notice.text[:80]}{'…' if len(notice.text) > 80 else ''}»",
+        f"«{shorten(notice.text, 80)}»",
         t("Người nhận: {n}", n=t.number(notice.total)),
         t("• Đã nhận: {n}", n=t.number(counts.get("sent", 0))),
         t("• Đang chờ gửi: {n}", n=t.number(waiting)),
-        t("• Đã chặn tin nhắn của Tổ trưởng: {n}", n=t.number(counts.get("blocked", 0))),
-        t("• Đã dừng nhận tin: {n}", n=t.number(counts.get("skipped", 0))),
+        t("• Đã chặn trợ lý: {n}", n=t.number(counts.get("blocked", 0))),
+        t("• Đã tắt thông báo: {n}", n=t.number(counts.get("skipped", 0))),
         t("• Không gửi được: {n}", n=t.number(counts.get("failed", 0))),
     ]
     return "\n".join(lines)

@@ -4,7 +4,9 @@ create one for their area."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from handlers import buttons as b
@@ -14,10 +16,12 @@ from handlers.context import Context, Outcome, State
 from handlers.delivery.notices import AUDIENCES
 from handlers.errors import NotAllowed, UserError
 from handlers.flows.notice import may_address, unit_choices
+from handlers.flows.wizard import Answer, Wizard, cancel_button
+from handlers.flows.wizard import Step as WizardStep
 from handlers.i18n import Translator, _
-from handlers.messages import Button, Incoming, Reply, rows
+from handlers.messages import Button, Reply, rows
 from handlers.parsing import parse_date
-from handlers.text import clean
+from handlers.text import shorten
 from models.codes import new_code
 from models.tables import Campaign
 
@@ -69,7 +73,7 @@ async def listing(ctx: Context) -> list[Reply]:
         upcoming = next_event(campaign.schedule, now=ctx.clock.now(), tz=ctx.settings.app.tz, ends_on=campaign.ends_on)
         state = {"paused": t("⏸ tạm dừng"), "ended": t("⏹ đã kết thúc")}.get(campaign.status)
         when = state or (t("tới: {when}", when=f"{upcoming:%d/%m %H:%M}") if upcoming else t("không còn lịch"))
-        buttons.append(b.CampaignView(campaign.id or 0).button(f"{t(campaign.name)[:36]} · {when}"))
+        buttons.append(b.CampaignView(campaign.id or 0).button(f"{shorten(t(campaign.name), 36)} · {when}"))
     buttons.append(b.CampaignNew().button(t("➕ Tạo chiến dịch")))
     head = t("🗓️ Chiến dịch trong địa bàn ({n}). Bấm để xem lịch và kết quả từng lần nhắc:", n=len(found))
     return [Reply(head, rows(buttons))]
@@ -144,68 +148,208 @@ async def end(ctx: Context, campaign_id: int) -> list[Reply]:
     return await view(ctx, campaign_id)
 
 
+class Step(StrEnum):
+    """The campaign wizard's steps, as saved in the conversation's state."""
+
+    NAME = "name"
+    UNIT = "unit"
+    AUDIENCE = "audience"
+    KIND = "kind"  # weekly, monthly, once
+    WEEKDAY = "weekday"
+    DAY = "day"  # of the month, or the last Sunday
+    DATE = "date"  # of a one-time campaign
+    TIME = "time"
+    RETIME = "retime"  # a new time for an existing campaign (a wizard of its own step)
+    REMINDERS = "reminders"
+    FOLLOW = "follow"  # the form that asks for the result afterwards
+    ENDS = "ends"
+    CONFIRM = "confirm"
+
+
 async def start_create(ctx: Context) -> Outcome:
     officials = [h for h in await ctx.roles() if h.role == "official"]
     if not officials:
         raise NotAllowed()
-    state = State(NAME, "name", {"roots": [h.unit.id for h in officials], "page": 0})
-    return Outcome(await show(state, ctx), state)
+    return await WIZARD.begin(Step.NAME, {"roots": [h.unit.id for h in officials], "page": 0}, ctx)
 
 
 async def start_retime(ctx: Context, campaign_id: int) -> Outcome:
     campaign = await _campaign(ctx, campaign_id, manage=True)
-    state = State(NAME, "retime", {"campaign": campaign.id})
-    return Outcome(await show(state, ctx), state)
+    return await WIZARD.begin(Step.RETIME, {"campaign": campaign.id}, ctx)
 
 
-class CampaignFlow:
-    name = NAME
-
-    async def show(self, state: State, ctx: Context) -> list[Reply]:
-        return await show(state, ctx)
-
-    async def handle(self, msg: Incoming, state: State, ctx: Context, action: str | None) -> Outcome:
-        return await handle(msg, state, ctx, action)
+def _choose(ctx: Context, question: str, buttons: list[Button], per_row: int = 1) -> list[Reply]:
+    return [Reply(question, (*rows(buttons, per_row=per_row), (cancel_button(ctx),)))]
 
 
-async def show(state: State, ctx: Context) -> list[Reply]:
+def _chosen(answer: Answer, prefix: str, allowed: Collection[str]) -> str:
+    value = answer.arg(prefix)
+    if value is None or value not in allowed:
+        raise UserError(_("Hãy bấm một trong các nút bên dưới."))
+    return value
+
+
+async def _ask_name(state: State, ctx: Context) -> list[Reply]:
+    return [Reply(ctx.t("➕ Chiến dịch mới. Tên chiến dịch là gì? (ví dụ: Tổng vệ sinh đón Tết)"),
+                  rows([cancel_button(ctx)]))]
+
+
+async def _read_name(answer: Answer, state: State, ctx: Context) -> str:
+    if not 3 <= len(answer.text) <= 120:
+        raise UserError(_("Tên cần từ 3 đến 120 ký tự."))
+    state.data["name"] = answer.text
+    return Step.UNIT
+
+
+async def _ask_unit(state: State, ctx: Context) -> list[Reply]:
+    units = await unit_choices(state, ctx)
+    return _choose(ctx, ctx.t("Chiến dịch cho đơn vị nào? (gồm mọi tổ bên dưới)"),
+                   [ctx.button("u", u.name, u.id) for u in units[:12]])
+
+
+async def _read_unit(answer: Answer, state: State, ctx: Context) -> str:
+    unit_id = answer.number("u")
+    unit = await ctx.repo.unit(unit_id) if unit_id is not None else None
+    if unit is None or not await may_address(ctx, unit):
+        raise UserError(_("Hãy chọn một đơn vị trong danh sách."))
+    state.data["unit"] = unit.id
+    return Step.AUDIENCE
+
+
+async def _ask_audience(state: State, ctx: Context) -> list[Reply]:
+    return _choose(ctx, ctx.t("Nhắc ai?"), [ctx.button("a", ctx.t(label), key) for key, label in AUDIENCES.items()])
+
+
+async def _read_audience(answer: Answer, state: State, ctx: Context) -> str:
+    state.data["audience"] = _chosen(answer, "a", AUDIENCES)
+    return Step.KIND
+
+
+KINDS = {"weekly": Step.WEEKDAY, "monthly": Step.DAY, "once": Step.DATE}
+
+
+async def _ask_kind(state: State, ctx: Context) -> list[Reply]:
     t = ctx.t
-    cancel = ctx.button("cancel", t("✖️ Hủy"))
-    step = state.step
-    if step == "name":
-        return [Reply(t("➕ Chiến dịch mới. Tên chiến dịch là gì? (ví dụ: Tổng vệ sinh đón Tết)"), rows([cancel]))]
-    if step == "unit":
-        units = await unit_choices(state, ctx)
-        buttons = [ctx.button("u", u.name, u.id) for u in units[:12]]
-        return [Reply(t("Chiến dịch cho đơn vị nào? (gồm mọi tổ bên dưới)"), (*rows(buttons), (cancel,)))]
-    if step == "audience":
-        buttons = [ctx.button("a", t(label), key) for key, label in AUDIENCES.items()]
-        return [Reply(t("Nhắc ai?"), (*rows(buttons), (cancel,)))]
-    if step == "kind":
-        buttons = [ctx.button("k.weekly", t("Hằng tuần")), ctx.button("k.monthly", t("Hằng tháng")),
-                   ctx.button("k.once", t("Một lần"))]
-        return [Reply(t("Lịch thế nào?"), (tuple(buttons), (cancel,)))]
-    if step == "weekday":
-        buttons = [ctx.button("w", t(day), n) for n, day in enumerate(domain.WEEKDAYS)]
-        return [Reply(t("Vào thứ mấy?"), (*rows(buttons, per_row=2), (cancel,)))]
-    if step == "day":
-        buttons = [ctx.button("last", t("Chủ nhật cuối tháng"))]
-        return [Reply(t("Ngày mấy trong tháng? Gõ một số từ 1 đến 28, hoặc bấm nút."), ((buttons[0],), (cancel,)))]
-    if step == "date":
-        return [Reply(t("Vào ngày nào? Gõ như 24/12/2026."), rows([cancel]))]
-    if step in ("time", "retime"):
-        return [Reply(t("Mấy giờ bắt đầu? Gõ như 07:00."), rows([cancel]))]
-    if step == "reminders":
-        buttons = [ctx.button("r", t(label), key) for key, (_items, label) in REMINDER_PRESETS.items()]
-        return [Reply(t("Nhắc trước lúc nào?"), (*rows(buttons), (cancel,)))]
-    if step == "follow":
-        forms = [f for f in ctx.forms.forms.values() if not f.urgent and not f.monthly
-                 and any(field.type == "date" for field in f.fields)]
-        buttons = [ctx.button("f.-", t("Không cần"))] + [ctx.button("f", t(f.title), f.key) for f in forms[:8]]
-        return [Reply(t("Sau sự kiện, hỏi tổ trưởng kết quả bằng biểu mẫu nào?"), (*rows(buttons), (cancel,)))]
-    if step == "ends":
-        return [Reply(t("Kết thúc sau ngày nào? Gõ như 31/12/2026, hoặc bấm «Không có ngày kết thúc»."),
-                      ((ctx.button("noend", t("Không có ngày kết thúc")),), (cancel,)))]
+    buttons = [ctx.button("k.weekly", t("Hằng tuần")), ctx.button("k.monthly", t("Hằng tháng")),
+               ctx.button("k.once", t("Một lần"))]
+    return [Reply(t("Lịch thế nào?"), (tuple(buttons), (cancel_button(ctx),)))]
+
+
+async def _read_kind(answer: Answer, state: State, ctx: Context) -> str:
+    kind = _chosen(answer, "k", KINDS)
+    state.data["schedule"] = {"kind": kind}
+    return KINDS[kind]
+
+
+async def _ask_weekday(state: State, ctx: Context) -> list[Reply]:
+    return _choose(ctx, ctx.t("Vào thứ mấy?"),
+                   [ctx.button("w", ctx.t(day), n) for n, day in enumerate(domain.WEEKDAYS)], per_row=2)
+
+
+async def _read_weekday(answer: Answer, state: State, ctx: Context) -> str:
+    state.data["schedule"]["weekday"] = int(_chosen(answer, "w", [str(n) for n in range(7)]))
+    return Step.TIME
+
+
+async def _ask_day(state: State, ctx: Context) -> list[Reply]:
+    t = ctx.t
+    return [Reply(t("Ngày mấy trong tháng? Gõ một số từ 1 đến 28, hoặc bấm nút."),
+                  ((ctx.button("last", t("Chủ nhật cuối tháng")),), (cancel_button(ctx),)))]
+
+
+async def _read_day(answer: Answer, state: State, ctx: Context) -> str:
+    if answer.action == "last":
+        state.data["schedule"].update(rule="last", weekday=6)
+    elif answer.text.isdigit() and 1 <= int(answer.text) <= 28:
+        state.data["schedule"]["day"] = int(answer.text)
+    else:
+        raise UserError(_("Gõ một số từ 1 đến 28, hoặc bấm «Chủ nhật cuối tháng»."))
+    return Step.TIME
+
+
+def _today(ctx: Context) -> date:
+    return ctx.clock.now().astimezone(ctx.settings.app.tz).date()
+
+
+async def _ask_date(state: State, ctx: Context) -> list[Reply]:
+    return [Reply(ctx.t("Vào ngày nào? Gõ như {example}.", example=ctx.t.date(_today(ctx) + timedelta(days=7))),
+                  rows([cancel_button(ctx)]))]
+
+
+async def _read_date(answer: Answer, state: State, ctx: Context) -> str:
+    day = parse_date(answer.text, _today(ctx))
+    if day is None or day < _today(ctx):
+        raise UserError(_("Hãy gõ một ngày sắp tới, như {example}."),
+                        example=ctx.t.date(_today(ctx) + timedelta(days=7)))
+    state.data["schedule"]["dates"] = [day.isoformat()]
+    return Step.TIME
+
+
+async def _ask_time(state: State, ctx: Context) -> list[Reply]:
+    return [Reply(ctx.t("Mấy giờ bắt đầu? Gõ như 07:00."), rows([cancel_button(ctx)]))]
+
+
+def _read_time_text(answer: Answer) -> str:
+    at = _time(answer.text)
+    if at is None:
+        raise UserError(_("Không đọc được giờ «{text}». Gõ như 07:00."), text=answer.text[:10])
+    return at
+
+
+async def _read_time(answer: Answer, state: State, ctx: Context) -> str:
+    state.data["schedule"]["time"] = _read_time_text(answer)
+    return Step.REMINDERS
+
+
+async def _read_retime(answer: Answer, state: State, ctx: Context) -> Outcome:
+    return await _retime(state, ctx, _read_time_text(answer))
+
+
+async def _ask_reminders(state: State, ctx: Context) -> list[Reply]:
+    return _choose(ctx, ctx.t("Nhắc trước lúc nào?"),
+                   [ctx.button("r", ctx.t(label), key) for key, (_items, label) in REMINDER_PRESETS.items()])
+
+
+async def _read_reminders(answer: Answer, state: State, ctx: Context) -> str:
+    state.data["preset"] = _chosen(answer, "r", REMINDER_PRESETS)
+    return Step.FOLLOW
+
+
+async def _ask_follow(state: State, ctx: Context) -> list[Reply]:
+    t = ctx.t
+    forms = [f for f in ctx.forms.forms.values() if not f.urgent and not f.monthly
+             and any(field.type == "date" for field in f.fields)]
+    buttons = [ctx.button("f.-", t("Không cần"))] + [ctx.button("f", t(f.title), f.key) for f in forms[:8]]
+    return _choose(ctx, t("Sau sự kiện, hỏi tổ trưởng kết quả bằng biểu mẫu nào?"), buttons)
+
+
+async def _read_follow(answer: Answer, state: State, ctx: Context) -> str:
+    key = answer.arg("f") or ""
+    if key != "-" and ctx.forms.get(key) is None:
+        raise UserError(_("Hãy bấm một trong các nút bên dưới."))
+    state.data["form"] = None if key == "-" else key
+    return Step.ENDS if state.data["schedule"]["kind"] != "once" else Step.CONFIRM
+
+
+async def _ask_ends(state: State, ctx: Context) -> list[Reply]:
+    t = ctx.t
+    return [Reply(t("Kết thúc sau ngày nào? Gõ như 31/12/2026, hoặc bấm «Không có ngày kết thúc»."),
+                  ((ctx.button("noend", t("Không có ngày kết thúc")),), (cancel_button(ctx),)))]
+
+
+async def _read_ends(answer: Answer, state: State, ctx: Context) -> str:
+    if answer.action == "noend":
+        state.data["ends_on"] = None
+    else:
+        day = parse_date(answer.text, _today(ctx))
+        if day is None:
+            raise UserError(_("Hãy gõ một ngày như 31/12/2026, hoặc bấm «Không có ngày kết thúc»."))
+        state.data["ends_on"] = day.isoformat()
+    return Step.CONFIRM
+
+
+async def _ask_confirm(state: State, ctx: Context) -> list[Reply]:
+    t = ctx.t
     data = state.data
     lines = [t("Xem lại chiến dịch:"), f"🗓️ {data['name']}", t("Lịch: {schedule}",
                                                                 schedule=describe_schedule(data["schedule"], t)),
@@ -213,12 +357,13 @@ async def show(state: State, ctx: Context) -> list[Reply]:
     if data.get("form"):
         form = ctx.forms.get(data["form"])
         lines.append(t("Hỏi kết quả: {title}", title=t(form.title) if form else data["form"]))
-    return [Reply("\n".join(lines), ((ctx.button("save", t("✅ Tạo chiến dịch")), cancel),))]
+    return [Reply("\n".join(lines), ((ctx.button("save", t("✅ Tạo chiến dịch")), cancel_button(ctx)),))]
 
 
-async def _next(step: str, state: State, ctx: Context) -> Outcome:
-    new = State(NAME, step, state.data)
-    return Outcome(await show(new, ctx), new)
+async def _read_confirm(answer: Answer, state: State, ctx: Context) -> Outcome:
+    if answer.action != "save":
+        raise UserError(_("Bấm «Tạo chiến dịch» để lưu, hoặc «Hủy»."))
+    return await _save(state, ctx)
 
 
 def _time(text: str) -> str | None:
@@ -232,88 +377,6 @@ def _time(text: str) -> str | None:
     except ValueError:
         return None
     return f"{hours:02}:{minutes:02}" if 0 <= hours < 24 and 0 <= minutes < 60 else None
-
-
-async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) -> Outcome:
-    """Takes the answer to the current step of creating (or re-timing) a campaign."""
-    t = ctx.t
-    data = state.data
-    text = clean(msg.text or "")
-    if action == "cancel":
-        return Outcome([Reply(t("Đã hủy."))], None)
-    step = state.step
-    if step == "name":
-        if not 3 <= len(text) <= 120:
-            raise UserError(_("Tên cần từ 3 đến 120 ký tự."))
-        data["name"] = text
-        return await _next("unit", state, ctx)
-    if step == "unit":
-        unit = await ctx.repo.unit(int(action[2:])) if action and action[2:].isdigit() else None
-        if unit is None or not await may_address(ctx, unit):
-            raise UserError(_("Hãy chọn một đơn vị trong danh sách."))
-        data["unit"] = unit.id
-        return await _next("audience", state, ctx)
-    if step == "audience":
-        if not action or action[2:] not in AUDIENCES:
-            raise UserError(_("Hãy bấm một trong các nút bên dưới."))
-        data["audience"] = action[2:]
-        return await _next("kind", state, ctx)
-    if step == "kind":
-        kinds = {"k.weekly": "weekday", "k.monthly": "day", "k.once": "date"}
-        if action not in kinds:
-            raise UserError(_("Hãy bấm một trong các nút bên dưới."))
-        data["schedule"] = {"kind": action[2:]}
-        return await _next(kinds[action], state, ctx)
-    if step == "weekday":
-        if not action or not action.startswith("w.") or not action[2:].isdigit() or int(action[2:]) > 6:
-            raise UserError(_("Hãy bấm một trong các nút bên dưới."))
-        data["schedule"]["weekday"] = int(action[2:])
-        return await _next("time", state, ctx)
-    if step == "day":
-        if action == "last":
-            data["schedule"].update(rule="last", weekday=6)
-        elif text.isdigit() and 1 <= int(text) <= 28:
-            data["schedule"]["day"] = int(text)
-        else:
-            raise UserError(_("Gõ một số từ 1 đến 28, hoặc bấm «Chủ nhật cuối tháng»."))
-        return await _next("time", state, ctx)
-    if step == "date":
-        day = parse_date(text, ctx.clock.now().astimezone(ctx.settings.app.tz).date())
-        if day is None or day < ctx.clock.now().astimezone(ctx.settings.app.tz).date():
-            raise UserError(_("Hãy gõ một ngày sắp tới, như 24/12/2026."))
-        data["schedule"]["dates"] = [day.isoformat()]
-        return await _next("time", state, ctx)
-    if step in ("time", "retime"):
-        at = _time(text)
-        if at is None:
-            raise UserError(_("Không đọc được giờ «{text}». Gõ như 07:00."), text=text[:10])
-        if step == "retime":
-            return await _retime(state, ctx, at)
-        data["schedule"]["time"] = at
-        return await _next("reminders", state, ctx)
-    if step == "reminders":
-        if not action or action[2:] not in REMINDER_PRESETS:
-            raise UserError(_("Hãy bấm một trong các nút bên dưới."))
-        data["preset"] = action[2:]
-        return await _next("follow", state, ctx)
-    if step == "follow":
-        key = action[2:] if action and action.startswith("f.") else ""
-        if key != "-" and ctx.forms.get(key) is None:
-            raise UserError(_("Hãy bấm một trong các nút bên dưới."))
-        data["form"] = None if key == "-" else key
-        return await _next("ends" if data["schedule"]["kind"] != "once" else "confirm", state, ctx)
-    if step == "ends":
-        if action == "noend":
-            data["ends_on"] = None
-        else:
-            day = parse_date(text, ctx.clock.now().astimezone(ctx.settings.app.tz).date())
-            if day is None:
-                raise UserError(_("Hãy gõ một ngày như 31/12/2026, hoặc bấm «Không có ngày kết thúc»."))
-            data["ends_on"] = day.isoformat()
-        return await _next("confirm", state, ctx)
-    if action != "save":
-        raise UserError(_("Bấm «Tạo chiến dịch» để lưu, hoặc «Hủy»."))
-    return await _save(state, ctx)
 
 
 async def _save(state: State, ctx: Context) -> Outcome:
@@ -345,3 +408,20 @@ async def _retime(state: State, ctx: Context, at: str) -> Outcome:
     await ctx.repo.audit(person_id=ctx.person_id, action="campaign_retimed", target=f"campaign:{campaign.id}", time=at)
     done = Reply(ctx.t("Đã đổi giờ thành {time}.", time=at))
     return Outcome([done, *await view(ctx, campaign.id or 0)], None)
+
+
+WIZARD = Wizard(NAME, [
+    WizardStep(Step.NAME, _ask_name, _read_name),
+    WizardStep(Step.UNIT, _ask_unit, _read_unit),
+    WizardStep(Step.AUDIENCE, _ask_audience, _read_audience),
+    WizardStep(Step.KIND, _ask_kind, _read_kind),
+    WizardStep(Step.WEEKDAY, _ask_weekday, _read_weekday),
+    WizardStep(Step.DAY, _ask_day, _read_day),
+    WizardStep(Step.DATE, _ask_date, _read_date),
+    WizardStep(Step.TIME, _ask_time, _read_time),
+    WizardStep(Step.RETIME, _ask_time, _read_retime),
+    WizardStep(Step.REMINDERS, _ask_reminders, _read_reminders),
+    WizardStep(Step.FOLLOW, _ask_follow, _read_follow),
+    WizardStep(Step.ENDS, _ask_ends, _read_ends),
+    WizardStep(Step.CONFIRM, _ask_confirm, _read_confirm),
+], cancelled=_("Đã hủy."), progress=lambda state: bool(state.data.get("name")))

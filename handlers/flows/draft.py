@@ -44,7 +44,7 @@ class DraftFlow:
             started = await feedback.start(ctx, text=text)
             if action == "edit" or started.state is None:
                 return started
-            return await feedback.FeedbackFlow().handle(msg, started.state, ctx, "send")
+            return await feedback.WIZARD.handle(msg, started.state, ctx, "send")
         typed = clean(msg.text or "")
         if typed:  # more of the same message: kept together
             state.data["text"] = f"{text}\n{typed}"[: feedback.MAX_CHARS]

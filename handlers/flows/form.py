@@ -14,7 +14,7 @@ from handlers.context import Context, Outcome, State
 from handlers.errors import UserError
 from handlers.flows import answers
 from handlers.forms import FieldDef, FormDef, display_value
-from handlers.i18n import _
+from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Keyboard, Reply, rows
 from handlers.reports import reporting
 
@@ -78,14 +78,23 @@ async def show(state: State, ctx: Context) -> list[Reply]:
     return [question(form, field, state, ctx)]
 
 
+def counter(form: FormDef, field: FieldDef, answers: dict[str, Any], t: Translator) -> str:
+    """Where the person is, a counter that never jumps: "(3/7)" when every question still to come
+    is known to be asked or skipped, "Câu 3." while one of them depends on an answer not given yet
+    (a total that would shrink or grow is not shown)."""
+    keys = [f.key for f in form.fields]
+    here = keys.index(field.key)
+    before = [f for f in form.fields[:here] if form.visible(f, answers)]
+    later = form.fields[here + 1 :]
+    if any(f.show_if is not None and f.show_if.field not in answers for f in later):
+        return t("Câu {n}.", n=len(before) + 1)
+    total = len(before) + 1 + sum(1 for f in later if form.visible(f, answers))
+    return f"({len(before) + 1}/{total})"
+
+
 def question(form: FormDef, field: FieldDef, state: State, ctx: Context) -> Reply:
     t = ctx.t
-    # Count the questions this person may still be asked: one whose condition is already answered
-    # "no" is left out, so the total only ever shrinks.
-    answers = state.data["ans"]
-    shown = [f.key for f in form.fields if f.key == field.key or form.visible(f, answers)
-             or (f.show_if is not None and f.show_if.field not in answers)]
-    lines = [f"({shown.index(field.key) + 1}/{len(shown)}) {t(field.question)}"]
+    lines = [f"{counter(form, field, state.data['ans'], t)} {t(field.question)}"]
     if field.hint:
         lines.append(t(field.hint))
     lines.append(_expectation(field, ctx))

@@ -56,7 +56,8 @@ def report_month(now: datetime, ctx: Context) -> tuple[datetime, datetime, str, 
 
 async def proposal(form: FormDef, ctx: Context, unit_id: int) -> tuple[dict[str, Any], str]:
     """Figures for every prefilled field of a monthly form, from that month's reports of the group."""
-    start, end, _key, label = report_month(ctx.clock.now(), ctx)
+    start, end, _key, _label = report_month(ctx.clock.now(), ctx)
+    month = ctx.t.month(start)
     reports = list(await ctx.repo.reports_in_period(unit_id, start, end))
     answers: dict[str, Any] = {field.key: _figure(field, reports) for field in form.fields if field.prefill}
     # Optional fields with nothing to propose start empty, so the summary opens straight away.
@@ -65,11 +66,12 @@ async def proposal(form: FormDef, ctx: Context, unit_id: int) -> tuple[dict[str,
         if field.key in answers and field.max is not None and answers[field.key] > field.max:
             answers[field.key] = field.max
     if reports:
-        intro = ctx.t("Số liệu dưới đây tổng hợp từ {n} báo cáo tháng {month} của tổ. "
-                      "Kiểm tra, sửa nếu cần, rồi gửi.", n=len(reports), month=label)
+        intro = ctx.t.ngettext("Số liệu dưới đây tổng hợp từ {n} báo cáo tháng {month} của tổ. "
+                               "Kiểm tra, sửa nếu cần, rồi gửi.", "Số liệu dưới đây tổng hợp từ {n} báo cáo tháng "
+                               "{month} của tổ. Kiểm tra, sửa nếu cần, rồi gửi.", len(reports), month=month)
     else:
         intro = ctx.t("Tháng {month} tổ chưa có báo cáo nào; các số đang để 0. Kiểm tra, sửa nếu cần, rồi gửi.",
-                      month=label)
+                      month=month)
     return answers, intro
 
 
@@ -84,7 +86,8 @@ async def nil_report(ctx: Context, form_key: str) -> Outcome:
         raise NotALeader()
     unit = leaders[0].unit
     now = ctx.clock.now()
-    start, end, key, label = month_of(now, ctx)
+    start, end, key, _label = month_of(now, ctx)
+    label = t.month(start)
     this_month = await ctx.repo.reports_in_period(unit.id or 0, start, end)
     earlier = [r for r in this_month if r.form_key == NIL_FORM and r.data.get("form") == form_key]
     if earlier:
@@ -93,7 +96,7 @@ async def nil_report(ctx: Context, form_key: str) -> Outcome:
     filed = [r for r in this_month if r.form_key == form_key]
     if filed:
         raise UserError(_("Tháng {month} tổ đã gửi {n} báo cáo «{title}», nên không báo «{label}» được."),
-                        month=label, n=len(filed), title=t(form.title), label=t(form.nil_report))
+                        month=label, n=t.number(len(filed)), title=t(form.title), label=t(form.nil_report))
     report = await ctx.repo.add_report(form_key=NIL_FORM, form_version=1, task=form.task, unit=unit,
                                        reporter_id=ctx.person_id, data={"form": form_key, "month": key}, at=now)
     done = t("✅ Đã báo «{label}» cho tháng {month}. Mã báo cáo: {code}",

@@ -4,7 +4,7 @@ then a preview with the number of recipients and the time delivery takes, and co
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
 
 from handlers import buttons as b
 from handlers import images
@@ -12,39 +12,40 @@ from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.delivery import notices
 from handlers.delivery.outbox import after_quiet_hours
 from handlers.errors import NotAllowed, UserError
+from handlers.flows.wizard import Answer, Wizard, cancel_button
+from handlers.flows.wizard import Step as WizardStep
 from handlers.i18n import _
-from handlers.messages import Incoming, Keyboard, Reply, rows
+from handlers.messages import Keyboard, Reply, rows
 from handlers.parsing import parse_date
-from handlers.text import clean
 from models.tables import Unit
 
 NAME = "notice"
 PAGE = 8
 
 
+class Step(StrEnum):
+    """The notice wizard's steps, as saved in the conversation's state."""
+
+    UNIT = "unit"  # officials: which unit (and every group below it)
+    AUDIENCE = "audience"
+    TEXT = "text"
+    PHOTO = "photo"
+    WHEN = "when"
+    SCHEDULE = "schedule"  # a date and time typed, for "Hẹn giờ gửi"
+    PREVIEW = "preview"
+
+
 async def start(ctx: Context) -> Outcome:
     """Opens the notice form: officials choose a unit first, leaders write to their group."""
     roles = await ctx.roles()
     officials = [h for h in roles if h.role == "official"]
+    intro = [Reply(ctx.t("📢 Gửi thông báo"))]
     if officials:
-        data: dict[str, Any] = {"roots": [h.unit.id for h in officials], "page": 0}
-        state = State(NAME, "unit", data)
-    else:
-        leading = [h for h in roles if h.role in LEADER_ROLES]
-        if not leading:
-            raise NotAllowed()
-        state = State(NAME, "text", {"unit": leading[0].unit.id, "audience": "residents"})
-    return Outcome([Reply(ctx.t("📢 Gửi thông báo")), *await show(state, ctx)], state)
-
-
-class NoticeFlow:
-    name = NAME
-
-    async def show(self, state: State, ctx: Context) -> list[Reply]:
-        return await show(state, ctx)
-
-    async def handle(self, msg: Incoming, state: State, ctx: Context, action: str | None) -> Outcome:
-        return await handle(msg, state, ctx, action)
+        return await WIZARD.begin(Step.UNIT, {"roots": [h.unit.id for h in officials], "page": 0}, ctx, intro)
+    leading = [h for h in roles if h.role in LEADER_ROLES]
+    if not leading:
+        raise NotAllowed()
+    return await WIZARD.begin(Step.TEXT, {"unit": leading[0].unit.id, "audience": "residents"}, ctx, intro)
 
 
 async def unit_choices(state: State, ctx: Context) -> list[Unit]:
@@ -64,40 +65,129 @@ async def may_address(ctx: Context, unit: Unit) -> bool:
                for h in await ctx.roles())
 
 
-async def show(state: State, ctx: Context) -> list[Reply]:
+async def _ask_unit(state: State, ctx: Context) -> list[Reply]:
     t = ctx.t
-    nav = [ctx.button("cancel", t("✖️ Hủy"))]
-    if state.step == "unit":
-        units = await unit_choices(state, ctx)
-        page = int(state.data.get("page", 0))
-        shown = units[page * PAGE : (page + 1) * PAGE]
-        buttons = [ctx.button("u", ("🏛 " if u.id in state.data["roots"] else "") + u.name, u.id) for u in shown]
-        more = []
-        if page > 0:
-            more.append(ctx.button("prev", t("◀️ Trang trước")))
-        if len(units) > (page + 1) * PAGE:
-            more.append(ctx.button("next", t("Trang sau ▶️")))
-        return [Reply(t("Gửi cho đơn vị nào? (gồm mọi tổ bên dưới)"),
-                      (*rows(buttons), tuple(more), tuple(nav)))]
-    if state.step == "audience":
-        buttons = [ctx.button("a", t(label), key) for key, label in notices.AUDIENCES.items()]
-        return [Reply(t("Gửi cho ai?"), (*rows(buttons), tuple(nav)))]
-    if state.step == "text":
-        limit = ctx.settings.notices.max_chars
-        return [Reply(t("Gõ nội dung thông báo (tối đa {n} ký tự).", n=t.number(limit)), rows(nav))]
-    if state.step == "photo":
-        buttons = [ctx.button("nophoto", t("Không cần ảnh"))]
-        return [Reply(t("Gửi một ảnh kèm thông báo, hoặc bấm «Không cần ảnh»."), (tuple(buttons), tuple(nav)),
-                      keyboard=Keyboard.REQUEST_PHOTO)]
-    if state.step == "when":
-        buttons = [ctx.button("now", t("Gửi ngay")), ctx.button("later", t("Hẹn giờ gửi"))]
-        if any(h.role == "official" for h in await ctx.roles()):
-            buttons.append(ctx.button("urgent", t("🚨 Khẩn: gửi ngay, kể cả ban đêm")))
-        return [Reply(t("Khi nào gửi?"), (*rows(buttons), tuple(nav)))]
-    if state.step == "schedule":
-        example = (ctx.clock.now() + timedelta(days=1)).astimezone(ctx.settings.app.tz)
-        return [Reply(t("Gõ ngày giờ gửi, ví dụ {example}.", example=f"{example:%d/%m} 07:00"), rows(nav))]
+    units = await unit_choices(state, ctx)
+    page = int(state.data.get("page", 0))
+    shown = units[page * PAGE : (page + 1) * PAGE]
+    buttons = [ctx.button("u", ("🏛 " if u.id in state.data["roots"] else "") + u.name, u.id) for u in shown]
+    more = []
+    if page > 0:
+        more.append(ctx.button("prev", t("◀️ Trang trước")))
+    if len(units) > (page + 1) * PAGE:
+        more.append(ctx.button("next", t("Trang sau ▶️")))
+    return [Reply(t("Gửi cho đơn vị nào? (gồm mọi tổ bên dưới)"), (*rows(buttons), tuple(more), (cancel_button(ctx),)))]
+
+
+async def _read_unit(answer: Answer, state: State, ctx: Context) -> str:
+    if answer.action in ("prev", "next"):
+        state.data["page"] = max(0, int(state.data.get("page", 0)) + (1 if answer.action == "next" else -1))
+        return Step.UNIT
+    unit_id = answer.number("u")
+    unit = await ctx.repo.unit(unit_id) if unit_id is not None else None
+    if unit is None or not await may_address(ctx, unit):
+        raise UserError(_("Hãy chọn một đơn vị trong danh sách."))
+    state.data["unit"] = unit.id
+    return Step.AUDIENCE
+
+
+async def _ask_audience(state: State, ctx: Context) -> list[Reply]:
+    buttons = [ctx.button("a", ctx.t(label), key) for key, label in notices.AUDIENCES.items()]
+    return [Reply(ctx.t("Gửi cho ai?"), (*rows(buttons), (cancel_button(ctx),)))]
+
+
+async def _read_audience(answer: Answer, state: State, ctx: Context) -> str:
+    audience = answer.arg("a")
+    if audience not in notices.AUDIENCES:
+        raise UserError(_("Hãy bấm một trong các nút bên dưới."))
+    state.data["audience"] = audience
+    return Step.TEXT
+
+
+async def _ask_text(state: State, ctx: Context) -> list[Reply]:
+    limit = ctx.settings.notices.max_chars
+    return [Reply(ctx.t("Gõ nội dung thông báo (tối đa {n} ký tự).", n=ctx.t.number(limit)),
+                  rows([cancel_button(ctx)]))]
+
+
+async def _read_text(answer: Answer, state: State, ctx: Context) -> str:
+    limit, text = ctx.settings.notices.max_chars, answer.text
+    if not text:
+        raise UserError(_("Thông báo đang trống. Hãy gõ nội dung."))
+    if len(text) > limit:
+        raise UserError(_("Thông báo dài {n} ký tự, quá giới hạn {limit}. Hãy viết ngắn lại."),
+                        n=ctx.t.number(len(text)), limit=ctx.t.number(limit))
+    state.data["text"] = text
+    return Step.PREVIEW if state.data.get("edited") else Step.PHOTO
+
+
+async def _ask_photo(state: State, ctx: Context) -> list[Reply]:
+    t = ctx.t
+    return [Reply(t("Gửi một ảnh kèm thông báo, hoặc bấm «Không cần ảnh»."),
+                  ((ctx.button("nophoto", t("Không cần ảnh")),), (cancel_button(ctx),)),
+                  keyboard=Keyboard.REQUEST_PHOTO)]
+
+
+async def _read_photo(answer: Answer, state: State, ctx: Context) -> str:
+    photo = answer.msg.photo
+    if photo is not None:
+        if len(photo.content) > ctx.settings.limits.photo_max_bytes:
+            raise UserError(_("Ảnh quá lớn. Hãy gửi ảnh nhỏ hơn, hoặc bấm «Không cần ảnh»."))
+        state.data["photo"] = await images.store(photo, ctx)
+    elif answer.action != "nophoto":
+        raise UserError(_("Hãy gửi một ảnh, hoặc bấm «Không cần ảnh»."))
+    return Step.WHEN
+
+
+async def _ask_when(state: State, ctx: Context) -> list[Reply]:
+    t = ctx.t
+    buttons = [ctx.button("now", t("Gửi ngay")), ctx.button("later", t("Hẹn giờ gửi"))]
+    if any(h.role == "official" for h in await ctx.roles()):
+        buttons.append(ctx.button("urgent", t("🚨 Khẩn: gửi ngay, kể cả ban đêm")))
+    return [Reply(t("Khi nào gửi?"), (*rows(buttons), (cancel_button(ctx),)))]
+
+
+async def _read_when(answer: Answer, state: State, ctx: Context) -> str:
+    if answer.action == "later":
+        return Step.SCHEDULE
+    if answer.action not in ("now", "urgent"):
+        raise UserError(_("Hãy bấm một trong các nút bên dưới."))
+    state.data["urgent"] = answer.action == "urgent" and any(h.role == "official" for h in await ctx.roles())
+    state.data.pop("at", None)
+    return Step.PREVIEW
+
+
+def _example(ctx: Context) -> str:
+    """Tomorrow at 07:00, as typed: an example that is never in the past."""
+    return f"{(ctx.clock.now() + timedelta(days=1)).astimezone(ctx.settings.app.tz):%d/%m} 07:00"
+
+
+async def _ask_schedule(state: State, ctx: Context) -> list[Reply]:
+    return [Reply(ctx.t("Gõ ngày giờ gửi, ví dụ {example}.", example=_example(ctx)), rows([cancel_button(ctx)]))]
+
+
+async def _read_schedule(answer: Answer, state: State, ctx: Context) -> str:
+    when = _parse_when(answer.text, ctx)
+    if when is None:
+        raise UserError(_("Không đọc được «{text}». Gõ ví dụ {example}."), text=answer.text[:30],
+                        example=_example(ctx))
+    if when <= ctx.clock.now():
+        raise UserError(_("Thời điểm đó đã qua. Hãy chọn một lúc trong tương lai."))
+    state.data["at"] = when.isoformat()
+    return Step.PREVIEW
+
+
+async def _ask_preview(state: State, ctx: Context) -> list[Reply]:
     return [await _preview(state, ctx)]
+
+
+async def _read_preview(answer: Answer, state: State, ctx: Context) -> str | Outcome:
+    if answer.action == "edit":
+        state.data["edited"] = True
+        return Step.TEXT
+    if answer.action != "send":
+        raise UserError(_("Bấm «Gửi thông báo» để gửi, hoặc «Sửa nội dung»."))
+    return await _send(state, ctx)
 
 
 async def _preview(state: State, ctx: Context) -> Reply:
@@ -119,83 +209,14 @@ async def _preview(state: State, ctx: Context) -> Reply:
     if due > send_at:
         lines.append(t("(Giờ yên tĩnh {start}–{end}: thông báo thường chờ đến sáng.)",
                        start=ctx.settings.notices.quiet_start, end=ctx.settings.notices.quiet_end))
-    lines.append(t("Thời gian gửi hết: {duration}", duration=notices.describe_duration(
+    lines.append(t("Gửi xong trong: {duration}", duration=notices.describe_duration(
         notices.estimate_seconds(counts, ctx.settings), t)))
     buttons = [[ctx.button("send", t("✅ Gửi thông báo"))],
-               [ctx.button("edit", t("✏️ Sửa nội dung")), ctx.button("cancel", t("✖️ Hủy"))]]
+               [ctx.button("edit", t("✏️ Sửa nội dung")), cancel_button(ctx)]]
     if total == 0:
         lines.append(t("Chưa có ai đăng ký nhận tin ở đây, nên chưa gửi được."))
-        buttons = [[ctx.button("cancel", t("✖️ Hủy"))]]
+        buttons = [[cancel_button(ctx)]]
     return Reply("\n".join(lines), tuple(tuple(row) for row in buttons), photo_id=state.data.get("photo"))
-
-
-async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) -> Outcome:
-    """Takes the answer to the current step of the notice form."""
-    t = ctx.t
-    data = state.data
-    if action == "cancel":
-        return Outcome([Reply(t("Đã hủy, không gửi thông báo nào."))], None)
-    text = clean(msg.text or "")
-    step = state.step
-    if step == "unit":
-        if action in ("prev", "next"):
-            data["page"] = max(0, int(data.get("page", 0)) + (1 if action == "next" else -1))
-            return Outcome(await show(state, ctx), state)
-        unit = await ctx.repo.unit(int(action[2:])) if action and action[2:].isdigit() else None
-        if unit is None or not await may_address(ctx, unit):
-            raise UserError(_("Hãy chọn một đơn vị trong danh sách."))
-        data["unit"] = unit.id
-        return await _goto("audience", state, ctx)
-    if step == "audience":
-        audience = action[2:] if action and action.startswith("a.") else ""
-        if audience not in notices.AUDIENCES:
-            raise UserError(_("Hãy bấm một trong các nút bên dưới."))
-        data["audience"] = audience
-        return await _goto("text", state, ctx)
-    if step == "text":
-        limit = ctx.settings.notices.max_chars
-        if not text:
-            raise UserError(_("Thông báo đang trống. Hãy gõ nội dung."))
-        if len(text) > limit:
-            raise UserError(_("Thông báo dài {n} ký tự, quá giới hạn {limit}. Hãy viết ngắn lại."),
-                            n=t.number(len(text)), limit=t.number(limit))
-        data["text"] = text
-        return await _goto("photo" if not data.get("edited") else "preview", state, ctx)
-    if step == "photo":
-        if msg.photo is not None:
-            if len(msg.photo.content) > ctx.settings.limits.photo_max_bytes:
-                raise UserError(_("Ảnh quá lớn. Hãy gửi ảnh nhỏ hơn, hoặc bấm «Không cần ảnh»."))
-            data["photo"] = await images.store(msg.photo, ctx)
-        elif action != "nophoto":
-            raise UserError(_("Hãy gửi một ảnh, hoặc bấm «Không cần ảnh»."))
-        return await _goto("when", state, ctx)
-    if step == "when":
-        if action == "later":
-            return await _goto("schedule", state, ctx)
-        if action not in ("now", "urgent"):
-            raise UserError(_("Hãy bấm một trong các nút bên dưới."))
-        data["urgent"] = action == "urgent" and any(h.role == "official" for h in await ctx.roles())
-        data.pop("at", None)
-        return await _goto("preview", state, ctx)
-    if step == "schedule":
-        when = _parse_when(text, ctx)
-        if when is None:
-            raise UserError(_("Không đọc được «{text}». Gõ như 25/11 07:00."), text=text[:30])
-        if when <= ctx.clock.now():
-            raise UserError(_("Thời điểm đó đã qua. Hãy chọn một lúc trong tương lai."))
-        data["at"] = when.isoformat()
-        return await _goto("preview", state, ctx)
-    if action == "edit":
-        data["edited"] = True
-        return await _goto("text", state, ctx)
-    if action != "send":
-        raise UserError(_("Bấm «Gửi thông báo» để gửi, hoặc «Sửa nội dung»."))
-    return await _send(state, ctx)
-
-
-async def _goto(step: str, state: State, ctx: Context) -> Outcome:
-    new = State(NAME, step, state.data)
-    return Outcome(await show(new, ctx), new)
 
 
 def _parse_when(text: str, ctx: Context) -> datetime | None:
@@ -224,9 +245,22 @@ async def _send(state: State, ctx: Context) -> Outcome:
                                   translate=ctx.translate)
     if not notice.total:
         raise UserError(_("Chưa có ai đăng ký nhận tin ở đây, nên chưa gửi được."))
-    done = t("✅ Đã xếp thông báo {code} để gửi tới {n} người, bắt đầu lúc {when}. "
-             "Bạn sẽ được báo tiến độ và kết quả.", code=notice.code, n=t.number(notice.total),
-             when=t.datetime(notice.send_at))
+    done = t.ngettext("✅ Đã lên lịch gửi thông báo tới {n} người, bắt đầu lúc {when} (mã {code}). "
+                      "Bạn sẽ được báo tiến độ và kết quả.",
+                      "✅ Đã lên lịch gửi thông báo tới {n} người, bắt đầu lúc {when} (mã {code}). "
+                      "Bạn sẽ được báo tiến độ và kết quả.", notice.total, code=notice.code,
+                      when=t.datetime(notice.send_at))
     return Outcome([Reply(done)], State("", "", {"sent": notice.code}),
                    next_steps=[b.NoticeReport(notice.id or 0).button(t("📤 Xem kết quả gửi"))])
 
+
+
+WIZARD = Wizard(NAME, [
+    WizardStep(Step.UNIT, _ask_unit, _read_unit),
+    WizardStep(Step.AUDIENCE, _ask_audience, _read_audience),
+    WizardStep(Step.TEXT, _ask_text, _read_text),
+    WizardStep(Step.PHOTO, _ask_photo, _read_photo),
+    WizardStep(Step.WHEN, _ask_when, _read_when),
+    WizardStep(Step.SCHEDULE, _ask_schedule, _read_schedule),
+    WizardStep(Step.PREVIEW, _ask_preview, _read_preview),
+], cancelled=_("Đã hủy, không gửi thông báo nào."), progress=lambda state: bool(state.data.get("text")))

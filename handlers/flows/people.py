@@ -11,6 +11,7 @@ from handlers.flows import feedback
 from handlers.flows.review import _short as short
 from handlers.i18n import _
 from handlers.messages import Reply, rows
+from handlers.text import shorten
 from models.tables import Notice
 
 
@@ -62,7 +63,7 @@ async def sent_notices(ctx: Context) -> list[Reply]:
     unique = sorted({n.id: n for n in found}.values(), key=lambda n: n.id or 0, reverse=True)[:10]
     if not unique:
         return [Reply(t("Chưa có thông báo nào."))]
-    buttons = [b.NoticeReport(n.id or 0).button(f"{n.code} · {t.date(n.created_at)} · {n.text[:30]}") for n in unique]
+    buttons = [b.NoticeReport(n.id or 0).button(f"{t.day(n.created_at)} · {shorten(n.text, 40)}") for n in unique]
     return [Reply(t("📤 Thông báo đã gửi. Bấm để xem kết quả gửi:"), rows(buttons))]
 
 

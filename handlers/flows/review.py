@@ -7,34 +7,36 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from handlers import buttons as b
-from handlers.context import LEADER_ROLES, Context, Outcome, State
+from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotALeader, NotAllowed, UserError
 from handlers.flows import form as form_flow
 from handlers.i18n import _
-from handlers.messages import Button, Incoming, Reply, rows
+from handlers.messages import Button, Reply, rows
 from handlers.reports import reporting
 from handlers.reports.reporting import OPEN, STATUS_LABELS, title_of
-from handlers.text import clean
+from handlers.text import shorten
 from models.tables import Report, Unit
 
 PAGE = 5
-REASON = "reason"
 
 
-def _short(text: str, limit: int = 60) -> str:
+def _short(text: str, limit: int = 64) -> str:
     """Cuts a button label at a word, with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ·,") + "…"
+    return shorten(text, limit)
 
 
 def _line(ctx: Context, report: Report, unit: Unit | None = None) -> str:
+    """A report in a list, the thing first: "🚨 Báo tin khẩn 02/12 · Đang xử lý · nước sông dâng…"
+    (and the group, for an official); no code."""
     t = ctx.t
     status = t(STATUS_LABELS.get(report.status, report.status))
-    where = f" · {unit.name}" if unit else ""
     urgent = "🚨 " if report.urgent else ""
     title = title_of(ctx.forms, t, report.form_key)
-    return f"{urgent}{report.code} · {t.date(report.created_at)}{where} · {title} · {status}"
+    words = reporting.first_words(ctx.forms.get(report.form_key), report.data, t, limit=24)
+    parts = [f"{urgent}{title} {t.day(report.created_at)}", status, *([words] if words else [])]
+    if unit:
+        parts.append(unit.name)
+    return " · ".join(parts)
 
 
 def _pager(ctx: Context, page_of: Callable[[int], b.Code], page: int, more: bool) -> list[Button]:
@@ -177,37 +179,3 @@ async def set_status(ctx: Context, report_id: int, status: str, note: str = "") 
     # Changed: what the official may do next with it (after acknowledging: in progress, resolved).
     steps = reporting.next_status_buttons(report_id, status, ctx.t) if deliveries else []
     return Outcome(replies, None, deliveries, next_steps=steps)
-
-
-async def ask_reason(ctx: Context, report_id: int) -> Outcome:
-    """Asks why the report is returned (the reporter will read it)."""
-    report = await ctx.repo.report(report_id)
-    roles = await ctx.roles()
-    if report is None or not any(h.role == "official" and h.covers(report.unit_path) for h in roles):
-        raise NotAllowed(_("Báo cáo này không thuộc địa bàn của bạn."))
-    if not reporting.may_become(report.status, "returned"):  # resolved or returned meanwhile
-        return Outcome([await reporting.already_changed(report, "returned", repo=ctx.repo, forms=ctx.forms,
-                                                        t=ctx.t)], None)
-    state = State(REASON, "ask", {"report": report_id, "code": report.code})
-    return Outcome(await ReasonFlow().show(state, ctx), state)
-
-
-class ReasonFlow:
-    """One question: the reason a report is returned to its sender."""
-
-    name = REASON
-
-    async def show(self, state: State, ctx: Context) -> list[Reply]:
-        t = ctx.t
-        text = t("Vì sao trả lại báo cáo {code}? Gõ lý do ngắn gọn (người gửi sẽ đọc được).", code=state.data["code"])
-        return [Reply(text, rows([ctx.button("cancel", t("✖️ Hủy"))]))]
-
-    async def handle(self, msg: Incoming, state: State, ctx: Context, action: str | None) -> Outcome:
-        t = ctx.t
-        if action == "cancel":
-            view = b.ViewReport(int(state.data["report"])).button(t("🔎 Xem báo cáo"))
-            return Outcome([Reply(t("Đã hủy, báo cáo giữ nguyên trạng thái."))], None, next_steps=[view])
-        reason = clean(msg.text or "")
-        if len(reason) < 3 or len(reason) > 500:
-            return Outcome([Reply(t("Lý do cần từ 3 đến 500 ký tự.")), *await self.show(state, ctx)], state)
-        return await set_status(ctx, int(state.data["report"]), "returned", note=reason)

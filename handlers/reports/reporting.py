@@ -12,6 +12,7 @@ from handlers.errors import NotAllowed, UserError
 from handlers.forms import FormDef, FormRegistry, display_value
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Delivery, Reply, rows
+from handlers.text import shorten
 from models.repos import HeldRole, Repo
 from models.settings import Settings
 from models.tables import Report, Unit
@@ -72,6 +73,34 @@ def title_of(forms: FormRegistry, t: Translator, form_key: str) -> str:
     if form_key == NIL_FORM:
         return t(NIL_TITLE)
     return form_key
+
+
+def first_words(form: FormDef | None, data: dict[str, Any], t: Translator, limit: int = 30) -> str:
+    """What the report is about, in a few words: its first text answer cut at a word ("nước sông
+    dâng…"), else the answer to its first question when that is a choice ("Cháy, nổ"); "" when
+    it has neither."""
+    if form is None or not form.fields:
+        return ""
+    for field in form.fields:
+        value = data.get(field.key)
+        if field.type == "text" and isinstance(value, str) and value.strip():
+            return shorten(value, limit)
+    first = form.fields[0]
+    chosen = next((t(o.label) for o in first.options if o.id == data.get(first.key)), "") \
+        if first.type == "choice" else ""
+    return shorten(chosen, limit)
+
+
+def lower_first(text: str) -> str:
+    """"Đang xử lý" → "đang xử lý", after a colon in the middle of a sentence."""
+    return text[:1].lower() + text[1:]
+
+
+def name_of(report: Report, forms: FormRegistry, t: Translator) -> str:
+    """A report as people name it, the thing first and no code: «Báo tin khẩn» 02/12 «nước sông dâng…»."""
+    words = first_words(forms.get(report.form_key), report.data, t)
+    named = f"«{title_of(forms, t, report.form_key)}» {t.day(report.created_at)}"
+    return f"{named} «{words}»" if words else named
 
 
 NIL_FORM = "an_ninh_khong_vu_viec"
@@ -147,9 +176,11 @@ async def submit(
         message = incident_reply(report, unit, reporter_name, answer_lines(form, report, other), other, note=note)
         deliveries.append(Delivery(person_id, message))
     if officials:
-        text = t("🚨 Đã chuyển tin khẩn tới {n} cán bộ trực của {ward} lúc {when}. Mã: {code}.\n"
-                 "Khi cán bộ tiếp nhận, bạn sẽ được báo ngay.",
-                 n=len(officials), ward=ward.name, when=t.datetime(now), code=report.code)
+        text = t.ngettext("🚨 Đã chuyển tin khẩn tới {n} cán bộ trực của {ward} lúc {when}. Mã: {code}.\n"
+                          "Khi cán bộ tiếp nhận, bạn sẽ được báo ngay.",
+                          "🚨 Đã chuyển tin khẩn tới {n} cán bộ trực của {ward} lúc {when}. Mã: {code}.\n"
+                          "Khi cán bộ tiếp nhận, bạn sẽ được báo ngay.",
+                          len(officials), ward=ward.name, when=t.datetime(now), code=report.code)
     else:
         text = t("🚨 Đã ghi nhận tin khẩn (mã {code}) nhưng {ward} chưa có cán bộ trực trên hệ thống; "
                  "tin sẽ được chuyển lên cấp trên.", code=report.code, ward=ward.name)
@@ -176,7 +207,6 @@ async def change_status(
     held = _may_handle(roles, report)
     if held is None:
         raise NotAllowed(_("Báo cáo này không thuộc địa bàn của bạn."))
-    title = title_of(forms, t, report.form_key)
     if report.superseded:
         return [Reply(t("Báo cáo {code} đã được người gửi sửa; hãy mở bản mới nhất.", code=report.code))], []
     if not may_become(report.status, status) or not await repo.change_status(
@@ -185,17 +215,19 @@ async def change_status(
     reporter_language = await repo.person_language(report.reporter_id)
     other = translate(reporter_language)
     unit = held.unit.name
+    what = name_of(report, forms, other)
     if status == "received":
-        told = other("✅ {title} {code} đã được {name} ({unit}) tiếp nhận lúc {when}.", title=other(title),
+        told = other("✅ {name} ({unit}) đã tiếp nhận báo cáo {what} lúc {when}. (Mã {code})", what=what,
                      code=report.code, name=person_name, unit=unit, when=other.datetime(now))
     elif status == "returned":
-        told = other("↩️ {title} {code} bị trả lại bởi {name} ({unit}). Lý do: {reason}", title=other(title),
-                     code=report.code, name=person_name, unit=unit, reason=note)
+        told = other("↩️ {name} ({unit}) đã trả lại báo cáo {what}. Lý do: {reason}", what=what,
+                     name=person_name, unit=unit, reason=note)
     else:
-        told = other("{title} {code}: {status} — {name} ({unit}), {when}.", title=other(title), code=report.code,
-                     status=other(STATUS_LABELS[status]), name=person_name, unit=unit, when=other.datetime(now))
-    done = t("Đã cập nhật {code}: {status}. Người gửi đã được báo.", code=report.code,
-             status=t(STATUS_LABELS[status]))
+        told = other("{what}: {status} — {name} ({unit}), {when}.", what=what,
+                     status=lower_first(other(STATUS_LABELS[status])), name=person_name, unit=unit,
+                     when=other.datetime(now))
+    done = t("{what}: {status}. Người gửi đã được báo.", what=name_of(report, forms, t),
+             status=lower_first(t(STATUS_LABELS[status])))
     # A returned report can be corrected and sent again from the message itself.
     fix = ((b.Correct(report.id or 0).button(other("✏️ Sửa báo cáo")),),) if status == "returned" else ()
     return [Reply(done)], [Delivery(report.reporter_id, Reply(told, fix))]
@@ -204,25 +236,24 @@ async def change_status(
 async def already_changed(report: Report, wanted: str, *, repo: Repo, forms: FormRegistry, t: Translator) -> Reply:
     """Tells an official who lost (or came late) what the report became, by whom and when, and
     offers what can still be done with it."""
-    title = title_of(forms, t, report.form_key)
+    what = name_of(report, forms, t)
     history = [(event, name) for event, name in await repo.events(report.id or 0)
                if event.status not in ("sent", "escalated")]
     if wanted == "received" and history:
         first, name = history[0]  # the first to act on it acknowledged it, whatever they pressed
-        lines = [t("«{title}» {code} đã được {name} tiếp nhận lúc {when}.", title=title, code=report.code,
-                   name=name or "?", when=t.datetime(first.at))]
+        lines = [t("{what} đã được {name} tiếp nhận lúc {when}.", what=what, name=name or "?",
+                   when=t.datetime(first.at))]
         if report.status != "received":
             lines.append(t("Trạng thái hiện tại: {status}.", status=t(STATUS_LABELS[report.status])))
     else:
         last = next(((e, n) for e, n in reversed(history) if e.status == report.status), None)
         if last is None:
-            lines = [t("Báo cáo {code} đang ở trạng thái «{status}».", code=report.code,
+            lines = [t("Báo cáo {what} đang ở trạng thái «{status}».", what=what,
                        status=t(STATUS_LABELS.get(report.status, report.status)))]
         else:
             event, name = last
-            lines = [t("«{title}» {code} đã được {name} chuyển sang «{status}» lúc {when}.", title=title,
-                       code=report.code, name=name or "?", status=t(STATUS_LABELS[event.status]),
-                       when=t.datetime(event.at))]
+            lines = [t("{what} đã được {name} chuyển sang «{status}» lúc {when}.", what=what,
+                       name=name or "?", status=t(STATUS_LABELS[event.status]), when=t.datetime(event.at))]
             if event.status == "returned" and event.note:
                 lines.append(t("Lý do: {reason}", reason=event.note))
     buttons = [*status_buttons(report, t), b.ViewReport(report.id or 0).button(t("🔎 Xem báo cáo"))]

@@ -104,7 +104,7 @@ class Period:
         if self.kind == "week":
             return t("Tuần {first}–{last}", first=f"{first:%d/%m}", last=t.date(last))
         if self.kind == "month":
-            return t("Tháng {month}", month=f"{first:%m/%Y}")
+            return t("Tháng {month}", month=t.month(first))
         if self.kind == "quarter":
             return t("Quý {quarter}/{year}", quarter=(first.month - 1) // 3 + 1, year=first.year)
         if self.kind == "year":

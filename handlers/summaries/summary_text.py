@@ -106,7 +106,8 @@ def _reporting(summary: Summary, t: Translator) -> list[str]:
         return [t("📝 Báo cáo tháng: — (tính theo tháng, quý, năm)")]
     groups = len(summary.groups)
     if len(months) == 1:
-        filed = t("• Đã nộp: {filed}/{groups} tổ", filed=t.number(now.filed), groups=t.number(groups))
+        filed = t.ngettext("• Đã nộp: {filed}/{groups} tổ", "• Đã nộp: {filed}/{groups} tổ", groups,
+                           filed=t.number(now.filed), groups=t.number(groups))
     else:
         filed = t("• Đã nộp: {filed}/{due} báo cáo ({groups} tổ × {months} tháng)", filed=t.number(now.filed),
                   due=t.number(now.months_due), groups=t.number(groups), months=len(months))
@@ -117,7 +118,7 @@ def _reporting(summary: Summary, t: Translator) -> list[str]:
              t("• Đúng hạn: {on_time} · trễ hạn: {late}", on_time=t.number(now.on_time), late=t.number(now.late))]
     missing = [line.unit.name for line in summary.groups if line.figures.filed < line.figures.months_due]
     if missing:
-        lines.append(t("• Chưa nộp đủ: {n} tổ", n=t.number(len(missing))))
+        lines.append(t.ngettext("• Chưa nộp đủ: {n} tổ", "• Chưa nộp đủ: {n} tổ", len(missing)))
         if len(missing) <= 3:
             lines += [f"  – {name}" for name in missing]
     return lines
@@ -131,7 +132,8 @@ def _urgent(summary: Summary, t: Translator) -> list[str]:
                        rate=percent(t, now.urgent_in_time, now.urgent)))
         median = summary.current.ack_median
         if median is not None:
-            lines.append(t("• Thời gian tiếp nhận (trung vị): {minutes} phút", minutes=t.number(round(median))))
+            lines.append(t.ngettext("• Thường tiếp nhận sau: {n} phút", "• Thường tiếp nhận sau: {n} phút",
+                                    round(median)))
         lines.append(t("• Còn mở: {n}", n=t.number(now.urgent_open)))
     return lines
 
@@ -150,7 +152,7 @@ def _security(now: Figures, before: Figures, t: Translator) -> list[str]:
 def _sanitation(summary: Summary, t: Translator) -> list[str]:
     now, before = summary.current.figures, summary.previous.figures
     lines = [t("🌿 Vệ sinh môi trường"),
-             t("• Chủ nhật Xanh: {n} buổi", n=t.number(now.green_sessions))
+             t.ngettext("• Chủ nhật Xanh: {n} buổi", "• Chủ nhật Xanh: {n} buổi", now.green_sessions)
              + change(t, now.green_sessions, before.green_sessions)]
     if now.green_sessions:
         lines.append(t("  {people} lượt người · {kg} kg rác", people=t.number(now.participants),
@@ -164,8 +166,8 @@ def _sanitation(summary: Summary, t: Translator) -> list[str]:
         spots += " · " + t("năm {year}: {done}/{target}", year=year, done=t.number(summary.current.model_year),
                            target=t.number(target))
     lines.append(spots)
-    lines.append(t("• Tổ không rác: {n}/{groups} tổ", n=t.number(now.litter_free),
-                   groups=t.number(len(summary.groups))))
+    lines.append(t.ngettext("• Tổ không rác: {n}/{groups} tổ", "• Tổ không rác: {n}/{groups} tổ", len(summary.groups),
+                            groups=t.number(len(summary.groups)), n=t.number(now.litter_free)))
     return lines
 
 
@@ -182,7 +184,8 @@ def _poverty(now: Figures, before: Figures, t: Translator) -> list[str]:
 
 def _democracy(now: Figures, before: Figures, t: Translator) -> list[str]:
     lines = [t("🗳️ Dân chủ, phản ánh"),
-             t("• Họp tổ: {n} cuộc", n=t.number(now.meetings)) + change(t, now.meetings, before.meetings)]
+             t.ngettext("• Họp tổ: {n} cuộc", "• Họp tổ: {n} cuộc", now.meetings)
+             + change(t, now.meetings, before.meetings)]
     if now.meetings:
         lines.append(t("  Hộ dự họp: {rate}", rate=percent(t, now.attended, now.invited)))
     lines.append(t("• Phản ánh: {n}", n=t.number(now.feedback)) + change(t, now.feedback, before.feedback))
@@ -199,7 +202,7 @@ def _ranking(summary: Summary, t: Translator) -> list[str]:
     with_months = bool(summary.current.months)
 
     def line(n: int, group: GroupLine) -> str:
-        reports = t("{n} báo cáo", n=t.number(group.figures.reports))
+        reports = t.ngettext("{n} báo cáo", "{n} báo cáo", group.figures.reports)
         if with_months:
             reports = percent(t, group.figures.filed, group.figures.months_due) + " · " + reports
         return f"{n}. {group.unit.name}: {reports}"
@@ -215,12 +218,13 @@ def _ranking(summary: Summary, t: Translator) -> list[str]:
 def daily_text(t: Translator, *, unit: str, total: int, acked: int, still_open: int, listed: Sequence[Any]) -> str:
     """The daily digest: urgent incidents of the last 24 hours."""
     lines = [t("🚨 Tin khẩn 24 giờ qua: {unit}", unit=unit),
-             t("{n} tin · {acked} đã tiếp nhận · {open} còn mở", n=t.number(total), acked=t.number(acked),
-               open=t.number(still_open)), ""]
+             t.ngettext("{n} tin · {acked} đã tiếp nhận · {open} còn mở",
+                        "{n} tin · {acked} đã tiếp nhận · {open} còn mở",
+                        total, acked=t.number(acked), open=t.number(still_open)), ""]
     for _id, code, at, group, kind, status, _acknowledged in listed:
         state = t(STATUS_LABELS.get(status, status))
         lines.append(f"• {code} · {t.datetime(at)} · {group}")
         lines.append(f"  {label(t, URGENT_KINDS, kind or 'khac')} · {state}")
     if total > len(listed):
-        lines.append(t("… và {n} tin khác.", n=t.number(total - len(listed))))
+        lines.append(t.ngettext("… và {n} tin khác.", "… và {n} tin khác.", total - len(listed)))
     return "\n".join(lines)

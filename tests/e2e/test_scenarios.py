@@ -109,15 +109,16 @@ async def test_urgent_incident_reaches_the_official_and_his_acknowledgement_come
     buttons = row_of(incident).get_by_test_id("bot-button")
     await expect(buttons).to_have_text(["✅ Đã tiếp nhận", "✔️ Đã xử lý"])
     await buttons.filter(has_text="✅ Đã tiếp nhận").click()
-    await expect(bot_says(page, f"Đã cập nhật {code}: Đã tiếp nhận")).to_have_count(1)
+    named = r"«Báo tin khẩn» \d\d/\d\d «Cháy quán ăn đầu kiệt»"  # named by what it is, not its code
+    await expect(bot_says(page, re.compile(named + ": đã tiếp nhận"))).to_have_count(1)
 
     # Back to the leader: the acknowledgement is there.
     await choose(page, LEADER)
-    acknowledged = bot_says(page, f"✅ Báo tin khẩn {code} đã được")
+    acknowledged = bot_says(page, f"(Mã {code})")
     await expect(acknowledged).to_have_count(1)
     await expect(acknowledged).to_contain_text(re.compile(
-        rf"✅ Báo tin khẩn {code} đã được Anh Phạm Minh Tuấn \(Phường Hải Châu\) "
-        r"tiếp nhận lúc \d\d:\d\d \d\d/\d\d/\d{4}"))
+        r"✅ Anh Phạm Minh Tuấn \(Phường Hải Châu\) đã tiếp nhận báo cáo " + named
+        + r" lúc \d\d:\d\d \d\d/\d\d/\d{4}"))
     await same_document(page)
     await show(page, acknowledged, "/tmp/e2e-urgent.png", block="end")
 
@@ -155,7 +156,7 @@ async def test_notice_to_the_residents_reaches_a_new_resident_and_the_sender_get
     await expect(last_bot(page)).to_contain_text("Gửi cho đơn vị nào?")
     await press(page, "🏛 Phường Hải Châu")
     await expect(last_bot(page)).to_contain_text("Gửi cho ai?")
-    await press(page, "Người dân", exact=True)
+    await press(page, "Toàn thể người dân", exact=True)
     await expect(last_bot(page)).to_contain_text("Gõ nội dung thông báo")
     notice = "Sáng Chủ nhật 06/12 cả phường ra quân tổng vệ sinh. Mời bà con tham gia đông đủ."
     await say(page, notice)
@@ -166,7 +167,7 @@ async def test_notice_to_the_residents_reaches_a_new_resident_and_the_sender_get
     preview = bot_says(page, "Xem trước thông báo:")
     await expect(preview).to_have_count(1)
     await expect(preview).to_contain_text(notice)
-    await expect(preview).to_contain_text("Gửi tới: Người dân — Phường Hải Châu")
+    await expect(preview).to_contain_text("Gửi tới: Toàn thể người dân — Phường Hải Châu")
     await expect(preview).to_contain_text(re.compile(r"Số người nhận: \d+"))
     found = re.search(r"Số người nhận: (\d+)", await text_of(preview))
     assert found
@@ -175,12 +176,12 @@ async def test_notice_to_the_residents_reaches_a_new_resident_and_the_sender_get
     assert "Giờ yên tĩnh" not in await text_of(preview)
 
     await row_of(preview).get_by_test_id("bot-button").filter(has_text="✅ Gửi thông báo").click()
-    queued = bot_says(page, "✅ Đã xếp thông báo")
+    queued = bot_says(page, "✅ Đã lên lịch gửi thông báo")
     await expect(queued).to_have_count(1)
-    found = re.search(r"thông báo ([A-Z0-9]+) để gửi tới (\d+) người", await text_of(queued))
+    found = re.search(r"thông báo tới (\d+) người, .*\(mã ([A-Z0-9]+)\)", await text_of(queued))
     assert found, await text_of(queued)
-    notice_code = found.group(1)
-    assert int(found.group(2)) == recipients
+    notice_code = found.group(2)
+    assert int(found.group(1)) == recipients
     # The outbox delivers in the background; its report comes through the page's long poll.
     done = bot_says(page, f"✅ Đã gửi xong thông báo {notice_code}")
     await expect(done).to_have_count(1, timeout=15_000)

@@ -76,12 +76,12 @@ QUESTIONS = {
 
 
 async def asks(page: Any, number: int, *, after_a_skip: bool = False) -> None:
-    """The newest bot message asks question `number` of the sample form, with its counter "(3/10)".
+    """The newest bot message asks question `number` of the sample form, with its counter: "Câu 3."
+    while a later question depends on an answer not given yet, "(7/10)" once the total is known.
 
-    The total is not checked: it may count only the questions that apply (the location question is
-    asked only when a dump is left); after a skipped question, neither is the position.
+    The total is not checked; after a skipped question, neither is the position.
     """
-    counter = r"\(\d+/\d+\) " if after_a_skip else rf"\({number}/\d+\) "
+    counter = r"(Câu \d+\.|\(\d+/\d+\)) " if after_a_skip else rf"(Câu {number}\.|\({number}/\d+\)) "
     await expect(last_bot(page)).to_contain_text(re.compile(counter + re.escape(QUESTIONS[number])))
 
 
@@ -164,7 +164,7 @@ async def test_leader_registers_and_files_the_sample_form(page: Any) -> None:
                  "• Hoạt động: Quét dọn đường, kiệt hẻm, Khơi thông cống rãnh",
                  "• Rác thu gom (kg): 120,5 kg", "• Còn điểm rác tồn đọng: Có",
                  "• Vị trí điểm rác: 📍 16.06110, 108.22720", "• Tự đánh giá: Tốt",
-                 "• Ảnh sau khi dọn: 📷 đã gửi ảnh", "• Ghi chú: (bỏ qua)"):
+                 "• Ảnh sau khi dọn: 📷 đã gửi ảnh", "• Ghi chú: (không có)"):
         await expect(summary).to_contain_text(line)
     await press(page, "✅ Gửi báo cáo")
     done = bot_says(page, "Đã gửi báo cáo")

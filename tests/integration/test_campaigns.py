@@ -138,7 +138,7 @@ async def test_the_follow_up_opens_the_form_with_the_date(app, clock) -> None:
                                "Bấm «Báo cáo ngay» để gửi kết quả.")
     deputy = Chat(app, "demo-topho")
     opened = await deputy.press_id(message["buttons"][0][0]["id"])
-    assert "(2/10) Có bao nhiêu người tham gia?" in opened  # the date is already there
+    assert "Câu 2. Có bao nhiêu người tham gia?" in opened  # the date is already there
     assert "Tổ mình ra quân ngày nào?" in await deputy.press("Quay lại")
     await deputy.press("Hôm nay")
     for answer in ("30", "12"):
@@ -222,7 +222,7 @@ async def test_an_official_creates_lists_pauses_and_reads_the_record_of_a_campai
     await official.send("Tổng vệ sinh kiệt hẻm")
     assert "Tổ dân phố Xuân Hà 9" not in " ".join(official.labels)
     await official.press("Tổ dân phố Thạch Thang 3")
-    await official.press("Người dân")
+    await official.press("Toàn thể người dân")
     await official.press("Hằng tuần")
     await official.press("Thứ Bảy")
     assert "Không đọc được giờ «sáng sớm»" in await official.send("sáng sớm")

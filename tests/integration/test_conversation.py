@@ -82,13 +82,13 @@ async def test_commands_in_the_middle_of_a_form_lose_nothing(app) -> None:
     await chat.press("Hôm nay")
     assert "Có bao nhiêu người tham gia?" in chat.text
     help_text = await chat.send("/help")
-    assert "Hướng dẫn sử dụng" in help_text and "(2/10) Có bao nhiêu người tham gia?" in help_text
+    assert "Hướng dẫn sử dụng" in help_text and "Câu 2. Có bao nhiêu người tham gia?" in help_text
     leave = await chat.send("/menu")
     assert "Bạn đang điền dở «Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp»" in leave
-    assert "(2/10) Có bao nhiêu người tham gia?" in await chat.press("Tiếp tục điền")
+    assert "Câu 2. Có bao nhiêu người tham gia?" in await chat.press("Tiếp tục điền")
     await chat.send("/lang")
     english = await chat.press("English")
-    assert "Switched to English." in english and "(2/10)" in english
+    assert "Switched to English." in english and "Question 2." in english
     await chat.send("/lang vi")
     assert "Không có lệnh /xyz" in await chat.send("/xyz")
     assert "Bao nhiêu hộ" in await chat.send("40")  # the form went on at the same step
@@ -108,7 +108,7 @@ async def test_stop_is_asked_first_and_start_turns_messages_back_on(app) -> None
     await chat.open_form("Vệ sinh môi trường", GREEN)
     assert "Tắt thông báo và lời nhắc?" in await chat.send("/stop")
     assert "Bạn đã tắt thông báo và lời nhắc" in await chat.press("🔕 Tắt")
-    assert "(1/10) Tổ mình ra quân ngày nào?" in chat.text  # the form is still there
+    assert "Câu 1. Tổ mình ra quân ngày nào?" in chat.text  # the form is still there
     async with app.sessions() as session:
         who = await Repo(session).find_who("sim", "demo-totruong-2")
     assert who.opted_out
@@ -126,7 +126,7 @@ async def test_odd_input_gets_a_helpful_answer(app) -> None:
     await chat.press("Hôm nay")
     for odd in ["", "   ", "\x00\x07", "🌿🌿🌿", "<script>alert(1)</script>", "x" * 4096, "1" * 400]:
         answer = await chat.send(odd)
-        assert "(2/10) Có bao nhiêu người tham gia?" in answer, odd[:20]
+        assert "Câu 2. Có bao nhiêu người tham gia?" in answer, odd[:20]
     assert "Bao nhiêu hộ" in await chat.send("12")
 
 
@@ -141,7 +141,7 @@ async def test_a_restart_in_the_middle_of_a_form_resumes_it(app, settings, clock
     restarted = build(settings, clock=clock)
     try:
         again = Chat(restarted, "demo-totruong-2")
-        assert "(4/10) Tổ đã làm những việc gì?" in await again.send("/help")
+        assert "Câu 4. Tổ đã làm những việc gì?" in await again.send("/help")
         assert "Không nhận ra lựa chọn" in await again.send("7")  # there are five options
         await again.press("Phát quang")
         assert "Thu gom" in await again.press("Xong")

@@ -34,7 +34,7 @@ async def test_dung_never_stops_anything(app) -> None:
     # Inside a form's question, "DỪNG" and "Đúng" are answers (here: not a date).
     assert "Không đọc được ngày «DỪNG»" in await leader.send("DỪNG")
     assert "Không đọc được ngày «Đúng»" in await leader.send("Đúng")
-    assert "(1/10) Tổ mình ra quân ngày nào?" in leader.text
+    assert "Câu 1. Tổ mình ra quân ngày nào?" in leader.text
     resident = Chat(app, "demo-nguoidan")
     for word in ("Đúng", "dung", "Dũng", "DUNG"):
         answer = await resident.send(word)
@@ -86,7 +86,7 @@ async def test_the_urgent_confirmation_stays_in_view_and_the_official_gets_next_
     assert leader.labels == ["☰ Menu"]  # no menu reposted under the confirmation
     alert = (await inbox(app, "demo-canbo"))[0]
     official = Chat(app, "demo-canbo")
-    assert f"Đã cập nhật {code}: Đã tiếp nhận" in await official.press_id(button(alert, "Đã tiếp nhận"))
+    assert "«Báo tin khẩn» 22/11 «Cháy, nổ»: đã tiếp nhận" in await official.press_id(button(alert, "Đã tiếp nhận"))
     assert last_row(official) == ["🔧 Đang xử lý", "✔️ Đã xử lý", "↩️ Trả lại", "☰ Menu"]
     await official.press("Đang xử lý")
     assert last_row(official)[-1] == "☰ Menu" and "✔️ Đã xử lý" in last_row(official)
@@ -130,7 +130,7 @@ async def test_cancelling_a_form_with_answers_is_asked_first(app) -> None:
     await chat.press("Hôm nay")
     asked = await chat.press("✖️ Hủy")
     assert f"Hủy «{GREEN}»? Các câu đã trả lời sẽ mất." in asked
-    assert "(2/10) Có bao nhiêu người tham gia?" in await chat.press("Tiếp tục điền")
+    assert "Câu 2. Có bao nhiêu người tham gia?" in await chat.press("Tiếp tục điền")
     assert "Hủy «" in await chat.send("/huy")
     assert "Đã hủy, báo cáo chưa được gửi." in await chat.press("🗑 Hủy, bỏ câu trả lời")
     assert chat.labels[-1] == "☰ Thêm…"  # back at the main menu
@@ -188,7 +188,7 @@ async def test_after_answering_feedback_the_leader_sees_the_others_waiting(app) 
                                                                       "Đèn đường kiệt 45 tắt từ tối qua"]
     assert "Đèn đường kiệt 45" in await leader.press("Đèn đường")
     await leader.press("✍️ Trả lời")
-    assert "Đã gửi câu trả lời cho người dân." in await leader.send("Tổ đã báo điện lực, mai sửa.")
+    assert "Đã gửi câu trả lời cho Chị Lê Thị Lan." in await leader.send("Tổ đã báo điện lực, mai sửa.")
     assert last_row(leader) == ["📨 Xem phản ánh khác", "☰ Menu"]
     await leader.press("📨 Xem phản ánh khác")
     assert "Rác đổ ở đầu kiệt 12" in " ".join(leader.labels)

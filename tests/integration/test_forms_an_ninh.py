@@ -25,13 +25,13 @@ async def test_an_incident_of_another_kind_with_people_hurt(app) -> None:
     chat = await open_form(app, "Vụ việc an ninh trật tự")
     assert "📝 Vụ việc an ninh trật tự" in chat.text
     assert "gọi ngay 113 Công an · 114 Cứu hỏa · 115 Cấp cứu" in chat.text
-    assert "(1/10) Đã xảy ra vụ việc gì?" in chat.text
+    assert "Câu 1. Đã xảy ra vụ việc gì?" in chat.text
     assert ["Trộm cắp", "Đánh nhau, gây rối", "Ma túy", "Tai nạn giao thông", "Cháy, nổ",
             "Người lạ khả nghi", "Khác"] == chat.labels[:7]
     assert "Hãy bấm một trong các nút bên dưới." in await chat.send("cướp giật")
-    assert "(2/10) Đó là loại vụ việc gì? Ghi ngắn gọn." in await chat.press("Khác")
+    assert "Câu 2. Đó là loại vụ việc gì? Ghi ngắn gọn." in await chat.press("Khác")
     assert "Câu trả lời quá ngắn: cần ít nhất 3 ký tự." in await chat.send("ab")
-    assert "(3/10) Vụ việc xảy ra ngày nào?" in await chat.send("Chó thả rông cắn người")
+    assert "Câu 3. Vụ việc xảy ra ngày nào?" in await chat.send("Chó thả rông cắn người")
     assert "Ngày 25/11/2026 còn ở tương lai. Vui lòng nhập ngày đã diễn ra." in await chat.send("25/11/2026")
     assert "Ngày 15/10/2026 đã quá xa (quá 31 ngày trước)." in await chat.send("15/10/2026")
     assert "Xảy ra vào buổi nào?" in await chat.press("Hôm qua")
@@ -71,7 +71,7 @@ async def test_an_incident_of_another_kind_with_people_hurt(app) -> None:
 async def test_a_theft_with_nobody_hurt_then_corrected_from_the_summary(app) -> None:
     chat = await open_form(app, "Vụ việc an ninh trật tự")
     # A listed kind: the question about "another kind" is not asked.
-    assert "(2/9) Vụ việc xảy ra ngày nào?" in await chat.press("Trộm cắp")
+    assert "Câu 2. Vụ việc xảy ra ngày nào?" in await chat.press("Trộm cắp")
     assert "Xảy ra vào buổi nào?" in await chat.send("20/11")
     await chat.press("Đêm")
     assert "Địa chỉ quá ngắn. Hãy gõ rõ số nhà, tên đường, hoặc gửi vị trí." in await chat.send("K42")
@@ -83,7 +83,7 @@ async def test_a_theft_with_nobody_hurt_then_corrected_from_the_summary(app) -> 
     assert "Hãy bấm «Có» hoặc «Không»." in await chat.send("để mai")
     summary = await chat.send("chưa")
     for line in ["• Loại vụ việc: Trộm cắp", "• Ngày xảy ra: 20/11/2026", "• Thời điểm: Đêm, rạng sáng (22–5 giờ)",
-                 "• Nơi xảy ra: 📍 Kiệt 42 Hà Huy Tập", "• Ảnh hiện trường: (bỏ qua)",
+                 "• Nơi xảy ra: 📍 Kiệt 42 Hà Huy Tập", "• Ảnh hiện trường: (không có)",
                  "• Có người bị thương: Không", "• Đã báo 113 hoặc công an khu vực: Không"]:
         assert line in summary
     assert "Loại vụ việc khác" not in summary
@@ -150,7 +150,7 @@ async def test_residence_changes_back_and_skip_the_note(app) -> None:
     assert "Ghi chú thêm" in await chat.send("0")
     summary = await chat.press("Bỏ qua")
     assert "• Người mới tạm trú: 6 người" in summary
-    assert "• Ghi chú: (bỏ qua)" in summary
+    assert "• Ghi chú: (không có)" in summary
     await chat.press("Gửi báo cáo")
     [(report, _unit)] = await saved_reports(app)
     assert report.data["tam_tru_moi"] == 6 and report.data["ghi_chu"] is None

@@ -72,7 +72,7 @@ async def test_a_meeting_without_a_photo(app) -> None:
     summary = await chat.press("Bỏ qua")
     assert "• Tổng số hộ của tổ: 90 hộ" in summary
     assert "• Nội dung họp: An ninh trật tự, Vệ sinh môi trường, Xây dựng nông thôn mới, đô thị văn minh" in summary
-    assert "• Ảnh cuộc họp: (bỏ qua)" in summary
+    assert "• Ảnh cuộc họp: (không có)" in summary
     await chat.press("Gửi báo cáo")
     [(report, _unit)] = await saved_reports(app)
     assert report.data["noi_dung"] == ["an_ninh", "ve_sinh", "van_minh"] and report.data["anh"] is None
@@ -81,7 +81,7 @@ async def test_a_meeting_without_a_photo(app) -> None:
 async def test_feedback_not_yet_passed_to_the_ward(app) -> None:
     chat = await open_form(app, "Phản ánh, kiến nghị")
     assert "📝 Phản ánh, kiến nghị của người dân" in chat.text
-    assert "(1/6) Người dân phản ánh về việc gì?" in chat.text
+    assert "Câu 1. Người dân phản ánh về việc gì?" in chat.text
     assert "Người dân phản ánh, kiến nghị điều gì?" in await chat.press("Đường sá, hạ tầng")
     assert "Không cần ghi tên người phản ánh." in chat.text
     assert "Câu này cần một đoạn chữ, không phải ảnh." in await chat.photo(PNG)
@@ -113,7 +113,7 @@ async def test_feedback_already_passed_to_the_ward_skips_the_follow_up(app) -> N
     assert "Nơi xảy ra việc phản ánh (nếu có)?" in chat.text
     assert "Tổ đã chuyển phản ánh này lên phường chưa?" in await chat.press("Bỏ qua")
     summary = await chat.press("Có")
-    for line in ["• Lĩnh vực: Điện, nước", "• Ảnh: (bỏ qua)", "• Vị trí: (bỏ qua)", "• Đã chuyển lên phường: Có"]:
+    for line in ["• Lĩnh vực: Điện, nước", "• Ảnh: (không có)", "• Vị trí: (không có)", "• Đã chuyển lên phường: Có"]:
         assert line in summary
     assert "Tổ đã tự giải quyết" not in summary
     await chat.press("Gửi báo cáo")

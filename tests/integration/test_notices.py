@@ -16,6 +16,7 @@ from tests import images
 from tests.helpers import Chat
 
 PNG = images.png(color=(30, 120, 200, 128))  # a real image: photos are decoded
+LAMP = "«Đèn đường kiệt 15 Lê Duẩn hỏng một tuần…»"  # the feedback named by its first words
 
 
 async def inbox(app, user: str) -> list[dict]:
@@ -52,11 +53,11 @@ async def test_a_leader_notices_the_group_and_residents_read_it(app, clock) -> N
     assert "Khi nào gửi?" in await leader.photo(PNG)
     preview = await leader.press("Gửi ngay")
     assert "Xem trước thông báo:" in preview and "Tối nay 19:30 họp tổ tại nhà văn hóa. <b>Đúng giờ</b>!" in preview
-    assert "Gửi tới: Người dân — Tổ dân phố Thạch Thang 3" in preview
+    assert "Gửi tới: Toàn thể người dân — Tổ dân phố Thạch Thang 3" in preview
     assert "Số người nhận: 4" in preview  # three new residents and the demo resident
-    assert "Thời gian gửi hết: dưới 1 phút" in preview
+    assert "Gửi xong trong: dưới 1 phút" in preview
     done = await leader.press("Gửi thông báo")
-    assert "✅ Đã xếp thông báo" in done and "để gửi tới 4 người" in done
+    assert "✅ Đã lên lịch gửi thông báo tới 4 người" in done
     received = await inbox(app, "dan-0")
     assert received[-1]["text"].startswith("📢 THÔNG BÁO — Tổ dân phố Thạch Thang 3")
     assert "<b>Đúng giờ</b>!" in received[-1]["text"] and received[-1]["photo_url"]
@@ -102,7 +103,7 @@ async def test_quiet_hours_hold_a_notice_until_morning_unless_urgent(app, clock)
     official = Chat(app, "demo-canbo")
     await official.press_id("m.nw")
     await official.press("Phường Hải Châu")
-    await official.press("Người dân")
+    await official.press("Toàn thể người dân")
     await official.send("Nhắc bà con đổ rác đúng giờ.")
     await official.press("Không cần ảnh")
     preview = await official.press("Gửi ngay")
@@ -114,7 +115,7 @@ async def test_quiet_hours_hold_a_notice_until_morning_unless_urgent(app, clock)
     # Urgent goes at night.
     await official.press_id("m.nw")
     await official.press("Phường Hải Châu")
-    await official.press("Người dân")
+    await official.press("Toàn thể người dân")
     await official.send("Nước lên nhanh, bà con kê cao đồ đạc.")
     await official.press("Không cần ảnh")
     clock.current = clock.current.replace(hour=16, minute=0)  # 23:00
@@ -152,21 +153,34 @@ async def test_feedback_goes_to_the_leader_who_answers_passes_or_closes(app, clo
     await resident.send("Đèn đường kiệt 15 Lê Duẩn hỏng một tuần nay.")
     assert "Đã có: nội dung, ảnh." in await resident.photo(PNG)
     done = await resident.press("Gửi phản ánh")
-    code = done.split("phản ánh ")[1].split(".")[0]
+    # Named by its first words.
+    assert f"✅ Đã gửi phản ánh {LAMP} tới tổ trưởng." in done
+    code = done.split("(Mã ")[1].split(")")[0]
     alert = (await inbox(app, "demo-topho"))[-1]
-    assert f"💬 PHẢN ÁNH {code} từ Chị Lê Thị Lan — Tổ dân phố Thạch Thang 3" in alert["text"]
+    assert "💬 Phản ánh của Chị Lê Thị Lan — Tổ dân phố Thạch Thang 3" in alert["text"]
+    assert f"Mã phản ánh: {code}" in alert["text"]
     assert alert["photo_url"]
     deputy = Chat(app, "demo-topho")
     reply_id = next(b["id"] for row in alert["buttons"] for b in row if "Trả lời" in b["label"])
-    assert f"Gõ câu trả lời cho phản ánh {code}" in await deputy.press_id(reply_id)
-    await deputy.send("Đã báo điện lực, mai thay bóng.")
+    assert f"Gõ câu trả lời cho phản ánh {LAMP}" in await deputy.press_id(reply_id)
+    assert "Đã gửi câu trả lời cho Chị Lê Thị Lan." in await deputy.send("Đã báo điện lực, mai thay bóng.")
     told = (await inbox(app, "demo-nguoidan"))[-1]["text"]
-    assert f"💬 Tổ trưởng Ông Hồ Văn Sáu trả lời phản ánh {code}:\nĐã báo điện lực, mai thay bóng." == told
-    # Pass it to the ward: it becomes a feedback report the official sees.
+    assert (f"💬 Ông Hồ Văn Sáu (tổ phó) trả lời phản ánh {LAMP} của bạn:\n"
+            "Đã báo điện lực, mai thay bóng.") == told
+    # Pass it to the ward: asked first, with an optional note that reaches the ward's official.
     pass_id = next(b["id"] for row in alert["buttons"] for b in row if "Chuyển lên phường" in b["label"])
-    passed = await deputy.press_id(pass_id)
-    assert f"Đã chuyển phản ánh {code} lên Phường Hải Châu" in passed
-    assert "đã được tổ trưởng chuyển lên Phường Hải Châu" in (await inbox(app, "demo-nguoidan"))[-1]["text"]
+    asked = await deputy.press_id(pass_id)
+    assert f"Chuyển phản ánh {LAMP} lên Phường Hải Châu? Người dân sẽ được báo." in asked
+    assert "Có thể gõ thêm ghi chú cho cán bộ phường (không bắt buộc)." in asked
+    assert "Ghi chú cho cán bộ phường: Cột đèn số 7, đã báo điện lực hai lần." in await deputy.send(
+        "Cột đèn số 7, đã báo điện lực hai lần.")
+    passed = await deputy.press("📤 Chuyển lên phường")
+    assert f"Đã chuyển phản ánh {LAMP} lên Phường Hải Châu. Mã báo cáo:" in passed
+    assert "của bạn đã được tổ phó chuyển lên Phường Hải Châu" in (await inbox(app, "demo-nguoidan"))[-1]["text"]
+    to_ward = (await inbox(app, "demo-canbo"))[-1]
+    assert f"📤 Ông Hồ Văn Sáu (Tổ dân phố Thạch Thang 3) chuyển lên phường phản ánh {LAMP}" in to_ward["text"]
+    assert "Ghi chú của tổ: Cột đèn số 7, đã báo điện lực hai lần." in to_ward["text"]
+    assert [b["label"] for row in to_ward["buttons"] for b in row] == ["🔎 Xem báo cáo"]
     assert "đã được xử lý" in await deputy.press_id(pass_id)  # pressed again
     official = Chat(app, "demo-canbo")
     await official.press_id("m.nr.0")
@@ -221,7 +235,7 @@ async def send_notice(app, text: str) -> None:
     await leader.send(text)
     await leader.press("Không cần ảnh")
     await leader.press("Gửi ngay")
-    assert "✅ Đã xếp thông báo" in await leader.press("Gửi thông báo")
+    assert "✅ Đã lên lịch gửi thông báo" in await leader.press("Gửi thông báo")
 
 
 async def drain_with_time(app, clock, rounds: int = 60) -> None:
@@ -247,7 +261,7 @@ async def test_storms_of_429_and_500_are_absorbed_and_blocked_users_marked(app, 
     assert blocked == statuses["blocked"] == 10
     assert all(n == 1 for n in fake.delivered.values()) and len(fake.delivered) == 110
     told = (await inbox(app, "demo-topho"))[-1]["text"]
-    assert "✅ Đã gửi xong thông báo" in told and "10 người đã chặn tin nhắn của Tổ trưởng." in told
+    assert "✅ Đã gửi xong thông báo" in told and "10 người đã chặn trợ lý." in told
 
 
 async def test_a_channel_that_keeps_failing_ends_in_failed_with_the_reason(app, clock) -> None:

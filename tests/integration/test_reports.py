@@ -14,6 +14,7 @@ from tests.integration.test_conversation import make_invite
 
 PNG = images.png(color=(130, 120, 200, 128))  # a real image: photos are decoded
 GREEN = "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp"
+URGENT = "«Báo tin khẩn» 22/11 «Cháy, nổ»"
 
 
 async def inbox(app, user: str, after: int = 0) -> list[dict]:
@@ -59,19 +60,19 @@ async def test_an_urgent_incident_reaches_the_official_on_duty_who_acknowledges_
     clock.advance(minutes=3)
     official = Chat(app, "demo-canbo")
     answer = await official.press_id(button(alert, "Đã tiếp nhận"))
-    assert f"Đã cập nhật {code}: Đã tiếp nhận" in answer
+    assert f"{URGENT}: đã tiếp nhận. Người gửi đã được báo." in answer  # named, not coded
     told = await inbox(app, "demo-totruong")
-    assert told[-1]["text"] == (f"✅ Báo tin khẩn {code} đã được Anh Phạm Minh Tuấn (Phường Hải Châu) "
-                                "tiếp nhận lúc 08:33 22/11/2026.")
+    assert told[-1]["text"] == (f"✅ Anh Phạm Minh Tuấn (Phường Hải Châu) đã tiếp nhận báo cáo {URGENT} "
+                                f"lúc 08:33 22/11/2026. (Mã {code})")
     # The button pressed again (or by a colleague) tells who acknowledged first.
     again = await official.press_id(button(alert, "Đã tiếp nhận"))
-    assert f"«Báo tin khẩn» {code} đã được Anh Phạm Minh Tuấn tiếp nhận lúc 08:33 22/11/2026." in again
+    assert f"{URGENT} đã được Anh Phạm Minh Tuấn tiếp nhận lúc 08:33 22/11/2026." in again
     # Acknowledged: no escalation.
     clock.advance(minutes=30)
     assert await app.escalate_incidents() == 0
     assert "✔️ Đã xử lý" in [b["label"] for row in alert["buttons"] for b in row]
     await official.press_id(button(alert, "Đã xử lý"))
-    assert f"Báo tin khẩn {code}: Đã xử lý — Anh Phạm Minh Tuấn" in (await inbox(app, "demo-totruong"))[-1]["text"]
+    assert f"{URGENT}: đã xử lý — Anh Phạm Minh Tuấn" in (await inbox(app, "demo-totruong"))[-1]["text"]
     async with app.sessions() as session:
         report = (await session.scalars(select(Report).where(Report.code == code))).one()
         events = (await session.scalars(select(ReportEvent).where(ReportEvent.report_id == report.id)
@@ -97,7 +98,7 @@ async def test_nobody_acknowledges_so_it_goes_up_and_the_leader_is_told(app, clo
     clock.advance(minutes=20)
     assert await app.escalate_incidents() == 0
     city_official = Chat(app, "demo-thanhpho")
-    assert "Đã tiếp nhận" in await city_official.press_id(button(city[0], "Đã tiếp nhận"))
+    assert ": đã tiếp nhận." in await city_official.press_id(button(city[0], "Đã tiếp nhận"))
     assert "Bà Võ Thị Hoa (Thành phố Đà Nẵng)" in (await inbox(app, "demo-totruong"))[-1]["text"]
 
 
@@ -125,15 +126,16 @@ async def test_statuses_history_and_a_correction(app, clock) -> None:
     official = Chat(app, "demo-canbo")
     listing = await official.press_id("m.nr.0")
     assert "📥 Báo cáo chưa xử lý — trang 1" in listing
-    assert any(code in label and "Tổ dân phố Thạch Thang 3" in label for label in official.labels)
-    details = await official.press(code)
+    # The list names the report (title, day, status, group), no code, cut at a word.
+    assert f"{GREEN} 22/11 · Đã gửi · Tổ dân…" in official.labels
+    details = await official.press(f"{GREEN} 22/11")
     assert f"Mã: {code} · Tổ dân phố Thạch Thang 3" in details and "• Số người tham gia: 9 người" in details
     assert "🔧 Đang xử lý" in official.labels and "✏️ Sửa báo cáo" not in official.labels
     await official.press("Đang xử lý")
     told = (await inbox(app, "demo-totruong"))[-1]["text"]
-    assert f"{code}: Đang xử lý — Anh Phạm Minh Tuấn (Phường Hải Châu)" in told
+    assert f"«{GREEN}» 22/11: đang xử lý — Anh Phạm Minh Tuấn (Phường Hải Châu)" in told
     await official.press_id("m.nr.0")
-    assert code not in " ".join(official.labels)  # no longer waiting
+    assert GREEN not in " ".join(official.labels)  # no longer waiting
     await official.send("/menu")
     # Return it with a reason.
     async with app.sessions() as session:
@@ -143,11 +145,12 @@ async def test_statuses_history_and_a_correction(app, clock) -> None:
     assert "Lý do cần từ 3 đến 500 ký tự" in await official.send("x")
     await official.send("Thiếu ảnh trước và sau khi dọn")
     told = (await inbox(app, "demo-totruong"))[-1]["text"]
-    assert f"↩️ {GREEN} {code} bị trả lại bởi Anh Phạm Minh Tuấn (Phường Hải Châu). Lý do: Thiếu ảnh" in told
+    assert (f"↩️ Anh Phạm Minh Tuấn (Phường Hải Châu) đã trả lại báo cáo «{GREEN}» 22/11. "
+            "Lý do: Thiếu ảnh") in told
     # The leader sees it in their history and corrects it within the window.
     mine = await leader.press_id("m.my.0")
     assert "📜 Báo cáo của bạn (trang 1)" in mine
-    details = await leader.press(code)
+    details = await leader.press(f"{GREEN} 22/11")
     assert "Trạng thái: Trả lại" in details and "Lý do trả lại: Thiếu ảnh trước và sau khi dọn" in details
     assert "Quá trình xử lý:" in details and "Đang xử lý — Anh Phạm Minh Tuấn" in details
     assert f"Bạn đang sửa báo cáo {code}" in await leader.press("Sửa báo cáo")
@@ -161,8 +164,7 @@ async def test_statuses_history_and_a_correction(app, clock) -> None:
     assert [(r.code, r.superseded) for r in rows] == [(code, True), (f"{code}-2", False)]
     assert rows[1].supersedes_id == rows[0].id and rows[1].data["anh"]["attachment"]
     mine = await leader.press_id("m.my.0")
-    assert any(f"{code}-2" in label for label in leader.labels) and not any(
-        label.startswith(f"{code} ") for label in leader.labels)
+    assert sum(label.startswith(GREEN) for label in leader.labels) == 1  # the correction, not the old one
 
 
 async def test_the_correction_window_closes(app, clock) -> None:
@@ -249,7 +251,7 @@ async def test_the_monthly_report_is_proposed_from_this_months_reports(app, cloc
     assert "Số liệu dưới đây tổng hợp từ 5 báo cáo tháng 11/2026 của tổ." in summary
     for line in ("• Vệ sinh: buổi Chủ nhật Xanh: 2 buổi", "• Vệ sinh: lượt người tham gia: 18 lượt",
                  "• Giảm nghèo: hộ được hỗ trợ: 2 hộ", "• Giảm nghèo: tổng giá trị hỗ trợ: 1.700.000 đ",
-                 "• Dân chủ: cuộc họp tổ: 0 cuộc", "• An ninh: số vụ việc: 0 vụ", "• Nhận xét, kiến nghị: (bỏ qua)"):
+                 "• Dân chủ: cuộc họp tổ: 0 cuộc", "• An ninh: số vụ việc: 0 vụ", "• Nhận xét, kiến nghị: (không có)"):
         assert line in summary, line
     await leader.press("Sửa một câu")
     await leader.press("Dân chủ: cuộc họp tổ")

@@ -24,7 +24,7 @@ async def register_leader(app: object) -> Chat:
 async def test_leader_files_the_sample_form_with_buttons(app) -> None:
     chat = await register_leader(app)
     assert "Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp" in await chat.open_form("Vệ sinh môi trường", GREEN)
-    assert "(1/10) Tổ mình ra quân ngày nào?" in chat.text
+    assert "Câu 1. Tổ mình ra quân ngày nào?" in chat.text
     assert "Có bao nhiêu người tham gia?" in await chat.press("Hôm nay")
     assert "Vui lòng nhập một số từ 1 đến 2.000" in chat.text
     assert "Bao nhiêu hộ gia đình tham gia?" in await chat.send("35")
@@ -77,7 +77,7 @@ async def test_skip_condition_back_and_edit(app) -> None:
     summary = await chat.press("Bỏ qua")
     assert "Vị trí điểm rác" not in summary
     assert "• Số người tham gia: 12 người" in summary
-    assert "• Rác thu gom (kg): (bỏ qua)" in summary
+    assert "• Rác thu gom (kg): (không có)" in summary
     assert "• Tự đánh giá: Khá" in summary
     # Edit one answer from the summary; changing the yes/no now asks the location it reveals.
     assert "Bạn muốn sửa câu nào?" in await chat.press("Sửa một câu")

@@ -21,7 +21,9 @@ from models.repo_reports import ReportQueries
 from models.repos import Repo
 from models.tables import Feedback, Report, ReportEvent
 from tests.helpers import Chat
-from tests.integration.test_reports import PNG, button, inbox, leader_files_an_incident
+from tests.integration.test_reports import PNG, URGENT, button, inbox, leader_files_an_incident
+
+FEEDBACK = "«Rác tồn đọng đầu kiệt 42 ba ngày nay.»"  # the feedback named by its first words
 
 TUAN, HA = "Anh Phạm Minh Tuấn", "Chị Đặng Thu Hà"  # two officials of Phường Hải Châu
 
@@ -80,8 +82,8 @@ async def test_two_officials_acknowledge_at_once_one_wins_the_other_is_told_who_
     tuan, ha = Chat(app, "demo-canbo"), Chat(app, "demo-canbo-xh")
     gate = Gate(monkeypatch, ReportQueries, "report")
     late, first = await gate.interleave(tuan.press_id(ack), ha.press_id(ack))
-    assert f"Đã cập nhật {code}: Đã tiếp nhận. Người gửi đã được báo." in first
-    assert late == f"«Báo tin khẩn» {code} đã được {HA} tiếp nhận lúc 08:33 22/11/2026."
+    assert f"{URGENT}: đã tiếp nhận. Người gửi đã được báo." in first
+    assert late == f"{URGENT} đã được {HA} tiếp nhận lúc 08:33 22/11/2026."
     assert "🔧 Đang xử lý" in tuan.labels and "✔️ Đã xử lý" in tuan.labels and "🔎 Xem báo cáo" in tuan.labels
     report, events = await report_and_events(app, code)
     assert events == ["sent", "received"]
@@ -89,7 +91,7 @@ async def test_two_officials_acknowledge_at_once_one_wins_the_other_is_told_who_
     async with app.sessions() as session:  # the winner is the one kept as acknowledging
         assert await Repo(session).person_name(report.acknowledged_by) == HA
     told = told_about(await inbox(app, "demo-totruong"), code, "tiếp nhận")
-    assert told == [f"✅ Báo tin khẩn {code} đã được {HA} (Phường Hải Châu) tiếp nhận lúc 08:33 22/11/2026."]
+    assert told == [f"✅ {HA} (Phường Hải Châu) đã tiếp nhận báo cáo {URGENT} lúc 08:33 22/11/2026. (Mã {code})"]
 
 
 @pytest.mark.parametrize("winner", ["resolve", "return"])
@@ -105,20 +107,20 @@ async def test_resolve_and_return_at_once_one_wins_and_the_other_is_told(app, cl
     resolving = ha.press_id(f"m.st.{rid}.resolved")
     if winner == "resolve":
         late, first = await gate.interleave(returning, resolving)
-        assert f"Đã cập nhật {code}: Đã xử lý" in first
-        assert late.startswith(f"«Báo tin khẩn» {code} đã được {HA} chuyển sang «Đã xử lý» lúc 08:35 22/11/2026.")
+        assert f"{URGENT}: đã xử lý" in first
+        assert late.startswith(f"{URGENT} đã được {HA} chuyển sang «Đã xử lý» lúc 08:35 22/11/2026.")
         assert "🔁 Mở lại" in tuan.labels and "🔎 Xem báo cáo" in tuan.labels
         expected_status, loser = "resolved", tuan
     else:
         late, first = await gate.interleave(resolving, returning)
-        assert f"Đã cập nhật {code}: Trả lại" in first
-        assert late == (f"«Báo tin khẩn» {code} đã được {TUAN} chuyển sang «Trả lại» lúc 08:35 22/11/2026.\n"
+        assert f"{URGENT}: trả lại" in first
+        assert late == (f"{URGENT} đã được {TUAN} chuyển sang «Trả lại» lúc 08:35 22/11/2026.\n"
                         "Lý do: Không đúng địa bàn, chuyển phường khác")
         expected_status, loser = "returned", ha
     assert "✔️ Đã xử lý" not in loser.labels and "↩️ Trả lại" not in loser.labels
     report, events = await report_and_events(app, code)
     assert report.status == expected_status and events == ["sent", expected_status]
-    changes = [m["text"] for m in await inbox(app, "demo-totruong") if code in m["text"] and "Đã gửi" not in m["text"]]
+    changes = [m["text"] for m in await inbox(app, "demo-totruong") if "«Báo tin khẩn» 22/11" in m["text"]]
     assert len(changes) == 1, changes  # the reporter is told once, of what really happened
     # The one who lost is not left in the middle of anything: the menu opens at once.
     assert "Bạn đang làm dở" not in await loser.send("/menu")
@@ -150,7 +152,7 @@ async def test_escalation_does_not_take_up_an_incident_acknowledged_meanwhile(ap
     clock.advance(minutes=16)
     gate = Gate(monkeypatch, ReportQueries, "due_escalations")
     sent, answer = await gate.interleave(app.escalate_incidents(), Chat(app, "demo-canbo").press_id(ack))
-    assert "Đã cập nhật" in answer and sent == 0
+    assert "Người gửi đã được báo." in answer and sent == 0
     assert await inbox(app, "demo-thanhpho") == []
     assert not told_about(await inbox(app, "demo-totruong"), code, "chuyển lên")
     _report, events = await report_and_events(app, code)
@@ -164,21 +166,23 @@ async def resident_sends_feedback(app: Any) -> tuple[int, str]:
     await resident.send("Rác tồn đọng đầu kiệt 42 ba ngày nay.")
     await resident.photo(PNG)
     done = await resident.press("Gửi phản ánh")
-    code = done.split("phản ánh ")[1].split(".")[0]
+    code = done.split("(Mã ")[1].split(")")[0]
     async with app.sessions() as session:
         feedback = (await session.scalars(select(Feedback).where(Feedback.code == code))).one()
     return feedback.id, code
 
 
 async def test_two_leaders_close_the_same_feedback_at_once(app, clock, monkeypatch) -> None:
-    fid, code = await resident_sends_feedback(app)
+    fid, _code = await resident_sends_feedback(app)
     hung, sau = Chat(app, "demo-totruong"), Chat(app, "demo-topho")
     await hung.send("/start HUNG05")
     clock.advance(minutes=10)
     gate = Gate(monkeypatch, AsyncSession, "get", when=lambda entity, *_: entity is Feedback)
-    late, first = await gate.interleave(hung.press_id(f"m.fc.{fid}"), sau.press_id(f"m.fc.{fid}"))
-    assert f"Đã đóng phản ánh {code}." in first
-    assert f"Phản ánh {code} đã được xử lý (Đã đóng) — Ông Hồ Văn Sáu, lúc 08:40 22/11/2026." in late
+    assert f"Đóng phản ánh {FEEDBACK}?" in await hung.press_id(f"m.fc.{fid}")  # asked first
+    assert f"Đóng phản ánh {FEEDBACK}?" in await sau.press_id(f"m.fc.{fid}")
+    late, first = await gate.interleave(hung.press("Đóng phản ánh"), sau.press("Đóng phản ánh"))
+    assert f"Đã đóng phản ánh {FEEDBACK}." in first
+    assert f"Phản ánh {FEEDBACK} đã được xử lý (Đã đóng) — Ông Hồ Văn Sáu, lúc 08:40 22/11/2026." in late
     async with app.sessions() as session:
         feedback = await session.get(Feedback, fid)
     assert feedback.status == "closed"
@@ -187,19 +191,21 @@ async def test_two_leaders_close_the_same_feedback_at_once(app, clock, monkeypat
 
 
 async def test_closing_and_passing_on_at_once_files_no_report_for_the_loser(app, clock, monkeypatch) -> None:
-    fid, code = await resident_sends_feedback(app)
+    fid, _code = await resident_sends_feedback(app)
     hung, sau = Chat(app, "demo-totruong"), Chat(app, "demo-topho")
     await hung.send("/start HUNG05")
     gate = Gate(monkeypatch, AsyncSession, "get", when=lambda entity, *_: entity is Feedback)
-    late, first = await gate.interleave(hung.press_id(f"m.fp.{fid}"), sau.press_id(f"m.fc.{fid}"))
-    assert f"Đã đóng phản ánh {code}." in first
-    assert f"Phản ánh {code} đã được xử lý (Đã đóng) — Ông Hồ Văn Sáu" in late
+    assert f"Chuyển phản ánh {FEEDBACK} lên Phường Hải Châu?" in await hung.press_id(f"m.fp.{fid}")
+    await sau.press_id(f"m.fc.{fid}")
+    late, first = await gate.interleave(hung.press("Chuyển lên phường"), sau.press("Đóng phản ánh"))
+    assert f"Đã đóng phản ánh {FEEDBACK}." in first
+    assert f"Phản ánh {FEEDBACK} đã được xử lý (Đã đóng) — Ông Hồ Văn Sáu" in late
     async with app.sessions() as session:
         feedback = await session.get(Feedback, fid)
         passed = (await session.scalars(select(Report).where(Report.form_key == "dan_chu_phan_anh"))).all()
     assert feedback.status == "closed" and feedback.report_id is None and passed == []
-    told = [m["text"] for m in await inbox(app, "demo-nguoidan") if code in m["text"] and "Đã gửi" not in m["text"]]
-    assert told == [f"✔️ Phản ánh {code} đã được tổ trưởng ghi nhận và đóng."]
+    told = [m["text"] for m in await inbox(app, "demo-nguoidan") if FEEDBACK in m["text"] and "Đã gửi" not in m["text"]]
+    assert told == [f"✔️ Phản ánh {FEEDBACK} của bạn đã được tổ phó ghi nhận và đóng."]
 
 
 @pytest.mark.postgres
@@ -224,9 +230,9 @@ async def test_twenty_incidents_acknowledged_by_two_officials_really_at_once(app
     told = await inbox(app, "demo-totruong")
     for n, code in enumerate(codes):
         pair = answers[2 * n : 2 * n + 2]
-        assert sum("Đã cập nhật" in a for a in pair) == 1, pair
-        assert sum(f"«Báo tin khẩn» {code} đã được" in a and "tiếp nhận lúc 08:32 22/11/2026." in a
-                   for a in pair) == 1, pair
+        assert sum("Người gửi đã được báo." in a for a in pair) == 1, pair
+        assert sum("«Báo tin khẩn» 22/11 «Khói bốc lên từ tầng hai» đã được" in a
+                   and "tiếp nhận lúc 08:32 22/11/2026." in a for a in pair) == 1, pair
         _report, events = await report_and_events(app, code)
         assert events == ["sent", "received"], (code, events)
         assert len(told_about(told, code, "tiếp nhận lúc")) == 1

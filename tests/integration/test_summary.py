@@ -141,7 +141,7 @@ So với: Tháng 10/2026
 
 🚨 Tin khẩn: 3 (▲ 2)
 • Tiếp nhận trong 15 phút: 33%
-• Thời gian tiếp nhận (trung vị): 20 phút
+• Thường tiếp nhận sau: 20 phút
 • Còn mở: 2
 
 🛡️ An ninh trật tự

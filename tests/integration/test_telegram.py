@@ -70,7 +70,7 @@ async def test_leader_registers_by_deep_link_and_files_a_report_with_photo_and_l
     assert "reply_markup" not in menu  # and the old buttons are gone
     if "Chọn loại báo cáo" in answer:  # the task has several forms
         answer = await hung.press("Kết quả Ngày Chủ nhật Xanh - Sạch - Đẹp")
-    assert "(1/10) Tổ mình ra quân ngày nào?" in answer
+    assert "Câu 1. Tổ mình ra quân ngày nào?" in answer
     assert "Có bao nhiêu người tham gia?" in await hung.press("Hôm nay")
     assert "Bao nhiêu hộ gia đình tham gia?" in await hung.send("35")
     assert "Tổ đã làm những việc gì?" in await hung.send("20")
@@ -309,7 +309,7 @@ async def test_one_chat_is_handled_in_order_and_its_backlog_holds_up_no_other(
     replies = fake.calls_of("sendMessage", chat_id=hung.id)[before:]
     assert "nhập mã mời" in mai_answer
     assert fake.calls_of("sendMessage", chat_id=mai.id)[0].at < replies[2].at  # not after Hùng's backlog
-    assert [r.params["text"].split(")")[0] for r in replies[:3]] == ["(2/10", "(3/10", "(4/10"]  # in order
+    assert [r.params["text"].split(".")[0] for r in replies[:3]] == ["Câu 2", "Câu 3", "Câu 4"]  # in order
 
 
 async def test_the_token_stays_out_of_the_logs(app, fake: FakeTelegram, telegram: TelegramChannel,

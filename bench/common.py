@@ -21,9 +21,12 @@ from models.db import upgrade
 
 
 @contextmanager
-def scratch_postgres() -> Iterator[str | None]:
-    """A new, migrated PostgreSQL database (TOTRUONG_BENCH_POSTGRES_URL's server, default the local
-    one), dropped afterwards; None, with a line saying why, when no server answers."""
+def scratch_postgres(*, migrate: bool = True) -> Iterator[str | None]:
+    """A new PostgreSQL database (TOTRUONG_BENCH_POSTGRES_URL's server, default the local one),
+    migrated by this checkout unless `migrate` is false, dropped afterwards; None, with a line
+    saying why, when no server answers. Leave it unmigrated for another checkout's code (see
+    baseline_tree): `totruong run` migrates it with that code's own migrations, where this
+    checkout's newer head would stop an older app at start ("Can't locate revision")."""
     admin = os.environ.get("TOTRUONG_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
     plain = admin.replace("postgresql+psycopg://", "postgresql://")
     name = f"totruong_bench_{uuid.uuid4().hex[:8]}"
@@ -38,7 +41,8 @@ def scratch_postgres() -> Iterator[str | None]:
         return
     url = admin.rsplit("/", 1)[0] + "/" + name
     try:
-        asyncio.run(upgrade(url))
+        if migrate:
+            asyncio.run(upgrade(url))
         yield url
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
@@ -65,7 +69,8 @@ def running_app(
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`totruong run` on a free port with its own SQLite file (or the database at `url`), up
     (healthz answers); stopped after. `code`: run that checkout's code instead (see baseline_tree),
-    with this environment's packages."""
+    with this environment's packages. An app that exits or never answers raises RuntimeError with
+    the end of its log, rather than leaving the benchmark to fail on a refused connection."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -75,11 +80,17 @@ def running_app(
     command = [str(Path(sys.executable).parent / "totruong")]
     if code is not None:  # its folder first on the path, ahead of this checkout's editable install
         command = [sys.executable, "-c", "from bot.cli import main; main()"]
-    process = subprocess.Popen([*command, "run", "--port", str(port)], cwd=code, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = folder / "app.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([*command, "run", "--port", str(port)], cwd=code, env=env,
+                                   stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 60
-        while time.time() < deadline:
+        while True:
+            if process.poll() is not None or time.time() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"totruong run ({code or 'this checkout'}) did not start "
+                                   f"(exit code {process.returncode}):\n{tail}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.bootstrap import App, build, load_demo, prepare_database
-from handlers import notices
+from handlers.delivery import notices
 from handlers.messages import Reply
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings

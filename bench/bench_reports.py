@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.common import scratch_postgres
 from bot.bootstrap import App, build, prepare_database
 from handlers.messages import Incoming
-from handlers.reporting import OPEN
+from handlers.reports.reporting import OPEN
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
 from models.tables import Identity, Person, RoleAssignment

@@ -28,9 +28,9 @@ from sqlalchemy import select
 from bench.bench_reports import city_rows
 from bench.common import scratch_postgres
 from bot.bootstrap import App, build, prepare_database
-from handlers.exports import chart_png, workbook_xlsx
-from handlers.periods import Period
-from handlers.summary import complete, render_text, summarize
+from handlers.summaries.exports import chart_png, workbook_xlsx
+from handlers.summaries.periods import Period
+from handlers.summaries.summary import complete, render_text, summarize
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
 from models.tables import Person, Unit

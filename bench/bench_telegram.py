@@ -4,7 +4,7 @@ The whole stack: python-telegram-bot polling (getUpdates), the adapter, the engi
 sendMessage back. Leaders registered beforehand alternate "/menu" and "/help"; each update gets
 exactly one answer (the menu comes with nine buttons). In the same run a bare python-telegram-bot
 echo bot (one MessageHandler that replies with the text) handles as many updates from the same
-fake server, with the same number of updates in flight (bot.telegram.CONCURRENCY), the same
+fake server, with the same number of updates in flight (bot.channels.telegram.channel.CONCURRENCY), the same
 number of connections (CONNECTIONS) and the same kind of rate limiter; the ratio compares those
 two. Both limiters are raised far above Telegram's 30 messages/s: the fake has no flood limit,
 and the point is what the code costs. For reference the echo bot also runs with PTB's defaults
@@ -36,7 +36,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bot.bootstrap import build, load_demo, prepare_database
-from bot.telegram import CONCURRENCY, CONNECTIONS, TelegramChannel
+from bot.channels.telegram.channel import CONCURRENCY, CONNECTIONS, TelegramChannel
 from models.db import upgrade_sync
 from models.settings import PROJECT_ROOT, load_settings
 from tests.fakes.telegram_api import TOKEN

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from bot.bootstrap import build, load_demo, prepare_database
-from bot.zalo import ZaloChannel
+from bot.channels.zalo.channel import ZaloChannel
 from models.db import upgrade_sync
 from models.settings import PROJECT_ROOT, load_settings
 from tests.fakes.zalo_api import TOKEN, FakeZaloApi

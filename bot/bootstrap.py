@@ -9,15 +9,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.channels import Channel
-from bot.simulator import CHANNEL as SIM_CHANNEL
-from bot.simulator import SimulatorChannel
-from handlers import campaigns, digests, notices, outbox, undelivered
+from bot.channels.port import Channel
+from bot.channels.simulator.channel import CHANNEL as SIM_CHANNEL
+from bot.channels.simulator.channel import SimulatorChannel
+from handlers.campaigns import campaigns
+from handlers.delivery import notices, outbox
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
 from handlers.i18n import Catalogs
 from handlers.messages import Delivery, Incoming, Reply
 from handlers.ports import Clock, SystemClock
+from handlers.reports import undelivered
+from handlers.summaries import digests
 from models import db
 from models.files import LocalFileStore
 from models.outbox import Claimed, Outcome
@@ -198,11 +201,11 @@ def _add_channels(app: App) -> None:
     # Each adapter registers itself here, e.g.:
     #   if app.settings.telegram.token: app.channels["telegram"] = TelegramChannel(app)
     if app.settings.telegram.token:
-        from bot.telegram import TelegramChannel
+        from bot.channels.telegram.channel import TelegramChannel
 
         app.channels["telegram"] = TelegramChannel(app)
     if app.settings.zalo.token:
-        from bot.zalo import ZaloChannel
+        from bot.channels.zalo.channel import ZaloChannel
 
         app.channels["zalo"] = ZaloChannel(app)
 

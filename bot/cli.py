@@ -269,7 +269,7 @@ def _invite_link(settings: Settings, code: str, qr: Path | None) -> None:
     """Prints the Telegram deep link for the code and writes the QR code, when asked."""
     link = ""
     if settings.telegram.token:
-        from bot.telegram import bot_username, deep_link
+        from bot.channels.telegram.channel import bot_username, deep_link
 
         try:
             link = deep_link(asyncio.run(bot_username(settings.telegram)), code)
@@ -278,7 +278,7 @@ def _invite_link(settings: Settings, code: str, qr: Path | None) -> None:
     if link:
         typer.echo(link)
     if qr is not None:
-        from bot.telegram import write_qr
+        from bot.channels.telegram.channel import write_qr
 
         write_qr(link or code, qr)
         typer.echo(f"QR code of the {'link' if link else 'code'} written to {qr}", err=True)
@@ -297,9 +297,9 @@ def summary(
     config: ConfigOption = None,
 ) -> None:
     """Print the summary of a unit for a period, with the change from the period before."""
-    from handlers import periods
-    from handlers.exports import chart_png
-    from handlers.summary import render_text, summarize, workbook
+    from handlers.summaries import periods
+    from handlers.summaries.exports import chart_png
+    from handlers.summaries.summary import render_text, summarize, workbook
     from models.repos import Repo
 
     settings = _settings(config)
@@ -353,4 +353,10 @@ def _migrate(settings: Settings) -> None:
 
 
 def main() -> None:
-    app()
+    """The `totruong` command. A refused setting or form file (any command) is one line naming the
+    key or the file, and exit status 2: never a traceback."""
+    try:
+        app()
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise SystemExit(2) from None

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import demo, gate
 from bot.bootstrap import App
-from bot.simulator import CHANNEL
+from bot.channels.simulator.channel import CHANNEL
 from handlers.i18n import _
 from handlers.messages import Incoming, Location, PhotoIn, split_command
 from models.faults import DATABASE_UNAVAILABLE, DISK_FULL, PLATFORM_FAULTS, platform_fault

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import outbox
 from handlers.context import Context, Flow, Outcome, State, version_tag
+from handlers.delivery import outbox
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError, button_number
 from handlers.flows import campaign, feedback, monthly, notice, people, review, summary
 from handlers.flows import form as form_flow

@@ -12,11 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from models.settings import SettingsError
+
 FieldType = Literal["number", "text", "choice", "multi_choice", "yes_no", "date", "photo", "location"]
 
 
-class FormError(Exception):
-    """A form file is wrong; the message names the file and the field."""
+class FormError(SettingsError):
+    """A form file is wrong; the message names the file and the field (start-up stops, no traceback)."""
 
 
 class _Strict(BaseModel):
@@ -180,7 +182,12 @@ class FormRegistry:
 def load_forms(folder: Path, task_keys: set[str]) -> FormRegistry:
     """Reads and checks every forms/*.toml; any mistake stops start-up with file and field named."""
     forms: list[FormDef] = []
-    for path in sorted(folder.glob("*.toml")):
+    if not folder.is_dir():
+        raise FormError(f"app.forms_dir: {folder} is not a folder (it holds the forms, one .toml file each)")
+    files = sorted(folder.glob("*.toml"))
+    if not files:
+        raise FormError(f"app.forms_dir: {folder} has no .toml form files")
+    for path in files:
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:

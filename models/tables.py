@@ -13,6 +13,14 @@ from sqlmodel import Field, SQLModel
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 # The unit path is compared byte-wise (prefix ranges): PostgreSQL needs the "C" collation for that.
 PathType = String(512).with_variant(String(512, collation="C"), "postgresql")
+# A column that copies its unit's path (so "everything under this ward" needs no join) is marked
+# with this key: moving a unit rewrites every marked column in the same transaction (models/units.py).
+COPIES_UNIT_PATH = "copies_unit_path"
+
+
+def unit_path_column(**options: object) -> Column[str]:
+    """A copy of the unit's path: rewritten when the unit moves, so scope follows the unit."""
+    return Column(PathType, nullable=False, info={COPIES_UNIT_PATH: True}, **options)  # type: ignore[arg-type]
 
 ROLES = ("leader", "deputy", "official", "resident")
 
@@ -122,7 +130,7 @@ class Report(SQLModel, table=True):
     task: str = Field(max_length=32)
     unit_id: int = Field(foreign_key="unit.id")
     # The unit's path, copied so that "everything under this ward" needs no join.
-    unit_path: str = Field(default="", sa_column=Column(PathType, nullable=False, server_default=""))
+    unit_path: str = Field(default="", sa_column=unit_path_column(server_default=""))
     reporter_id: int = Field(foreign_key="person.id", index=True)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
     status: str = Field(default="sent", max_length=16)
@@ -183,7 +191,7 @@ class Notice(SQLModel, table=True):
     code: str = Field(max_length=16, unique=True)
     sender_id: int = Field(foreign_key="person.id", index=True)
     unit_id: int = Field(foreign_key="unit.id")
-    unit_path: str = Field(default="", sa_column=Column(PathType, nullable=False, index=True))
+    unit_path: str = Field(default="", sa_column=unit_path_column(index=True))
     audience: str = Field(default="residents", max_length=16)  # residents | leaders | both
     text: str = Field(max_length=4000)
     photo_id: int | None = Field(default=None, foreign_key="attachment.id")
@@ -204,7 +212,7 @@ class Feedback(SQLModel, table=True):
     code: str = Field(max_length=16, unique=True)
     resident_id: int = Field(foreign_key="person.id", index=True)
     unit_id: int = Field(foreign_key="unit.id")
-    unit_path: str = Field(default="", sa_column=Column(PathType, nullable=False, index=True))
+    unit_path: str = Field(default="", sa_column=unit_path_column(index=True))
     text: str = Field(default="", max_length=4000)
     photo_id: int | None = Field(default=None, foreign_key="attachment.id")
     location: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
@@ -271,7 +279,7 @@ class Campaign(SQLModel, table=True):
     description: str = Field(default="", max_length=1000)
     kind: str = Field(default="event", max_length=24)  # event | report_deadline
     unit_id: int = Field(foreign_key="unit.id")
-    unit_path: str = Field(default="", sa_column=Column(PathType, nullable=False, index=True))
+    unit_path: str = Field(default="", sa_column=unit_path_column(index=True))
     audience: str = Field(default="both", max_length=16)  # residents | leaders | both
     # {"kind": "weekly", "weekday": 6, "time": "07:00"}, monthly {"day": 5} or {"rule": "last", "weekday": 6},
     # yearly {"month": 6, "day": 5}, once {"dates": ["2026-12-01"]}

@@ -9,12 +9,13 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Column, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import SQLModel
 
 from models.codes import subtree_range
-from models.tables import Report, Unit
+from models.tables import COPIES_UNIT_PATH, Unit
 
 COLUMNS = ["code", "name", "level", "parent_code", "households"]
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -179,17 +180,26 @@ async def _move(session: AsyncSession, unit: Unit, parent: Unit | None, loaded: 
         .values(path=new + func.substr(Unit.path, len(old) + 1))
         .execution_options(synchronize_session=False)
     )
-    await session.execute(
-        update(Report)
-        .where(Report.unit_path >= low, Report.unit_path < high)  # type: ignore[arg-type]
-        .values(unit_path=new + func.substr(Report.unit_path, len(old) + 1))
-        .execution_options(synchronize_session=False)
-    )
+    for column in copied_unit_paths():
+        # Reports, feedback, notices, campaigns (and any table added later with a marked column):
+        # the new area's officials see them, the old area's no longer do.
+        await session.execute(
+            update(column.table)
+            .where(column >= low, column < high)
+            .values({column.name: new + func.substr(column, len(old) + 1)})
+            .execution_options(synchronize_session=False)
+        )
     for other in loaded:
         if other is not unit and other.path.startswith(old):
             set_committed_value(other, "path", new + other.path[len(old):])
     unit.parent_id = parent.id if parent else None
     set_committed_value(unit, "path", new)
+
+
+def copied_unit_paths() -> list[Column[str]]:
+    """Every column that copies a unit's path, found by its mark (models.tables.unit_path_column)."""
+    return [column for table in SQLModel.metadata.sorted_tables for column in table.columns
+            if column.info.get(COPIES_UNIT_PATH)]
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers import outbox, reporting
+from handlers.delivery import outbox
 from handlers.engine import Engine
 from handlers.ports import Clock
+from handlers.reports import reporting
 from models.repos import Repo
 
 log = logging.getLogger(__name__)

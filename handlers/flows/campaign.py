@@ -7,16 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from handlers import campaigns as domain
+from handlers.campaigns import campaigns as domain
+from handlers.campaigns.schedules import ScheduleError, next_event, validate
 from handlers.context import Context, Outcome, State
+from handlers.delivery.notices import AUDIENCES
 from handlers.errors import NotAllowed, UserError
 from handlers.flows.menu import main_menu
 from handlers.flows.notice import may_address, unit_choices
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Reply, rows
-from handlers.notices import AUDIENCES
 from handlers.parsing import parse_date
-from handlers.schedules import ScheduleError, next_event, validate
 from handlers.text import clean
 from models.codes import new_code
 from models.tables import Campaign

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import images, reporting
+from handlers import images
 from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.errors import NotAllowed, UserError
 from handlers.flows.menu import main_menu
 from handlers.i18n import _
 from handlers.messages import Button, Delivery, Incoming, Keyboard, Reply, rows
+from handlers.reports import reporting
 from handlers.text import clean
 from models.codes import new_code
 from models.tables import Feedback, Unit

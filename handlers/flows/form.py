@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from handlers import reporting
 from handlers.context import Context, Outcome, State
 from handlers.errors import UserError
 from handlers.flows import answers
@@ -17,6 +16,7 @@ from handlers.flows.menu import main_menu
 from handlers.forms import FieldDef, FormDef
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Keyboard, Reply, rows
+from handlers.reports import reporting
 
 NAME = "form"
 async def start(

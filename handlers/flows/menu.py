@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.context import LEADER_ROLES, Context
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Button, Reply, rows
-from handlers.reporting import EMERGENCY
+from handlers.reports.reporting import EMERGENCY
 from models.repos import HeldRole
 
 ROLE_LABELS = {

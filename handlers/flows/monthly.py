@@ -12,7 +12,7 @@ from handlers.flows.menu import main_menu
 from handlers.forms import FieldDef, FormDef
 from handlers.i18n import _
 from handlers.messages import Reply
-from handlers.reporting import NIL_FORM
+from handlers.reports.reporting import NIL_FORM
 from models.tables import Report
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import images, notices
+from handlers import images
 from handlers.context import LEADER_ROLES, Context, Outcome, State
+from handlers.delivery import notices
+from handlers.delivery.outbox import after_quiet_hours
 from handlers.errors import NotAllowed, UserError
 from handlers.flows.menu import main_menu
 from handlers.i18n import _
 from handlers.messages import Incoming, Keyboard, Reply, rows
-from handlers.outbox import after_quiet_hours
 from handlers.parsing import parse_date
 from handlers.text import clean
 from models import outbox as outbox_rows

@@ -3,8 +3,8 @@ group's code for residents, the notices I sent and how their delivery went."""
 
 from __future__ import annotations
 
-from handlers import notices
 from handlers.context import LEADER_ROLES, Context
+from handlers.delivery import notices
 from handlers.errors import NotAllowed, UserError
 from handlers.i18n import _
 from handlers.messages import Reply, rows

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers import reporting
 from handlers.context import LEADER_ROLES, Context, Outcome, State
 from handlers.errors import NotALeader, NotAllowed, UserError
 from handlers.flows import form as form_flow
 from handlers.i18n import _
 from handlers.messages import Button, Incoming, Reply, rows
-from handlers.reporting import OPEN, STATUS_LABELS, title_of
+from handlers.reports import reporting
+from handlers.reports.reporting import OPEN, STATUS_LABELS, title_of
 from handlers.text import clean
 from models.tables import Report, Unit
 

@@ -9,8 +9,8 @@ from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotAllowed, UserError, button_number
 from handlers.i18n import _
 from handlers.messages import Button, Reply, rows
-from handlers.periods import Period, containing
-from handlers.summary import may_see_households, record, render, summarize
+from handlers.summaries.periods import Period, containing
+from handlers.summaries.summary import may_see_households, record, render, summarize
 from models import summary_queries
 from models.tables import Unit
 

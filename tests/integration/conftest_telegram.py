@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.telegram import TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
 from models.settings import ChannelSettings, Settings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_user import TelegramUser

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.bootstrap import App, build, load_demo, prepare_database
-from bot.telegram import TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
 from bot.web import create_web
 from handlers.messages import Incoming
 from models.settings import Settings

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import func, select
 
-import handlers.summary
+from handlers.summaries import summary as summary_module
 from models.db import create_engine, session_factory
 from models.files import LocalFileStore
 from models.tables import Unit
@@ -74,8 +74,8 @@ async def unit_id(app: Any, code: str) -> int:
 
 async def test_users_are_answered_while_a_summary_with_a_slow_chart_runs(app: Any, monkeypatch: Any) -> None:
     # The social-duty official's summary has the household sheet, written to the audit log.
-    monkeypatch.setattr(handlers.summary, "chart_png", _slow(handlers.summary.chart_png, 2.0))
-    monkeypatch.setattr(handlers.summary, "workbook_xlsx", _slow(handlers.summary.workbook_xlsx, 2.0))
+    monkeypatch.setattr(summary_module, "chart_png", _slow(summary_module.chart_png, 2.0))
+    monkeypatch.setattr(summary_module, "workbook_xlsx", _slow(summary_module.workbook_xlsx, 2.0))
     official = Chat(app, "demo-canbo-xh")
     ward = await unit_id(app, "HC")
     answer, times = await chat_while(official.press_id(f"m.sum.p.{ward}.m"), chatters(app), at_least=10)
@@ -103,7 +103,7 @@ async def test_users_are_answered_while_a_slow_file_store_saves_a_summary_and_a_
 
 
 async def test_users_are_answered_while_the_weekly_digests_are_built(app: Any, clock: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(handlers.summary, "chart_png", _slow(handlers.summary.chart_png, 1.0))
+    monkeypatch.setattr(summary_module, "chart_png", _slow(summary_module.chart_png, 1.0))
     clock.current = datetime(2026, 11, 23, 7, 31, tzinfo=TZ).astimezone(UTC)  # Monday, after 07:30
     queued, times = await chat_while(app.run_digests(), chatters(app), at_least=10)
     assert queued > 0

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.web import create_web
-from handlers import outbox
+from handlers.delivery import outbox
 from models import sqlite_inloop
 from models.tables import Attachment, Conversation, Feedback, Identity, Outbox, Report, ReportEvent
 from tests import images

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from bot.bootstrap import build, load_demo, prepare_database
-from handlers import notices
+from handlers.delivery import notices
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
 from models.tables import Identity, Person, RoleAssignment

@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.bootstrap import build
-from bot.telegram import TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
 from handlers.messages import Button, Reply, rows
 from models.repos import Repo
 from models.settings import Settings

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.zalo_client import Backoff
+from bot.channels.zalo.client import Backoff
 from handlers.messages import Reply
 from models.repos import Repo
 from models.tables import Outbox

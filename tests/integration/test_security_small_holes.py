@@ -1,7 +1,14 @@
 """Small holes of issue 12: a superscript digit in a button id, a NaN location, an invite code
-pasted with fullwidth or zero-width characters."""
+pasted with fullwidth or zero-width characters, configuration mistakes at start-up."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from tests.helpers import Chat
 from tests.integration.test_outages import client_for
@@ -26,3 +33,27 @@ async def test_an_invite_code_with_fullwidth_or_zero_width_characters_is_read(ap
     assert "Đăng ký thành công" in await fullwidth.send("/start ＨＵＮＧ０５")
     zero_width = Chat(app, "khach-zw")
     assert "Đăng ký thành công" in await zero_width.send("/start TT3\u200bDAN\u2060")
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"TOTRUONG_APP__FORMS_DIR": "{tmp}/nowhere"}, "app.forms_dir: {tmp}/nowhere is not a folder"),
+        ({"TOTRUONG_APP__FORMS_DIR": "{tmp}"}, "app.forms_dir: {tmp} has no .toml form files"),
+        ({"TOTRUONG_APP__FORMS_DIR": "{tmp}/bad"}, "{tmp}/bad/x.toml: not valid TOML"),
+        ({"TOTRUONG_WEB__PORT": "tám nghìn"}, "setting web.port (from environment variable TOTRUONG_WEB__PORT)"),
+        ({"TOTRUONG_OUTBOX__RATES": '{"telegram": 0}'}, "outbox.rates.telegram must be a positive number"),
+    ],
+)
+def test_a_configuration_mistake_stops_start_up_with_one_line_not_a_traceback(
+    tmp_path: Path, environment: dict[str, str], expected: str
+) -> None:
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.toml").write_text("key = \n", encoding="utf-8")
+    env = {**os.environ, "TOTRUONG_APP__DATA_DIR": str(tmp_path / "data"), "TOTRUONG_WEB__PORT": "0"}
+    env.update({key: value.replace("{tmp}", str(tmp_path)) for key, value in environment.items()})
+    done = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", "run"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert done.returncode == 2, done.stderr
+    assert expected.replace("{tmp}", str(tmp_path)) in done.stderr
+    assert "Traceback" not in done.stderr

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import openpyxl
 from sqlalchemy import select
 
-from handlers.exports import chart_png, workbook_xlsx
-from handlers.periods import Period
-from handlers.summary import build_summary, complete, render_text
+from handlers.summaries.exports import chart_png, workbook_xlsx
+from handlers.summaries.periods import Period
+from handlers.summaries.summary import build_summary, complete, render_text
 from models.repos import Repo
 from models.tables import Attachment, AuditLog
 from tests.helpers import Chat

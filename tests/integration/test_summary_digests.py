@@ -13,7 +13,7 @@ import openpyxl
 from sqlalchemy import select
 
 from bot.web import create_web
-from handlers.summary import digest_replies
+from handlers.summaries.summary import digest_replies
 from models.repos import Repo
 from models.tables import AuditLog
 

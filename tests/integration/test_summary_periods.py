@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers import periods
 from handlers.i18n import Catalogs
-from handlers.periods import Period
-from handlers.summary_text import (
+from handlers.summaries import periods
+from handlers.summaries.periods import Period
+from handlers.summaries.summary_text import (
     CATEGORIES,
     INCIDENT_KINDS,
     RESIDENCE_LABELS,

@@ -11,9 +11,9 @@ from PIL import Image
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.channels import BlockedByUser, RetryLater
+from bot.channels.port import BlockedByUser, RetryLater
+from bot.channels.telegram.channel import TelegramChannel
 from bot.cli import app as cli
-from bot.telegram import TelegramChannel
 from handlers.messages import Button, Keyboard, Reply
 from models.repos import Repo
 from models.settings import Settings

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.telegram import TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
 from models.settings import Settings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.integration.conftest_telegram import person, point_at, running

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.telegram import TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
 from bot.web import create_web
 from models.settings import Settings, SettingsError
 from tests.fakes.telegram_api import FakeTelegram

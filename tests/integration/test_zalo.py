@@ -15,9 +15,9 @@ import uvicorn
 from sqlalchemy import select
 
 from bot.bootstrap import App, build, load_demo, prepare_database
+from bot.channels.zalo.channel import ZaloChannel
+from bot.channels.zalo.client import Backoff, ZaloClient, ZaloError
 from bot.web import create_web
-from bot.zalo import ZaloChannel
-from bot.zalo_client import Backoff, ZaloClient, ZaloError
 from handlers.messages import Button, Reply, rows
 from handlers.ports import RetryLater
 from models.settings import PROJECT_ROOT, Settings, load_settings
@@ -296,7 +296,7 @@ async def test_long_texts_are_split_at_paragraphs(database_url: str, tmp_path: P
 async def test_a_rejected_token_stops_the_channel(database_url: str, tmp_path: Path, fake: FakeZaloApi,
                                                   clock: Any, caplog: pytest.LogCaptureFixture) -> None:
     settings = zalo_settings(database_url, tmp_path, fake, TOTRUONG_ZALO__TOKEN="123:revoked")
-    with caplog.at_level(logging.INFO, logger="bot.zalo"):
+    with caplog.at_level(logging.INFO, logger="bot.channels.zalo.channel"):
         async with running(settings, clock) as app:
             channel = app.channels["zalo"]
             assert isinstance(channel, ZaloChannel)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.zalo_menus import Shown, plain_label, render, split_text
+from bot.channels.text_menus import Shown, plain_label, render, split_text
 from handlers.i18n import Catalogs
 from handlers.messages import Button, Keyboard, Reply, rows
 from models.settings import PROJECT_ROOT, load_settings

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.schedules import ScheduleError, event_days, moments, next_event, validate
+from handlers.campaigns.schedules import ScheduleError, event_days, moments, next_event, validate
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SUNDAY = {"kind": "weekly", "weekday": 6, "time": "07:00"}

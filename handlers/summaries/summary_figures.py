@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from handlers.periods import Period, containing
+from handlers.summaries.periods import Period, containing
 from models import summary_queries as q
 from models.repos import Repo
 from models.settings import Settings

@@ -19,7 +19,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 
-from bot.telegram_transport import LenientBot, seconds_of
+from bot.channels.telegram.transport import LenientBot, seconds_of
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import summary
+from handlers.campaigns.schedules import moments
+from handlers.delivery.outbox import enqueue
 from handlers.i18n import Translator
 from handlers.messages import Delivery
-from handlers.outbox import enqueue
 from handlers.ports import FileStore
-from handlers.schedules import moments
+from handlers.summaries import summary
 from models.repos import Repo
 from models.settings import Settings
 

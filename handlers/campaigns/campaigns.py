@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import reporting
+from handlers.campaigns.schedules import Moment, ScheduleError, moments, validate
+from handlers.delivery.outbox import after_quiet_hours, enqueue
 from handlers.i18n import LANGUAGES, Translator, _
 from handlers.messages import Button, Delivery, Reply
-from handlers.outbox import after_quiet_hours, enqueue
-from handlers.schedules import Moment, ScheduleError, moments, validate
+from handlers.reports import reporting
 from models import outbox as rows
 from models.codes import new_code
 from models.repos import Repo

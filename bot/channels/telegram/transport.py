@@ -6,7 +6,7 @@ Three small pieces plugged into python-telegram-bot's extension points:
   (which halts *every* request on a 429), makes only the chat that got the 429 wait `retry_after`.
 - `ChatOrderedProcessor` handles updates of different chats at the same time and those of one
   chat strictly in order, without letting one busy chat take every place.
-- `LenientBot` hands the poller (bot/telegram_polling.py) a `getUpdates` batch unread and reads
+- `LenientBot` hands the poller (bot/channels/telegram/polling.py) a `getUpdates` batch unread and reads
   each update on its own, so one bad update is logged and skipped; reading the batch as a whole,
   one bad update would fail it and the same updates would be fetched again forever.
 """

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 from math import ceil
 
+from handlers.delivery.outbox import after_quiet_hours
 from handlers.i18n import LANGUAGES, Translator, _
 from handlers.messages import Delivery, Reply
-from handlers.outbox import after_quiet_hours
 from models import outbox as rows
 from models.codes import new_code
 from models.repos import Repo

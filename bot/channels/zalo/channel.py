@@ -1,7 +1,7 @@
 """The Zalo channel: updates from the Zalo Bot Platform in, numbered-menu messages out.
 
 Updates arrive by long polling (`getUpdates`, one update per call) or by webhook, and go through
-`ChatQueues` (bot/zalo_intake.py): each chat's in order, different chats side by side.
+`ChatQueues` (bot/channels/zalo/intake.py): each chat's in order, different chats side by side.
 
 Each message is handled once: its `message_id` is the update key the engine stores with the
 effects, so the same message delivered again (by polling and the webhook, or after a restart)
@@ -25,10 +25,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import bindparam, select
 
-from bot.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
-from bot.zalo_client import ZaloClient, ZaloError, ZaloUnauthorized
-from bot.zalo_intake import ChatQueues
-from bot.zalo_menus import TEXT_LIMIT, Piece, Shown, render
+from bot.channels.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
+from bot.channels.text_menus import TEXT_LIMIT, Piece, Shown, render
+from bot.channels.zalo.client import ZaloClient, ZaloError, ZaloUnauthorized
+from bot.channels.zalo.intake import ChatQueues
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply, split_command
 from handlers.ports import Ambiguous, BlockedByUser, Refused, RetryLater, SendError, Unavailable
@@ -76,7 +76,7 @@ PHOTO_FAILED = _("Xin lỗi, tôi không tải được ảnh bạn gửi từ Z
 
 
 class ZaloChannel:
-    """The Zalo messenger adapter (see bot/channels.py for what every channel offers)."""
+    """The Zalo messenger adapter (see bot/channels/port.py for what every channel offers)."""
 
     name = CHANNEL
 

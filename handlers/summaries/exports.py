@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from handlers.i18n import Translator, _
-from handlers.summary_text import CATEGORIES, INCIDENT_KINDS, RESIDENCE_LABELS, SOURCES, SUPPORT_KINDS, label
+from handlers.summaries.summary_text import CATEGORIES, INCIDENT_KINDS, RESIDENCE_LABELS, SOURCES, SUPPORT_KINDS, label
 
 if TYPE_CHECKING:
-    from handlers.summary_figures import Figures, GroupLine, Summary, Totals
+    from handlers.summaries.summary_figures import Figures, GroupLine, Summary, Totals
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHART_SIZE = (8.0, 5.0)  # inches at 100 dpi: 800 × 500 pixels

@@ -2,7 +2,7 @@
 
 One handler receives every update, turns it into an `Incoming`, runs it through the app and sends
 the replies back. No ConversationHandler, persistence or JobQueue: the conversation lives in the
-core and its database. Long polling by default (bot/telegram_polling.py); webhook mode adds a route
+core and its database. Long polling by default (bot/channels/telegram/polling.py); webhook mode adds a route
 to the app's web server. Either way an update is confirmed to Telegram (a later offset, the HTTP
 answer) only after it was handled and its replies were sent; an update that comes again is
 recognised by its stored key (handlers/engine.py) and changes nothing.
@@ -26,12 +26,12 @@ from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
-from bot import telegram_render as render
-from bot.channels import BlockedByUser
-from bot.telegram_polling import UpdatePoller
-from bot.telegram_send import TelegramSender
-from bot.telegram_transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter
-from bot.telegram_webhook import TelegramWebhook
+from bot.channels.port import BlockedByUser
+from bot.channels.telegram import render
+from bot.channels.telegram.polling import UpdatePoller
+from bot.channels.telegram.send import TelegramSender
+from bot.channels.telegram.transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter
+from bot.channels.telegram.webhook import TelegramWebhook
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply
 from models.repos import Repo
@@ -244,7 +244,7 @@ class TelegramChannel:
     # --- webhook ---------------------------------------------------------------------------
 
     def mount(self, web: FastAPI) -> None:
-        """In webhook mode, adds the route Telegram posts updates to (bot/telegram_webhook.py)."""
+        """In webhook mode, adds the route Telegram posts updates to (bot/channels/telegram/webhook.py)."""
         if self.settings.mode == "webhook":
             self.webhook.mount(web, webhook_path(self.settings))
 

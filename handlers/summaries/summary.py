@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from handlers.exports import XLSX_MIME, chart_png, workbook_xlsx
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply, rows
-from handlers.periods import Period, containing
 from handlers.ports import FileStore
-from handlers.summary_figures import SUPPORT_FORM, Figures, Summary, add_counts, complete, summarize
-from handlers.summary_text import daily_text, render_text
+from handlers.summaries.exports import XLSX_MIME, chart_png, workbook_xlsx
+from handlers.summaries.periods import Period, containing
+from handlers.summaries.summary_figures import SUPPORT_FORM, Figures, Summary, add_counts, complete, summarize
+from handlers.summaries.summary_text import daily_text, render_text
 from models import summary_queries as q
 from models.files import StoredFile
 from models.repos import HeldRole, Repo

@@ -13,7 +13,7 @@ from typing import Any
 from handlers.forms import FormRegistry
 from handlers.i18n import _
 from handlers.messages import Delivery, Reply
-from handlers.reporting import EMERGENCY, Translate, answer_lines, incident_reply, recipients, ward_of
+from handlers.reports.reporting import EMERGENCY, Translate, answer_lines, incident_reply, recipients, ward_of
 from models.repos import Repo
 from models.settings import Settings
 from models.tables import Identity

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from handlers.i18n import Translator, _
-from handlers.reporting import STATUS_LABELS
+from handlers.reports.reporting import STATUS_LABELS
 
 if TYPE_CHECKING:
-    from handlers.summary_figures import Figures, GroupLine, Summary
+    from handlers.summaries.summary_figures import Figures, GroupLine, Summary
 
 # The option labels of the forms the summary reads (the same wording as forms/*.toml, so they share
 # the catalogs' translations; tests/integration/test_summary_periods.py keeps them in step).

@@ -22,9 +22,9 @@ import httpx
 from telegram import Bot, CallbackQuery, Message, ReplyKeyboardRemove
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import telegram_render as render
-from bot.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
-from bot.telegram_transport import seconds_of
+from bot.channels.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
+from bot.channels.telegram import render
+from bot.channels.telegram.transport import seconds_of
 from handlers.i18n import _
 from handlers.messages import Keyboard, Reply
 from handlers.ports import Ambiguous, BlockedByUser, Refused, RetryLater, Unavailable

@@ -1,0 +1,1 @@
+"""The web simulator's channel: replies stored in the database for the browser to poll."""

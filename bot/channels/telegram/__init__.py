@@ -1,0 +1,1 @@
+"""The telegram channel adapter."""

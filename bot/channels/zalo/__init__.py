@@ -1,0 +1,1 @@
+"""The zalo channel adapter."""

@@ -65,24 +65,30 @@ def baseline_tree(ref: str) -> Iterator[Path]:
 
 @contextmanager
 def running_app(
-    folder: Path, *, url: str | None = None, code: Path | None = None
+    folder: Path, *, url: str | None = None, code: Path | None = None, env: dict[str, str] | None = None,
+    unlimited_telegram: bool = False,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`totruong run` on a free port with its own SQLite file (or the database at `url`), up
     (healthz answers); stopped after. `code`: run that checkout's code instead (see baseline_tree),
     with this environment's packages. An app that exits or never answers raises RuntimeError with
-    the end of its log, rather than leaving the benchmark to fail on a refused connection."""
+    the end of its log, rather than leaving the benchmark to fail on a refused connection. `env`:
+    more settings (TOTRUONG_...); `unlimited_telegram`: without the Telegram channel's overall
+    limit of 30 messages/s (bench/serve_unlimited.py), for a fake Bot API that has none."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
-           "TOTRUONG_DATABASE__URL": url or f"sqlite+aiosqlite:///{folder}/app.db",
-           "TOTRUONG_APP__DATA_DIR": f"{folder}/data"}
+    root = Path(__file__).resolve().parent.parent
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
+                   "TOTRUONG_DATABASE__URL": url or f"sqlite+aiosqlite:///{folder}/app.db",
+                   "TOTRUONG_APP__DATA_DIR": f"{folder}/data", **(env or {})}
     command = [str(Path(sys.executable).parent / "totruong")]
     if code is not None:  # its folder first on the path, ahead of this checkout's editable install
         command = [sys.executable, "-c", "from bot.cli import main; main()"]
+    if unlimited_telegram:
+        command = [sys.executable, str(Path(__file__).resolve().parent / "serve_unlimited.py")]
     log = folder / "app.log"
     with log.open("wb") as output:
-        process = subprocess.Popen([*command, "run", "--port", str(port)], cwd=code, env=env,
+        process = subprocess.Popen([*command, "run", "--port", str(port)], cwd=code or root, env=environment,
                                    stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 60

@@ -21,9 +21,12 @@ from models.db import upgrade
 
 
 @contextmanager
-def scratch_postgres() -> Iterator[str | None]:
-    """A new, migrated PostgreSQL database (TOTRUONG_BENCH_POSTGRES_URL's server, default the local
-    one), dropped afterwards; None, with a line saying why, when no server answers."""
+def scratch_postgres(*, migrate: bool = True) -> Iterator[str | None]:
+    """A new PostgreSQL database (TOTRUONG_BENCH_POSTGRES_URL's server, default the local one),
+    migrated by this checkout unless `migrate` is false, dropped afterwards; None, with a line
+    saying why, when no server answers. Leave it unmigrated for another checkout's code (see
+    baseline_tree): `totruong run` migrates it with that code's own migrations, where this
+    checkout's newer head would stop an older app at start ("Can't locate revision")."""
     admin = os.environ.get("TOTRUONG_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
     plain = admin.replace("postgresql+psycopg://", "postgresql://")
     name = f"totruong_bench_{uuid.uuid4().hex[:8]}"
@@ -38,7 +41,8 @@ def scratch_postgres() -> Iterator[str | None]:
         return
     url = admin.rsplit("/", 1)[0] + "/" + name
     try:
-        asyncio.run(upgrade(url))
+        if migrate:
+            asyncio.run(upgrade(url))
         yield url
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
@@ -61,25 +65,38 @@ def baseline_tree(ref: str) -> Iterator[Path]:
 
 @contextmanager
 def running_app(
-    folder: Path, *, url: str | None = None, code: Path | None = None
+    folder: Path, *, url: str | None = None, code: Path | None = None, env: dict[str, str] | None = None,
+    unlimited_telegram: bool = False,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`totruong run` on a free port with its own SQLite file (or the database at `url`), up
     (healthz answers); stopped after. `code`: run that checkout's code instead (see baseline_tree),
-    with this environment's packages."""
+    with this environment's packages. An app that exits or never answers raises RuntimeError with
+    the end of its log, rather than leaving the benchmark to fail on a refused connection. `env`:
+    more settings (TOTRUONG_...); `unlimited_telegram`: without the Telegram channel's overall
+    limit of 30 messages/s (bench/serve_unlimited.py), for a fake Bot API that has none."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
-           "TOTRUONG_DATABASE__URL": url or f"sqlite+aiosqlite:///{folder}/app.db",
-           "TOTRUONG_APP__DATA_DIR": f"{folder}/data"}
+    root = Path(__file__).resolve().parent.parent
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
+                   "TOTRUONG_DATABASE__URL": url or f"sqlite+aiosqlite:///{folder}/app.db",
+                   "TOTRUONG_APP__DATA_DIR": f"{folder}/data", **(env or {})}
     command = [str(Path(sys.executable).parent / "totruong")]
     if code is not None:  # its folder first on the path, ahead of this checkout's editable install
         command = [sys.executable, "-c", "from bot.cli import main; main()"]
-    process = subprocess.Popen([*command, "run", "--port", str(port)], cwd=code, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if unlimited_telegram:
+        command = [sys.executable, str(Path(__file__).resolve().parent / "serve_unlimited.py")]
+    log = folder / "app.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([*command, "run", "--port", str(port)], cwd=code or root, env=environment,
+                                   stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 60
-        while time.time() < deadline:
+        while True:
+            if process.poll() is not None or time.time() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"totruong run ({code or 'this checkout'}) did not start "
+                                   f"(exit code {process.returncode}):\n{tail}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break

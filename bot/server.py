@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from bot.bootstrap import build, prepare_database
+from bot.memory import settle_after_start
 from bot.web import create_web
 from handlers.ports import Clock
 from models.settings import Settings, SettingsError, simulator_exposure
@@ -46,6 +47,7 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
     await prepare_database(app)
     await app.start()
     web = create_web(app)
+    settle_after_start()
     # Open long polls of the simulator would hold a shutdown for up to 30 s: give them 3.
     config = uvicorn.Config(web, host=settings.web.host, port=settings.web.port, log_level="warning",
                             access_log=False, lifespan="off", timeout_graceful_shutdown=3)

@@ -166,14 +166,28 @@ def demo(config: ConfigOption = None) -> None:
 
 @units_app.command("import")
 def units_import(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                         help="CSV with columns code,name,level,parent_code,households")],
+    file: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                                help="CSV with columns code,name,level,parent_code,households")] = None,
+    province: Annotated[str | None, typer.Option(
+        "--province", help='A province or city from the national list: its code or name, e.g. 48 or "Đà Nẵng".')
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Import or update units from a CSV file; any error names the line and nothing is imported."""
+    """Import or update units: --province from the national list (official codes), then a CSV
+    (e.g. the groups under the official ward codes); any error names the line and nothing is imported."""
     from models.units import UnitImportError, apply_units, check_units, in_order, parse_csv
 
+    if file is None and province is None:
+        typer.echo("give a CSV file, --province CODE_OR_NAME, or both", err=True)
+        raise typer.Exit(2)
     settings = _settings(config)
+    if province is not None:
+        from bot.cli_units import run_import
+
+        _migrate(settings)
+        run_import(settings, province)
+    if file is None:
+        return
     try:
         rows = parse_csv(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

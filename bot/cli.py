@@ -14,6 +14,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from bot import cli_backup
 from bot.cli_roles import role_app
 from models.settings import Settings, SettingsError, load_settings
 
@@ -26,6 +27,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(invite_app, name="invite")
 app.add_typer(role_app, name="role")
+app.command("backup")(cli_backup.backup)
+app.command("restore")(cli_backup.restore)
 
 # Units per transaction of `units import`, and the pause between two (see units_import).
 IMPORT_CHUNK = 100

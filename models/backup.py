@@ -1,0 +1,229 @@
+"""Backups: the database and the stored files (photos, exports) in one archive, and restoring one
+into an empty database.
+
+SQLite is copied with its online backup API (a consistent snapshot while the app keeps writing);
+PostgreSQL with `pg_dump --format=custom` (and `pg_restore`). The database is copied first, the
+files after: a file is always written before the row that names it (models/files.py), so every
+attachment in the snapshot has its file in the archive.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, inspect, select, table, text
+from sqlalchemy.engine import make_url
+
+from models.db import sqlite_path
+from models.private import FILE_MODE, private_dir
+
+MANIFEST = "totruong-backup.json"
+SQLITE_MEMBER = "database.sqlite3"
+POSTGRES_MEMBER = "database.pgdump"
+FILES_MEMBER = "files"
+FORMAT = 1
+
+
+class BackupError(Exception):
+    """The backup or restore cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupSummary:
+    archive: Path
+    database: str  # "sqlite" or "postgresql"
+    revision: str
+    files: int
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        main = {name: self.rows.get(name, 0) for name in ("unit", "person", "report", "attachment")}
+        counted = ", ".join(f"{count} {name}" for name, count in main.items())
+        return f"{self.archive}: {self.database} at migration {self.revision or '?'}, {counted} rows; {self.files} files"
+
+
+def sync_url(url: str) -> str:
+    """The app's async URL with a driver that works without an event loop."""
+    return url.replace("sqlite+aiosqlite://", "sqlite://", 1)
+
+
+def row_counts(url: str) -> dict[str, int]:
+    """Rows of every table but alembic_version ({} for a database without tables)."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            names = [n for n in inspect(connection).get_table_names() if n != "alembic_version"]
+            return {name: int(connection.scalar(select(func.count()).select_from(table(name))) or 0)
+                    for name in sorted(names)}
+    finally:
+        engine.dispose()
+
+
+def revision(url: str) -> str:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            if "alembic_version" not in inspect(connection).get_table_names():
+                return ""
+            return str(connection.scalar(text("SELECT version_num FROM alembic_version")) or "")
+    finally:
+        engine.dispose()
+
+
+def _postgres_env(url: str) -> dict[str, str]:
+    """libpq's variables for the URL: the password never appears in a command line."""
+    parsed = make_url(url)
+    env = dict(os.environ)
+    for key, value in (("PGHOST", parsed.host), ("PGPORT", parsed.port), ("PGUSER", parsed.username),
+                       ("PGPASSWORD", parsed.password), ("PGDATABASE", parsed.database)):
+        if value is not None:
+            env[key] = str(value)
+    return env
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    if shutil.which(command[0]) is None:
+        raise BackupError(f"{command[0]} is not installed (PostgreSQL's client tools: apt-get install "
+                          "postgresql-client)")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BackupError(f"{command[0]} failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}")
+
+
+def _snapshot(url: str, folder: Path) -> str:
+    """Writes the database's copy into `folder`; returns its member name."""
+    path = sqlite_path(url)
+    if path is None:
+        target = folder / POSTGRES_MEMBER
+        _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={target}"], _postgres_env(url))
+        return POSTGRES_MEMBER
+    if path == ":memory:" or not Path(path).exists():
+        raise BackupError(f"the database file {path} does not exist")
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    copy = sqlite3.connect(folder / SQLITE_MEMBER)
+    try:
+        with copy:
+            source.backup(copy)  # a consistent snapshot, page by page, while others write
+    finally:
+        copy.close()
+        source.close()
+    return SQLITE_MEMBER
+
+
+def backup(url: str, data_dir: Path, archive: Path, *, now: datetime | None = None) -> BackupSummary:
+    """Writes the database and data_dir/files into `archive` (.tar, or .tar.gz/.tgz compressed),
+    readable by this user only. An existing archive is not overwritten."""
+    if archive.exists():
+        raise BackupError(f"{archive} exists already: give a new file name")
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    files_dir = data_dir / FILES_MEMBER
+    with tempfile.TemporaryDirectory(prefix="totruong-backup-") as scratch:
+        folder = Path(scratch)
+        rows = row_counts(url)
+        current = revision(url)
+        member = _snapshot(url, folder)
+        stored = sorted(p for p in files_dir.rglob("*") if p.is_file() and p.suffix != ".part") \
+            if files_dir.is_dir() else []
+        manifest = {"format": FORMAT, "created_at": (now or datetime.now(UTC)).isoformat(), "database": member,
+                    "revision": current, "rows": rows, "files": len(stored)}
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+        partial = archive.with_name(archive.name + ".part")
+        mode = "w:gz" if archive.name.endswith((".gz", ".tgz")) else "w"
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            with os.fdopen(descriptor, "wb") as raw, tarfile.open(fileobj=raw, mode=mode) as tar:  # type: ignore[call-overload]
+                tar.add(folder / MANIFEST, arcname=MANIFEST)
+                tar.add(folder / member, arcname=member)
+                for path in stored:
+                    tar.add(path, arcname=f"{FILES_MEMBER}/{path.relative_to(files_dir).as_posix()}")
+            partial.replace(archive)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    return BackupSummary(archive, "sqlite" if member == SQLITE_MEMBER else "postgresql", current, len(stored), rows)
+
+
+def read_manifest(archive: Path) -> dict[str, Any]:
+    try:
+        with tarfile.open(archive) as tar:
+            member = tar.extractfile(MANIFEST)
+            if member is None:
+                raise KeyError(MANIFEST)
+            manifest: dict[str, Any] = json.loads(member.read().decode("utf-8"))
+    except (OSError, tarfile.TarError, KeyError, ValueError) as error:
+        raise BackupError(f"{archive} is not a Tổ trưởng backup ({error})") from None
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{archive}: backup format {manifest.get('format')!r} is not known to this version")
+    return manifest
+
+
+def _not_running(url: str) -> None:
+    """SQLite: the app holds an exclusive lock on <db>.lock while it runs (bot/cli.py)."""
+    path = sqlite_path(url)
+    if path is None or path == ":memory:" or not Path(path + ".lock").exists():
+        return
+    with open(path + ".lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(f"Tổ trưởng is running on {path}: stop it before restoring") from None
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def restore(url: str, data_dir: Path, archive: Path) -> BackupSummary:
+    """Restores the archive into an empty database (no rows in any table; a migrated one is empty)
+    and its files into data_dir/files. A database holding anything is refused, untouched."""
+    manifest = read_manifest(archive)
+    member = str(manifest.get("database"))
+    path = sqlite_path(url)
+    if (member == SQLITE_MEMBER) != (path is not None) or member not in (SQLITE_MEMBER, POSTGRES_MEMBER):
+        kind = "SQLite" if member == SQLITE_MEMBER else "PostgreSQL"
+        raise BackupError(f"{archive} holds a {kind} database and database.url is another kind: restore it into "
+                          f"{kind}, then move it with `totruong db copy SRC DST`")
+    _not_running(url)
+    if path is None or Path(path).exists():
+        held = {name: count for name, count in row_counts(url).items() if count}
+        if held:
+            listed = ", ".join(f"{name} ({count})" for name, count in sorted(held.items())[:5])
+            raise BackupError(f"the database is not empty: {listed}; restore only into a new, empty database "
+                              "(another database.url), nothing was changed")
+    with tempfile.TemporaryDirectory(prefix="totruong-restore-") as scratch, tarfile.open(archive) as tar:
+        folder = Path(scratch)
+        tar.extract(member, folder, filter="data")
+        if path is None:
+            _run(["pg_restore", "--no-owner", "--no-privileges", "--clean", "--if-exists", "--single-transaction",
+                  "--exit-on-error", f"--dbname={make_url(url).database}",
+                  str(folder / member)], _postgres_env(url))
+        else:
+            private_dir(Path(path).parent)
+            source = sqlite3.connect(folder / member)
+            target = sqlite3.connect(path)
+            try:
+                with target:
+                    source.backup(target)
+            finally:
+                target.close()
+                source.close()
+            os.chmod(path, FILE_MODE)
+        files = [m for m in tar.getmembers() if m.isfile() and m.name.startswith(FILES_MEMBER + "/")]
+        private_dir(data_dir / FILES_MEMBER)
+        for item in files:
+            destination = data_dir / item.name
+            if destination.exists():  # stored under its hash: the same name is the same bytes
+                continue
+            private_dir(destination.parent)
+            tar.extract(item, data_dir, filter="data")
+            os.chmod(destination, FILE_MODE)
+    return BackupSummary(archive, "sqlite" if path is not None else "postgresql", str(manifest.get("revision", "")),
+                         len(files), row_counts(url))

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Another config file (or TOTRUONG_CONFIG).")]
-ArchiveArgument = Annotated[Path, typer.Argument(dir_okay=False, help="The archive: NAME.tar, or NAME.tar.gz compressed.")]
+ArchiveArgument = Annotated[Path, typer.Argument(dir_okay=False,
+                                                 help="The archive: NAME.tar, or NAME.tar.gz compressed.")]
 
 
 def backup(archive: ArchiveArgument, config: ConfigOption = None) -> None:

@@ -50,7 +50,8 @@ class BackupSummary:
     def describe(self) -> str:
         main = {name: self.rows.get(name, 0) for name in ("unit", "person", "report", "attachment")}
         counted = ", ".join(f"{count} {name}" for name, count in main.items())
-        return f"{self.archive}: {self.database} at migration {self.revision or '?'}, {counted} rows; {self.files} files"
+        return (f"{self.archive}: {self.database} at migration {self.revision or '?'}, {counted} rows; "
+                f"{self.files} files")
 
 
 def sync_url(url: str) -> str:
@@ -98,7 +99,8 @@ def _run(command: list[str], env: dict[str, str]) -> None:
                           "postgresql-client)")
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise BackupError(f"{command[0]} failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}")
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit status {done.returncode}"
+        raise BackupError(f"{command[0]} failed: {last}")
 
 
 def _snapshot(url: str, folder: Path) -> str:

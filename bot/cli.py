@@ -14,7 +14,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from bot import cli_backup
+from bot import cli_backup, cli_doctor
 from bot.cli_roles import role_app
 from models.settings import Settings, SettingsError, load_settings
 
@@ -29,6 +29,7 @@ app.add_typer(invite_app, name="invite")
 app.add_typer(role_app, name="role")
 app.command("backup")(cli_backup.backup)
 app.command("restore")(cli_backup.restore)
+app.command("doctor")(cli_doctor.doctor)
 
 # Units per transaction of `units import`, and the pause between two (see units_import).
 IMPORT_CHUNK = 100

@@ -30,6 +30,7 @@ app.add_typer(role_app, name="role")
 app.command("backup")(cli_backup.backup)
 app.command("restore")(cli_backup.restore)
 app.command("doctor")(cli_doctor.doctor)
+db_app.command("copy")(cli_backup.db_copy)
 
 # Units per transaction of `units import`, and the pause between two (see units_import).
 IMPORT_CHUNK = 100

@@ -229,3 +229,92 @@ def restore(url: str, data_dir: Path, archive: Path) -> BackupSummary:
             os.chmod(destination, FILE_MODE)
     return BackupSummary(archive, "sqlite" if path is not None else "postgresql", str(manifest.get("revision", "")),
                          len(files), row_counts(url))
+
+
+# --- moving between databases (SQLite -> PostgreSQL) ---------------------------------------------
+
+COPY_BATCH = 1000
+
+
+def _self_first(rows: list[dict[str, Any]], key: str, parents: list[str]) -> list[dict[str, Any]]:
+    """Rows of a table that points at itself (unit.parent_id, report.supersedes_id), each after the
+    rows it points at, so that every foreign key holds when the row is inserted."""
+    by_key = {row[key]: row for row in rows}
+    seen: set[Any] = set()
+    ordered: list[dict[str, Any]] = []
+
+    def visit(row: dict[str, Any]) -> None:
+        if row[key] in seen:
+            return
+        seen.add(row[key])
+        for column in parents:
+            parent = by_key.get(row[column])
+            if parent is not None:
+                visit(parent)
+        ordered.append(row)
+
+    for row in rows:
+        visit(row)
+    return ordered
+
+
+def copy_database(source: str, target: str, *, progress: Any = None) -> dict[str, int]:
+    """Copies every row of every table from `source` to `target` (both at the same, newest
+    migration; the target empty), tables in foreign-key order; on PostgreSQL the id sequences are
+    then moved past the copied ids. Returns the rows copied per table."""
+    from sqlmodel import SQLModel
+
+    import models.tables  # noqa: F401  (the tables' metadata)
+
+    source_revision, target_revision = revision(source), revision(target)
+    if source_revision != target_revision:
+        raise BackupError(f"the source is at migration {source_revision or 'none'} and the target at "
+                          f"{target_revision or 'none'}: run `totruong db upgrade` on both first")
+    held = {name: count for name, count in row_counts(target).items() if count}
+    if held:
+        raise BackupError(f"the target database is not empty ({', '.join(sorted(held)[:5])}): copy only into a new, "
+                          "empty database; nothing was copied")
+    copied: dict[str, int] = {}
+    reader, writer = create_engine(sync_url(source)), create_engine(sync_url(target))
+    try:
+        with reader.connect() as src, writer.begin() as dst:
+            for tbl in SQLModel.metadata.sorted_tables:
+                keys = [c.name for c in tbl.primary_key.columns]
+                selfish = [fk.parent.name for fk in tbl.foreign_keys if fk.column.table is tbl]
+                query = tbl.select().order_by(*tbl.primary_key.columns)
+                count = 0
+                if selfish:
+                    rows = [dict(r._mapping) for r in src.execute(query)]
+                    rows = _self_first(rows, keys[0], selfish)
+                    for start in range(0, len(rows), COPY_BATCH):
+                        dst.execute(tbl.insert(), rows[start:start + COPY_BATCH])
+                    count = len(rows)
+                else:
+                    result = src.execution_options(yield_per=COPY_BATCH).execute(query)
+                    for batch in result.partitions(COPY_BATCH):
+                        dst.execute(tbl.insert(), [dict(r._mapping) for r in batch])
+                        count += len(batch)
+                copied[tbl.name] = count
+                if progress:
+                    progress(tbl.name, count)
+            if writer.dialect.name == "postgresql":
+                _move_sequences(dst, SQLModel.metadata.sorted_tables)
+    finally:
+        reader.dispose()
+        writer.dispose()
+    return copied
+
+
+def _move_sequences(connection: Any, tables: list[Any]) -> None:
+    """PostgreSQL: each id sequence continues after the largest copied id (the next row gets a new id)."""
+    for tbl in tables:
+        columns = list(tbl.primary_key.columns)
+        if len(columns) != 1:
+            continue
+        name = columns[0].name
+        sequence = connection.scalar(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": f'"{tbl.name}"', "c": name})
+        if sequence is None:
+            continue
+        highest = connection.scalar(select(func.max(columns[0])))
+        connection.execute(text("SELECT setval(:s, :v, :called)"),
+                           {"s": sequence, "v": highest or 1, "called": highest is not None})

@@ -108,3 +108,38 @@ def test_the_commands(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["restore", str(not_ours)], env={**fresh, "TOTRUONG_DATABASE__URL":
                                                                  f"sqlite+aiosqlite:///{tmp_path}/third.db"})
     assert result.exit_code == 1 and "is not a Tổ trưởng backup" in result.output
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_db_copy_moves_everything_to_an_empty_database(tmp_path: Path, kind: str) -> None:
+    """SQLite -> PostgreSQL (or another SQLite): every row, units under their parents, and new rows
+    get new ids afterwards (the sequences moved on)."""
+    from tests.conftest import POSTGRES_URL
+
+    if kind == "postgres" and not POSTGRES_URL:
+        pytest.skip("needs TOTRUONG_TEST_POSTGRES_URL")
+    runner = CliRunner()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
+           "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path}/site.db",
+           "TOTRUONG_APP__DATA_DIR": str(tmp_path / "data")}
+    assert runner.invoke(cli, ["demo"], env=env).exit_code == 0
+    # A unit moved under a ward added after it: its parent has the larger id.
+    groups = tmp_path / "later.csv"
+    groups.write_text("code,name,level,parent_code,households\nNEW,Phường Mới,ward,48,\n"
+                      "HC-TT3,Tổ dân phố Thạch Thang 3,group,NEW,142\n", encoding="utf-8")
+    assert runner.invoke(cli, ["units", "import", str(groups)], env=env).exit_code == 0
+    source = env["TOTRUONG_DATABASE__URL"]
+    target = _empty_postgres(POSTGRES_URL) if kind == "postgres" else f"sqlite+aiosqlite:///{tmp_path}/copy.db"
+    try:
+        result = runner.invoke(cli, ["db", "copy", source, target], env=env)
+        assert result.exit_code == 0, result.output
+        assert "15 unit, 7 person" in result.output
+        assert row_counts(target) == row_counts(source)
+        moved = {**env, "TOTRUONG_DATABASE__URL": target}
+        invited = runner.invoke(cli, ["invite", "create", "--unit", "HC-TT3", "--role", "resident"], env=moved)
+        assert invited.exit_code == 0, invited.output  # a new row: the id sequence is past the copied ids
+        again = runner.invoke(cli, ["db", "copy", source, target], env=env)
+        assert again.exit_code == 1 and "the target database is not empty" in again.output
+    finally:
+        if kind == "postgres":
+            _drop_postgres(target)

@@ -115,3 +115,12 @@ def test_the_image_builds_and_answers() -> None:
         assert user.stdout.strip() == "10001"
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=120)
+
+
+def test_caddy_accepts_the_caddyfile() -> None:
+    if shutil.which("caddy") is None:
+        pytest.skip("caddy is not installed here: the Caddyfile was checked by reading it instead")
+    done = subprocess.run(["caddy", "validate", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter",
+                           "caddyfile"], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **DOTENV})
+    assert done.returncode == 0 and "Valid configuration" in done.stdout + done.stderr, done.stderr[-2000:]

@@ -323,7 +323,7 @@ async def test_an_official_picks_a_unit_and_a_period_and_gets_text_chart_and_exc
     text, photo, document = official.replies
     assert text.text == EXPECTED
     assert photo.photo_id and "Biểu đồ: Phường Hải Châu, Tháng 11/2026" in photo.text
-    assert document.document_id and "tom-tat_HC_2026-11.xlsx" in document.text
+    assert document.document_id and "tom-tat_20242_2026-11.xlsx" in document.text
     assert [b.label for b in document.flat_buttons] == ["🔁 Chọn kỳ khác", "⬅️ Menu chính"]
     async with app.sessions() as session:
         stored = await session.get(Attachment, document.document_id)

@@ -73,6 +73,7 @@ async def _database(settings: Settings, t: Translator) -> tuple[list[Finding], b
 async def _data(settings: Settings, t: Translator) -> list[Finding]:
     """Units, and the campaigns of the configuration on them."""
     from sqlalchemy import func, select
+    from sqlmodel import col
 
     from handlers.campaigns.campaigns import default_unit
     from handlers.campaigns.schedules import ScheduleError, validate
@@ -84,8 +85,10 @@ async def _data(settings: Settings, t: Translator) -> list[Finding]:
     engine = db.create_engine(settings.database_url, lock_wait_seconds=settings.database.lock_wait_seconds)
     try:
         async with db.session_factory(engine)() as session:
-            counts = dict((await session.execute(select(Unit.level, func.count()).group_by(Unit.level))).all())
-            tops = (await session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))).all()
+            level = col(Unit.level)
+            counts: dict[str, int] = {str(name): int(number) for name, number in (
+                await session.execute(select(level, func.count()).group_by(level))).all()}
+            tops = await Repo(session).top_units()
             if not tops:
                 found.append(Finding(FAIL, t("Chưa có đơn vị hành chính nào."),
                                      t("Chạy: totruong units import --province 48 (mã hoặc tên tỉnh, thành phố), "

@@ -77,6 +77,9 @@ def run(
         settings.web.port = port
     clock = None
     if clock_start or clock_speed != 1:
+        # Migrate before the demonstration clock starts: on a busy machine the migrations took more
+        # than the ten simulated minutes between --clock-start and the first reminder.
+        _migrate(settings)
         try:
             start = datetime.fromisoformat(clock_start) if clock_start else datetime.now(settings.app.tz)
         except ValueError:

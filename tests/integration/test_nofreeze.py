@@ -167,7 +167,7 @@ def send(url: str, user: str, **what: Any) -> tuple[float, list[dict[str, Any]]]
 
 
 def _units_csv(count: int) -> str:
-    lines = ["code,name,level,parent_code,households", "IMP,Phường Nhập Thử,ward,DN,"]
+    lines = ["code,name,level,parent_code,households", "IMP,Phường Nhập Thử,ward,48,"]
     lines += [f"IMP-{n},Tổ dân phố Nhập {n},group,IMP,{100 + n % 50}" for n in range(count)]
     return "\n".join(lines) + "\n"
 

@@ -3,10 +3,24 @@ archive (models/backup.py), restored only into an empty database."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from models.settings import Settings, SettingsError, load_settings
+
+
+def _settings(config: Path | None) -> Settings:
+    """The settings, or the refused key in one line and exit status 2 (as bot.cli does; this module
+    does not import bot.cli, which imports it)."""
+    try:
+        return load_settings(os.environ, config)
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Another config file (or TOTRUONG_CONFIG).")]
 ArchiveArgument = Annotated[Path, typer.Argument(dir_okay=False,
@@ -16,7 +30,6 @@ ArchiveArgument = Annotated[Path, typer.Argument(dir_okay=False,
 def backup(archive: ArchiveArgument, config: ConfigOption = None) -> None:
     """Copy the database (SQLite's online backup, or pg_dump) and the photos into one archive,
     while the app runs."""
-    from bot.cli import _settings
     from models.backup import BackupError
     from models.backup import backup as write
 
@@ -34,7 +47,6 @@ def restore(archive: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
             config: ConfigOption = None) -> None:
     """Restore an archive of `totruong backup` into an empty database (a database holding anything
     is refused), then apply the migrations of this version."""
-    from bot.cli import _settings
     from models.backup import BackupError
     from models.backup import restore as read
     from models.db import upgrade_sync

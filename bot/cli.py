@@ -164,6 +164,9 @@ def demo(config: ConfigOption = None) -> None:
         try:
             async with app_.sessions() as session, session.begin():
                 await demo_data.load(session, settings)
+            from bot.cli_units import create_campaigns
+
+            await create_campaigns(settings, app_.sessions)  # those that waited for their unit
         finally:
             await app_.db_engine.dispose()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from handlers.i18n import Catalogs, Translator
 from models.settings import PROJECT_ROOT, ChannelSettings, Settings, SettingsError, load_settings, simulator_exposure
+from models.tables import Campaign
 
 OK, WARN, FAIL = "✓", "!", "✗"
 TIMEOUT_SECONDS = 10.0
@@ -112,12 +114,34 @@ async def _data(settings: Settings, t: Translator) -> list[Finding]:
                     found.append(Finding(FAIL, t("Chiến dịch “{name}”: {error}", name=default.name, error=str(error)),
                                          t("Sửa {key} trong config.toml.", key=key)))
                     continue
-                if unit is not None:
-                    found.append(Finding(OK, t("Chiến dịch “{name}”: áp dụng cho {unit}.", name=default.name,
-                                                                 unit=unit.name)))
+                if unit is None:
+                    continue
+                stored_id = await Repo(session).campaign_with_config_key(default.key)
+                stored = await session.get(Campaign, stored_id) if stored_id is not None else None
+                if stored is None:
+                    found.append(Finding(WARN, t("Chiến dịch “{name}” chưa được tạo.", name=default.name),
+                                         t("Khởi động lại ứng dụng (totruong run) để tạo.")))
+                    continue
+                found.append(Finding(OK, t("Chiến dịch “{name}”: áp dụng cho {unit}; {next}.", name=default.name,
+                                           unit=unit.name, next=_next_reminder(stored, settings, t))))
     finally:
         await engine.dispose()
     return found
+
+
+def _next_reminder(campaign: Campaign, settings: Settings, t: Translator) -> str:
+    """"lần nhắc tới: 05/12/2026 19:00" (local time), or why there is none."""
+    from handlers.campaigns.schedules import moments
+
+    if campaign.status != "active":
+        return t("đang tạm dừng hoặc đã kết thúc")
+    now = datetime.now(UTC)
+    ahead = moments(campaign.schedule, campaign.reminders, campaign.follow_up, after=now,
+                    until=now + timedelta(days=400), tz=settings.app.tz, ends_on=campaign.ends_on)
+    reminder = next((m for m in ahead if m.step == "reminder"), None)
+    if reminder is None:
+        return t("không còn lần nhắc nào")
+    return t("lần nhắc tới: {when}", when=f"{reminder.due_at.astimezone(settings.app.tz):%d/%m/%Y %H:%M}")
 
 
 async def _token(name: str, channel: ChannelSettings, t: Translator) -> Finding:

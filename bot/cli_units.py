@@ -27,7 +27,7 @@ async def import_province(settings: Settings, query: str) -> tuple[str, int, int
         async with db.session_factory(engine)() as session, session.begin():
             await check_units(session, wanted, levels=levels)
             added, updated = await apply_units(session, wanted, levels=levels, keep_households=True)
-        await _campaigns(settings, db.session_factory(engine))
+        await create_campaigns(settings, db.session_factory(engine))
     finally:
         await engine.dispose()
     kinds = Counter(ward.kind for ward in found.wards)
@@ -37,7 +37,7 @@ async def import_province(settings: Settings, query: str) -> tuple[str, int, int
     return what, added, updated
 
 
-async def _campaigns(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def create_campaigns(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     """The campaigns of config.toml that waited for their unit are created now, not at the next start."""
     from handlers.campaigns.campaigns import sync_defaults
     from models.repos import Repo

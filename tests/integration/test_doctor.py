@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -55,7 +56,10 @@ async def test_a_good_setup(tmp_path: Path) -> None:
     assert "✓ Biểu mẫu: 12 mẫu trong" in lines[1]
     assert any(line.startswith("✓ Cơ sở dữ liệu") and "đã ở phiên bản mới nhất" in line for line in lines)
     assert "✓ Đơn vị: Thành phố Đà Nẵng (48); 1 Thành phố, 3 Phường/Xã, 10 Tổ dân phố/Thôn." in lines
-    assert "✓ Chiến dịch “Ngày Chủ nhật Xanh - Sạch - Đẹp”: áp dụng cho Thành phố Đà Nẵng." in lines
+    green = [line for line in lines if line.startswith("✓ Chiến dịch “Ngày Chủ nhật Xanh - Sạch - Đẹp”")]
+    assert len(green) == 1 and re.fullmatch(
+        r"✓ Chiến dịch “Ngày Chủ nhật Xanh - Sạch - Đẹp”: áp dụng cho Thành phố Đà Nẵng; "
+        r"lần nhắc tới: \d\d/\d\d/20\d\d 19:00\.", green[0]), green  # Saturday evening, the day before
     assert "✓ Telegram: mã bot hợp lệ (totruong_test_bot)." in lines
     assert "✓ Zalo: mã bot hợp lệ (bot.ToTruongFake)." in lines
     assert "✓ Địa chỉ công khai: https://totruong.example.vn." in lines

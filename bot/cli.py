@@ -14,6 +14,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from bot import cli_backup, cli_doctor
 from bot.cli_common import ConfigOption, migrate, settings_from_env
 from bot.cli_roles import role_app
 from models.settings import Settings, SettingsError
@@ -27,6 +28,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(invite_app, name="invite")
 app.add_typer(role_app, name="role")
+app.command("backup")(cli_backup.backup)
+app.command("restore")(cli_backup.restore)
+app.command("doctor")(cli_doctor.doctor)
+db_app.command("copy")(cli_backup.db_copy)
 
 # Units per transaction of `units import`, and the pause between two (see units_import).
 IMPORT_CHUNK = 100
@@ -64,6 +69,9 @@ def run(
         settings.web.port = port
     clock = None
     if clock_start or clock_speed != 1:
+        # Migrate before the demonstration clock starts: on a busy machine the migrations took more
+        # than the ten simulated minutes between --clock-start and the first reminder.
+        migrate(settings)
         try:
             start = datetime.fromisoformat(clock_start) if clock_start else datetime.now(settings.app.tz)
         except ValueError:
@@ -148,6 +156,9 @@ def demo(config: ConfigOption = None) -> None:
         try:
             async with app_.sessions() as session, session.begin():
                 await demo_data.load(session, settings)
+            from bot.cli_units import create_campaigns
+
+            await create_campaigns(settings, app_.sessions)  # those that waited for their unit
         finally:
             await app_.db_engine.dispose()
 
@@ -158,14 +169,28 @@ def demo(config: ConfigOption = None) -> None:
 
 @units_app.command("import")
 def units_import(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                         help="CSV with columns code,name,level,parent_code,households")],
+    file: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                                help="CSV with columns code,name,level,parent_code,households")] = None,
+    province: Annotated[str | None, typer.Option(
+        "--province", help='A province or city from the national list: its code or name, e.g. 48 or "Đà Nẵng".')
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Import or update units from a CSV file; any error names the line and nothing is imported."""
+    """Import or update units: --province from the national list (official codes), then a CSV
+    (e.g. the groups under the official ward codes); any error names the line and nothing is imported."""
     from models.units import UnitImportError, apply_units, check_units, in_order, parse_csv
 
+    if file is None and province is None:
+        typer.echo("give a CSV file, --province CODE_OR_NAME, or both", err=True)
+        raise typer.Exit(2)
     settings = settings_from_env(config)
+    if province is not None:
+        from bot.cli_units import run_import
+
+        migrate(settings)
+        run_import(settings, province)
+    if file is None:
+        return
     try:
         rows = parse_csv(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

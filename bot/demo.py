@@ -14,21 +14,23 @@ from models.settings import Settings
 from models.tables import Identity, Invite, Person, RoleAssignment, Unit
 from models.units import UnitRow, import_units
 
+# The city and wards under their official post-2025 codes (the national list, models/provinces.py):
+# `totruong units import --province 48` on a demo database adds the other wards beside them.
 UNITS = [
-    UnitRow("DN", "Thành phố Đà Nẵng", "city", "", None),
-    UnitRow("HC", "Phường Hải Châu", "ward", "DN", None),
-    UnitRow("TK", "Phường Thanh Khê", "ward", "DN", None),
-    UnitRow("ST", "Phường Sơn Trà", "ward", "DN", None),
-    UnitRow("HC-TT3", "Tổ dân phố Thạch Thang 3", "group", "HC", 142),
-    UnitRow("HC-HC7", "Tổ dân phố Hải Châu 7", "group", "HC", 118),
-    UnitRow("HC-PN12", "Tổ dân phố Phước Ninh 12", "group", "HC", 96),
-    UnitRow("HC-BH4", "Tổ dân phố Bình Hiên 4", "group", "HC", 131),
-    UnitRow("TK-XH9", "Tổ dân phố Xuân Hà 9", "group", "TK", 87),
-    UnitRow("TK-CG15", "Tổ dân phố Chính Gián 15", "group", "TK", 154),
-    UnitRow("TK-TG2", "Tổ dân phố Thạc Gián 2", "group", "TK", 103),
-    UnitRow("ST-MT6", "Tổ dân phố Mân Thái 6", "group", "ST", 176),
-    UnitRow("ST-AHB21", "Tổ dân phố An Hải Bắc 21", "group", "ST", 122),
-    UnitRow("ST-TQ11", "Tổ dân phố Thọ Quang 11", "group", "ST", 138),
+    UnitRow("48", "Thành phố Đà Nẵng", "city", "", None, kind="thành phố trung ương"),
+    UnitRow("20242", "Phường Hải Châu", "ward", "48", None, kind="phường"),
+    UnitRow("20209", "Phường Thanh Khê", "ward", "48", None, kind="phường"),
+    UnitRow("20263", "Phường Sơn Trà", "ward", "48", None, kind="phường"),
+    UnitRow("HC-TT3", "Tổ dân phố Thạch Thang 3", "group", "20242", 142),
+    UnitRow("HC-HC7", "Tổ dân phố Hải Châu 7", "group", "20242", 118),
+    UnitRow("HC-PN12", "Tổ dân phố Phước Ninh 12", "group", "20242", 96),
+    UnitRow("HC-BH4", "Tổ dân phố Bình Hiên 4", "group", "20242", 131),
+    UnitRow("TK-XH9", "Tổ dân phố Xuân Hà 9", "group", "20209", 87),
+    UnitRow("TK-CG15", "Tổ dân phố Chính Gián 15", "group", "20209", 154),
+    UnitRow("TK-TG2", "Tổ dân phố Thạc Gián 2", "group", "20209", 103),
+    UnitRow("ST-MT6", "Tổ dân phố Mân Thái 6", "group", "20263", 176),
+    UnitRow("ST-AHB21", "Tổ dân phố An Hải Bắc 21", "group", "20263", 122),
+    UnitRow("ST-TQ11", "Tổ dân phố Thọ Quang 11", "group", "20263", 138),
 ]
 
 # Simulator personas. The first is not registered yet: the demo shows registering with a code.
@@ -41,11 +43,11 @@ PERSONAS = [
      "about": "Tổ phó Tổ dân phố Thạch Thang 3"},
     {"id": "demo-nguoidan", "name": "Chị Lê Thị Lan", "role": "resident", "unit": "HC-TT3",
      "about": "Người dân Tổ dân phố Thạch Thang 3"},
-    {"id": "demo-canbo", "name": "Anh Phạm Minh Tuấn", "role": "official", "unit": "HC", "duties": "on_duty",
+    {"id": "demo-canbo", "name": "Anh Phạm Minh Tuấn", "role": "official", "unit": "20242", "duties": "on_duty",
      "about": "Cán bộ trực Phường Hải Châu (nhận tin khẩn)"},
-    {"id": "demo-canbo-xh", "name": "Chị Đặng Thu Hà", "role": "official", "unit": "HC", "duties": "social",
+    {"id": "demo-canbo-xh", "name": "Chị Đặng Thu Hà", "role": "official", "unit": "20242", "duties": "social",
      "about": "Cán bộ văn hóa - xã hội Phường Hải Châu (xem dữ liệu giảm nghèo)"},
-    {"id": "demo-thanhpho", "name": "Bà Võ Thị Hoa", "role": "official", "unit": "DN", "duties": "on_duty",
+    {"id": "demo-thanhpho", "name": "Bà Võ Thị Hoa", "role": "official", "unit": "48", "duties": "on_duty",
      "about": "Cán bộ trực Thành phố Đà Nẵng (nhận tin khẩn chuyển cấp)"},
 ]
 

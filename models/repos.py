@@ -265,6 +265,10 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
     async def unit_by_code(self, code: str) -> Unit | None:
         return (await self.session.scalars(select(Unit).where(Unit.code == code))).first()
 
+    async def top_units(self) -> Sequence[Unit]:
+        """The units with no parent (normally one: the province or city), oldest first."""
+        return (await self.session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))).all()
+
     async def ancestors(self, unit: Unit | UnitRef) -> list[Unit]:
         """The units above `unit`, from the top down."""
         ids = [int(part) for part in unit.path.strip("/").split("/")[:-1] if part]

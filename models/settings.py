@@ -181,7 +181,8 @@ class CampaignDefault(_Section):
     name: str
     description: str = ""
     kind: Literal["event", "report_deadline"] = "event"
-    unit: str  # unit code: the campaign covers it and everything under it
+    # Unit code: the campaign covers it and everything under it; "" = the top unit (the province).
+    unit: str = Field(default="", max_length=32)
     audience: Literal["residents", "leaders", "both"] = "both"
     schedule: dict[str, Any]
     reminders: list[dict[str, Any]] = []

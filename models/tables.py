@@ -41,6 +41,8 @@ class Unit(SQLModel, table=True):
     # Materialised path of ids, "/1/4/17/": everything under a unit is one prefix range.
     path: str = Field(default="", sa_column=Column(PathType, nullable=False, index=True))
     households: int | None = Field(default=None)
+    # The official type from the national list (phường, xã, đặc khu, tỉnh...): "" for groups.
+    kind: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow)
 
 

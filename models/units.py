@@ -38,6 +38,7 @@ class UnitRow:
     parent_code: str
     households: int | None
     line: int = 0
+    kind: str = ""  # the official type (phường, xã, đặc khu...); "" keeps the stored one
 
 
 def parse_csv(text: str) -> list[UnitRow]:
@@ -60,7 +61,7 @@ def parse_csv(text: str) -> list[UnitRow]:
         if households is not None and households < 0:
             raise UnitImportError(number, "households cannot be negative")
         rows.append(UnitRow(values["code"], values["name"], values["level"], values.get("parent_code", ""),
-                            households, number))
+                            households, number, values.get("kind", "")))
     return rows
 
 
@@ -131,10 +132,12 @@ async def apply_units(
     levels: list[str],
     progress: Callable[[int], None] | None = None,
     done_before: int = 0,
+    keep_households: bool = False,
 ) -> tuple[int, int]:
     """Writes checked rows, parents first (see `in_order`): a unit whose code is stored is updated,
     another is added. Applying the same rows again changes nothing more, so an import cut short
-    (a crash between two chunks) is finished by running it again. Returns (added, updated)."""
+    (a crash between two chunks) is finished by running it again. With keep_households (rows from
+    the official list, which has no households), a stored unit keeps its count. Returns (added, updated)."""
     wanted = {row.code for row in rows} | {row.parent_code for row in rows if row.parent_code}
     existing: dict[str, Unit] = {}
     for chunk in _chunks(sorted(wanted), 500):
@@ -148,14 +151,18 @@ async def apply_units(
         unit = existing.get(row.code)
         if unit is None:
             unit = Unit(code=row.code, name=row.name, level=row.level, households=row.households,
-                        parent_id=parent.id if parent else None)
+                        parent_id=parent.id if parent else None, kind=row.kind)
             session.add(unit)
             await session.flush()
             unit.path = f"{parent.path if parent else '/'}{unit.id}/"
             existing[row.code] = unit
             added += 1
         else:
-            unit.name, unit.level, unit.households = row.name, row.level, row.households
+            unit.name, unit.level = row.name, row.level
+            if not keep_households:
+                unit.households = row.households
+            if row.kind:
+                unit.kind = row.kind
             new_parent_id = parent.id if parent else None
             if new_parent_id != unit.parent_id:
                 if parent is not None and parent.path.startswith(unit.path):

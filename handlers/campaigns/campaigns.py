@@ -16,7 +16,7 @@ from handlers.messages import Delivery, Reply
 from handlers.reports import reporting
 from models.codes import new_code
 from models.repos import Repo
-from models.settings import Settings
+from models.settings import Settings, SettingsError
 from models.tables import Campaign, Occurrence, Unit, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,10 @@ async def sync_defaults(repo: Repo, settings: Settings, *, now: datetime) -> int
             raise ScheduleError(f"campaigns.defaults[{number}] ({default.key}): {error}") from None
         if await repo.campaign_with_config_key(default.key):
             continue
-        unit = await repo.unit_by_code(default.unit)
+        unit = await default_unit(repo, default.unit, f"campaigns.defaults[{number}].unit ({default.key})")
         if unit is None:
-            log.warning("campaign %s names unit %s, which does not exist: not created", default.key, default.unit)
+            log.warning("campaign %s not created yet: there are no units (totruong units import --province 48)",
+                        default.key)
             continue
         await repo.add(Campaign(code=new_code(6), config_key=default.key, name=default.name,
                                 description=default.description, kind=default.kind, unit_id=unit.id or 0,
@@ -54,6 +55,24 @@ async def sync_defaults(repo: Repo, settings: Settings, *, now: datetime) -> int
                                 updated_at=now))
         created += 1
     return created
+
+
+async def default_unit(repo: Repo, code: str, key: str) -> Unit | None:
+    """The unit a configured campaign covers: the one with this code, or the top unit (the province)
+    when the config names none; None while there are no units at all. A code that names no unit,
+    or no code beside several top units, stops start-up naming the key and the command to fix it."""
+    tops = await repo.top_units()
+    if not code:
+        if len(tops) > 1:
+            raise SettingsError(f"setting {key} is empty and there are {len(tops)} top units "
+                                f"({', '.join(u.code for u in tops)}): set it to one of their codes")
+        return tops[0] if tops else None
+    unit = await repo.unit_by_code(code)
+    if unit is None:
+        raise SettingsError(f"setting {key} = {code!r}: no unit has this code; import it "
+                            f"(totruong units import --province 48, or totruong units import FILE.csv) "
+                            f"or set the key to a stored code, e.g. {tops[0].code!r}, or leave it out for the top unit")
+    return unit
 
 
 async def run_due(

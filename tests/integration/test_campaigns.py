@@ -33,7 +33,7 @@ async def pause_config_campaigns(app) -> None:
 
 async def add_campaign(app, clock, **fields) -> int:
     async with app.sessions() as session, session.begin():
-        unit = await Repo(session).unit_by_code(fields.pop("unit", "HC"))
+        unit = await Repo(session).unit_by_code(fields.pop("unit", "20242"))
         campaign = Campaign(code=new_code(6), name=fields.pop("name", "Tổng vệ sinh kiệt hẻm"), unit_id=unit.id,
                             unit_path=unit.path, created_at=clock.now(), updated_at=clock.now(), **fields)
         session.add(campaign)

@@ -77,7 +77,7 @@ async def test_users_are_answered_while_a_summary_with_a_slow_chart_runs(app: An
     monkeypatch.setattr(summary_module, "chart_png", _slow(summary_module.chart_png, 2.0))
     monkeypatch.setattr(summary_module, "workbook_xlsx", _slow(summary_module.workbook_xlsx, 2.0))
     official = Chat(app, "demo-canbo-xh")
-    ward = await unit_id(app, "HC")
+    ward = await unit_id(app, "20242")
     answer, times = await chat_while(official.press_id(f"m.sum.p.{ward}.m"), chatters(app), at_least=10)
     assert "Phường Hải Châu" in answer
     assert [bool(r.photo_id) for r in official.replies] == [False, True, False]
@@ -90,7 +90,7 @@ async def test_users_are_answered_while_a_slow_file_store_saves_a_summary_and_a_
 ) -> None:
     monkeypatch.setattr(LocalFileStore, "_write", staticmethod(_slow(LocalFileStore._write, 1.5)))
     official = Chat(app, "demo-canbo")
-    ward = await unit_id(app, "HC")
+    ward = await unit_id(app, "20242")
     answer, times = await chat_while(official.press_id(f"m.sum.p.{ward}.w"), chatters(app), at_least=8)
     assert "Phường Hải Châu" in answer and official.replies[1].photo_id
     resident = Chat(app, "demo-nguoidan")
@@ -167,7 +167,7 @@ def send(url: str, user: str, **what: Any) -> tuple[float, list[dict[str, Any]]]
 
 
 def _units_csv(count: int) -> str:
-    lines = ["code,name,level,parent_code,households", "IMP,Phường Nhập Thử,ward,DN,"]
+    lines = ["code,name,level,parent_code,households", "IMP,Phường Nhập Thử,ward,48,"]
     lines += [f"IMP-{n},Tổ dân phố Nhập {n},group,IMP,{100 + n % 50}" for n in range(count)]
     return "\n".join(lines) + "\n"
 
@@ -289,7 +289,7 @@ def test_a_second_run_on_the_same_sqlite_file_is_refused_and_cli_commands_still_
         upgrade = subprocess.run(_totruong("db", "upgrade"), cwd=ROOT, env=_env(tmp_path), capture_output=True,
                                  timeout=60)
         assert upgrade.returncode == 0 and b"up to date" in upgrade.stdout
-        summary = subprocess.run(_totruong("summary", "--unit", "HC"), cwd=ROOT, env=_env(tmp_path),
+        summary = subprocess.run(_totruong("summary", "--unit", "20242"), cwd=ROOT, env=_env(tmp_path),
                                  capture_output=True, timeout=60)
         assert summary.returncode == 0 and "Phường Hải Châu" in summary.stdout.decode()
         assert httpx.get(f"{url}/healthz", timeout=1).status_code == 200

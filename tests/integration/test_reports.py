@@ -194,7 +194,7 @@ async def test_who_may_see_and_change_what(app) -> None:
     deputy = Chat(app, "demo-topho")  # deputy of the same group: may read, not act
     assert f"Mã: {code}" in await deputy.press_id(f"m.rv.{rid}")
     assert "✅ Tiếp nhận" not in deputy.labels
-    code_tk = await make_invite(app, unit="TK", role="official")
+    code_tk = await make_invite(app, unit="20209", role="official")
     tk_official = Chat(app, "tk-official")
     await tk_official.send(code_tk)
     assert "Báo cáo này không thuộc địa bàn của bạn." in await tk_official.press_id(f"m.ack.{rid}")

@@ -68,7 +68,7 @@ def role(settings, *arguments: str):
 async def register_official(app, user: str, name: str) -> None:
     async with app.sessions() as session, session.begin():
         repo = Repo(session)
-        ward = await repo.unit_by_code("HC")
+        ward = await repo.unit_by_code("20242")
         invite = await repo.create_invite(unit_id=ward.id, role="official", max_uses=1, expires_at=None)
         code = invite.code
     assert "Phường Hải Châu" in await Chat(app, user, name=name).send(f"/start {code}")
@@ -76,14 +76,14 @@ async def register_official(app, user: str, name: str) -> None:
 
 async def test_a_real_official_given_the_duty_receives_the_wards_urgent_incidents(app, settings) -> None:
     await register_official(app, "real-official", "Nguyễn Thị Trực")
-    listed = await asyncio.to_thread(role, settings, "list", "--unit", "HC")
+    listed = await asyncio.to_thread(role, settings, "list", "--unit", "20242")
     assert listed.exit_code == 0 and "Anh Phạm Minh Tuấn\ton_duty" in listed.output
     assert "Nguyễn Thị Trực\t-" in listed.output
-    granted = await asyncio.to_thread(role, settings, "grant", "--unit", "HC", "--person", "Nguyễn Thị Trực",
+    granted = await asyncio.to_thread(role, settings, "grant", "--unit", "20242", "--person", "Nguyễn Thị Trực",
                                       "--duty", "on_duty")
     assert granted.exit_code == 0, granted.output
     assert "Nguyễn Thị Trực (Phường Hải Châu): duties on_duty" in granted.output
-    revoked = await asyncio.to_thread(role, settings, "revoke", "--unit", "HC", "--person", "Anh Phạm Minh Tuấn",
+    revoked = await asyncio.to_thread(role, settings, "revoke", "--unit", "20242", "--person", "Anh Phạm Minh Tuấn",
                                       "--duty", "on_duty")
     assert revoked.exit_code == 0 and "duties none" in revoked.output
 
@@ -97,7 +97,7 @@ async def test_a_real_official_given_the_duty_receives_the_wards_urgent_incident
 
 
 async def test_a_ward_with_nobody_on_duty_alerts_all_its_officials_and_warns_them(app, settings) -> None:
-    revoked = await asyncio.to_thread(role, settings, "revoke", "--unit", "HC", "--person", "Anh Phạm Minh Tuấn",
+    revoked = await asyncio.to_thread(role, settings, "revoke", "--unit", "20242", "--person", "Anh Phạm Minh Tuấn",
                                       "--duty", "on_duty")
     assert revoked.exit_code == 0
     leader = Chat(app, "demo-totruong")
@@ -114,7 +114,7 @@ async def test_a_ward_with_nobody_on_duty_alerts_all_its_officials_and_warns_the
 
 
 async def test_the_role_command_names_what_is_wrong(app, settings) -> None:
-    unknown = await asyncio.to_thread(role, settings, "grant", "--unit", "HC", "--person", "Anh Phạm Minh Tuấn",
+    unknown = await asyncio.to_thread(role, settings, "grant", "--unit", "20242", "--person", "Anh Phạm Minh Tuấn",
                                       "--duty", "boss")
     assert unknown.exit_code == 1 and "unknown duty 'boss': use one of on_duty, social" in unknown.output
     leader = await asyncio.to_thread(role, settings, "grant", "--unit", "HC-TT3", "--person", "Ông Hồ Văn Sáu",

@@ -109,9 +109,9 @@ async def seed(app) -> dict[str, int]:
         await add("TK-XH9", "an_ninh_vu_viec", {"loai": "trom_cap"}, utc(11, 20))
         await add("TK-XH9", "giam_ngheo_ho_tro", {"ma_ho": "X1", "dien": "ho_ngheo", "nguon": "mtq",
                                                   "gia_tri": 9_000_000}, utc(11, 20))
-        return {code: unit.id for code, unit in units.items()} | {"HC": (await repo.unit_by_code("HC")).id,
-                                                                   "TK": (await repo.unit_by_code("TK")).id,
-                                                                   "DN": (await repo.unit_by_code("DN")).id}
+        return {code: unit.id for code, unit in units.items()} | {"HC": (await repo.unit_by_code("20242")).id,
+                                                                   "TK": (await repo.unit_by_code("20209")).id,
+                                                                   "DN": (await repo.unit_by_code("48")).id}
 
 
 def workbook(app, attachment: Attachment) -> openpyxl.Workbook:
@@ -122,7 +122,7 @@ def workbook(app, attachment: Attachment) -> openpyxl.Workbook:
 async def hai_chau(app, clock):
     async with app.sessions() as session:
         repo = Repo(session)
-        ward = await repo.unit_by_code("HC")
+        ward = await repo.unit_by_code("20242")
         return await build_summary(repo, unit_path=ward.path, start=NOV.start, end=NOV.end, settings=app.settings,
                                    now=clock.now())
 
@@ -227,7 +227,7 @@ async def test_the_text_in_english_and_for_a_week(app, clock) -> None:
     assert "Tổ dân phố" in english  # unit names are data
     async with app.sessions() as session:
         repo = Repo(session)
-        ward = await repo.unit_by_code("HC")
+        ward = await repo.unit_by_code("20242")
         week = await build_summary(repo, unit_path=ward.path, start=utc(11, 15, 17), end=utc(11, 22, 17),
                                    settings=app.settings, now=clock.now())
     assert week.current.period.kind == "week" and week.previous.period.first.isoformat() == "2026-11-09"
@@ -243,7 +243,7 @@ async def test_the_excel_file_has_a_sheet_per_task_and_a_row_per_group(app, cloc
     t = app.engine.translator("vi")
     async with app.sessions() as session:
         repo = Repo(session)
-        ward = await repo.unit_by_code("HC")
+        ward = await repo.unit_by_code("20242")
         summary = await build_summary(repo, unit_path=ward.path, start=NOV.start, end=NOV.end,
                                       settings=app.settings, now=clock.now())
         await complete(repo, summary)
@@ -323,7 +323,7 @@ async def test_an_official_picks_a_unit_and_a_period_and_gets_text_chart_and_exc
     text, photo, document = official.replies
     assert text.text == EXPECTED
     assert photo.photo_id and "Biểu đồ: Phường Hải Châu, Tháng 11/2026" in photo.text
-    assert document.document_id and "tom-tat_HC_2026-11.xlsx" in document.text
+    assert document.document_id and "tom-tat_20242_2026-11.xlsx" in document.text
     assert [b.label for b in document.flat_buttons] == ["🔁 Chọn kỳ khác", "☰ Menu"]
     async with app.sessions() as session:
         stored = await session.get(Attachment, document.document_id)
@@ -422,7 +422,7 @@ async def test_the_units_under_a_ward_come_page_by_page(app) -> None:
     from models.units import UnitRow, import_units
 
     async with app.sessions() as session, session.begin():
-        rows = [UnitRow(f"ST-N{n:02}", f"Tổ dân phố Nại Hiên {n:02}", "group", "ST", 100) for n in range(1, 11)]
+        rows = [UnitRow(f"ST-N{n:02}", f"Tổ dân phố Nại Hiên {n:02}", "group", "20263", 100) for n in range(1, 11)]
         await import_units(session, rows, levels=app.settings.units.levels)
     city = Chat(app, "demo-thanhpho")
     await city.press_id("m.sum")

@@ -56,7 +56,7 @@ def test_the_summary_command_prints_the_text_and_writes_the_files(env: dict[str,
                                                                    database_url: str) -> None:
     runner = CliRunner()
     book, chart = tmp_path / "hc.xlsx", tmp_path / "hc.png"
-    result = runner.invoke(cli, ["summary", "--unit", "HC", "--period", "2026-11", "--xlsx", str(book),
+    result = runner.invoke(cli, ["summary", "--unit", "20242", "--period", "2026-11", "--xlsx", str(book),
                                  "--chart", str(chart)], env=env)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("📊 Tóm tắt: Phường Hải Châu\nTháng 11/2026\nSo với: Tháng 10/2026\n")
@@ -95,14 +95,14 @@ def test_the_summary_command_prints_the_text_and_writes_the_files(env: dict[str,
     ("2026-11-18", "Ngày 18/11/2026\nSo với: Ngày 17/11/2026"),
 ])
 def test_every_kind_of_period(env: dict[str, str], period: str, first_lines: str) -> None:
-    result = CliRunner().invoke(cli, ["summary", "--unit", "DN", "--period", period], env=env)
+    result = CliRunner().invoke(cli, ["summary", "--unit", "48", "--period", period], env=env)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"📊 Tóm tắt: Thành phố Đà Nẵng\n{first_lines}\n")
 
 
 def test_a_bad_period_or_unit_is_named(env: dict[str, str]) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["summary", "--unit", "HC", "--period", "11/2026"], env=env)
+    result = runner.invoke(cli, ["summary", "--unit", "20242", "--period", "11/2026"], env=env)
     assert result.exit_code == 2 and "not a period: '11/2026'" in result.stderr
     result = runner.invoke(cli, ["summary", "--unit", "NOPE", "--period", "2026-11"], env=env)
     assert result.exit_code == 1 and "no unit with code 'NOPE'" in result.stderr

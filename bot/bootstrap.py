@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import logs
 from bot.channels.port import Channel
 from bot.channels.simulator.channel import CHANNEL as SIM_CHANNEL
 from bot.channels.simulator.channel import SimulatorChannel
+from bot.metrics import Metrics
 from handlers.campaigns import campaigns
 from handlers.delivery import notices, outbox
 from handlers.engine import Engine, Handled
@@ -60,13 +63,17 @@ class App:
     digest_mark: datetime | None = None
     # Messenger adapters by channel name ("telegram", "zalo"), started with the app.
     channels: dict[str, Channel] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)  # /metrics (bot/metrics.py)
 
     async def receive(self, msg: Incoming) -> Handled:
         """Runs one incoming message through the core; what it produced for others is in the outbox.
 
         The replies to the sender are the caller's (the adapter that received the message).
         """
+        started = time.perf_counter()
+        logs.begin(msg.channel)  # a request id for every log line of this update
         handled = await self.engine.handle(msg)
+        self.metrics.handled(msg.channel, handled, time.perf_counter() - started)
         if handled.deliveries:
             self.dispatcher.wake()
         return handled

@@ -47,8 +47,10 @@ def begin(channel: str) -> None:
 def handled(channel: str, outcome: str, seconds: float, fault: str = "") -> None:
     """The update's one JSON line: its channel, outcome and latency (nothing when logs are text)."""
     if updates.isEnabledFor(logging.INFO):
-        updates.info("update %s", outcome, extra={"outcome": outcome, "fault": fault,
-                                                  "latency_ms": round(seconds * 1000, 2)})
+        extra: dict[str, Any] = {"outcome": outcome, "latency_ms": round(seconds * 1000, 2)}
+        if fault:
+            extra["fault"] = fault
+        updates.info("update %s", outcome, extra=extra)
 
 
 class Scrubber:

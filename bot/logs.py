@@ -34,6 +34,9 @@ TOKEN_LIKE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}")
 LONG_NUMBER = re.compile(r"(?<![\w.:/-])\+?\d(?:[ .-]?\d){7,}(?![\w.])")
 # SQLAlchemy puts a statement's parameters (a person's text, a name) in its errors.
 SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(?:\n|\(Background|$))", re.DOTALL)
+# An update dumped whole (one that could not be read): what the person wrote and who they are.
+PERSONAL_FIELD = re.compile(r"""(['"](?:text|caption|first_name|last_name|username|phone_number|display_name|name|"""
+                            r"""title|address|description)['"]\s*:\s*)(['"])(?:\\.|(?!\2).)*\2""")
 # The record's own attributes: anything else (extra=...) is a field of the JSON object.
 STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -69,6 +72,7 @@ class Scrubber:
             line = line.replace(secret, "[secret]")
         line = TOKEN_LIKE.sub("[token]", line)
         line = SQL_PARAMETERS.sub("[parameters hidden]", line)
+        line = PERSONAL_FIELD.sub(r"\1'[hidden]'", line)
         return LONG_NUMBER.sub(lambda match: self.pseudonym(match.group(0)), line)
 
 

@@ -240,6 +240,9 @@ def test_the_scrubber_hides_tokens_numbers_and_sql_parameters() -> None:
     assert "AAH-" not in line and "[token]" in line and "s3cret" not in line
     assert "905" not in line and "1234567890123456789" not in line and "outbox 4521" in line
     assert "Nguyễn" not in line and "[parameters hidden]" in line and "INSERT INTO person" in line
+    raw = scrub("""skipped update 5: {'message': {'text': 'Nhà tôi ở 12 Lê Lợi', 'from': {'first_name': "Lan's"}}}""")
+    assert "Lê Lợi" not in raw and "Lan" not in raw and "'text': '[hidden]'" in raw
+    assert "Tuấn" not in scrub('{"display_name": "Anh Tuấn \\"Cán bộ\\"", "id": 5}')
     assert scrub("chat 700123456") == scrub("chat 700123456")  # the same chat, the same pseudonym
 
 

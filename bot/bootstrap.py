@@ -13,6 +13,7 @@ from bot.channels.port import Channel
 from bot.channels.simulator import CHANNEL as SIM_CHANNEL
 from bot.channels.simulator import SimulatorChannel
 from bot.host import Host, SimulatorStore
+from bot.metrics import Metrics
 from handlers.campaigns import campaigns
 from handlers.engine import Engine, Handled
 from handlers.forms import FormRegistry, load_forms
@@ -53,6 +54,7 @@ class App:
     jobs: Jobs
     # Messenger adapters by channel name ("telegram", "zalo"), started with the app.
     channels: dict[str, Channel] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)  # /metrics (bot/metrics.py)
 
     async def receive(self, msg: Incoming) -> Handled:
         """Runs one incoming message through the core; what it produced for others is in the outbox.
@@ -106,6 +108,7 @@ class App:
             except Exception:
                 log.exception("stopping channel %s", channel.name)
         self.ticker.shutdown()
+        await self.metrics.close()
         await self.db_engine.dispose()
         if self.read_engine is not self.db_engine:
             await self.read_engine.dispose()
@@ -129,13 +132,15 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     ticker = Ticker(settings.app.timezone)
     senders: dict[str, Sender] = {SIM_CHANNEL: simulator}
     dispatcher = Dispatcher(sessions=sessions, senders=senders, clock=clock, settings=settings.outbox)
+    metrics = Metrics()
     host = Host(settings=settings, clock=clock, engine=engine, db_engine=db_engine, sessions=sessions, files=files,
-                wake=dispatcher.wake)
+                wake=dispatcher.wake, metrics=metrics)
     jobs = Jobs(sessions=sessions, reads=reads, settings=settings, forms=forms, files=files, clock=clock,
                 translate=engine.translator, wake=dispatcher.wake)
     app = App(settings=settings, db_engine=db_engine, sessions=sessions, read_engine=read_engine, reads=reads,
               forms=forms, catalogs=catalogs, files=files, engine=engine, simulator=simulator, ticker=ticker,
-              clock=clock, dispatcher=dispatcher, host=host, jobs=jobs, channels=build_channels(host))
+              clock=clock, dispatcher=dispatcher, host=host, jobs=jobs, channels=build_channels(host),
+              metrics=metrics)
     senders.update(app.channels)
     dispatcher.on_recorded = jobs.notice_progress
     dispatcher.on_undelivered = jobs.undelivered

@@ -58,11 +58,14 @@ def run(
         help="Demonstration: run the clock this many times faster (600: ten minutes a second).", min=1)] = 1,
 ) -> None:
     """Start the bot: migrate, load the demo when the database is empty, serve the simulator."""
+    from bot.logs import configure as configure_logs
+    from bot.logs import secrets_of
     from bot.server import serve
     from handlers.ports import ScaledClock
 
     _logging()
     settings = settings_from_env(config)
+    configure_logs(settings.app.log_format, secrets=secrets_of(settings))
     if host:
         settings.web.host = host
     if port is not None:

@@ -8,6 +8,7 @@ saw last). `SimulatorStore` keeps the simulator's messages.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from bot import logs
 from bot.channels.port import Buttons, File, LastShown
+from bot.metrics import Metrics
 from handlers.engine import Engine, Handled
 from handlers.i18n import Translator
 from handlers.messages import Incoming
@@ -47,8 +50,9 @@ class Host:
 
     def __init__(self, *, settings: Settings, clock: Clock, engine: Engine, db_engine: AsyncEngine,
                  sessions: async_sessionmaker[AsyncSession], files: LocalFileStore,
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None], metrics: Metrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._clock = clock
         self._engine = engine
         self._db_engine = db_engine
@@ -65,7 +69,11 @@ class Host:
         return self._clock
 
     async def receive(self, msg: Incoming) -> Handled:
+        started = time.perf_counter()
+        logs.begin(msg.channel)  # a request id for every log line of this update
         handled = await self._engine.handle(msg)
+        if self._metrics is not None:
+            self._metrics.handled(msg.channel, handled, time.perf_counter() - started)
         if handled.deliveries:
             self._wake()
         return handled

@@ -50,7 +50,8 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
     settle_after_start()
     # Open long polls of the simulator would hold a shutdown for up to 30 s: give them 3.
     config = uvicorn.Config(web, host=settings.web.host, port=settings.web.port, log_level="warning",
-                            access_log=False, lifespan="off", timeout_graceful_shutdown=3)
+                            access_log=False, lifespan="off", timeout_graceful_shutdown=3,
+                            **({"log_config": None} if settings.app.log_format == "json" else {}))  # bot/logs.py
     server = _Server(config)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot import demo, gate
+from bot import demo, gate, metrics
 from bot.bootstrap import App
 from bot.channels.simulator.channel import CHANNEL
 from handlers.i18n import _
@@ -151,6 +151,7 @@ def create_web(app: App) -> FastAPI:
 
     for channel in app.channels.values():
         channel.mount(web)  # webhooks
+    metrics.mount(web, app.metrics, settings=app.settings.web, reads=app.reads, clock=app.clock)
 
     if not app.settings.web.simulator:
         return web

@@ -37,6 +37,8 @@ class AppSettings(_Section):
     load_demo_when_empty: bool = True
     area_name: str = "Thành phố Đà Nẵng"
     area_bbox: tuple[float, float, float, float] = (15.35, 107.20, 16.25, 108.75)
+    # "text": the ordinary lines; "json": one JSON object per line with a request id (bot/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("timezone")
     @classmethod
@@ -83,6 +85,17 @@ class WebSettings(_Section):
     # asked for explicitly and behind a secret every request carries (docs/security.md).
     simulator_public: bool = False
     simulator_secret: str = ""
+    # /metrics for Prometheus (bot/metrics.py); with a token, only for `Authorization: Bearer TOKEN`.
+    metrics: bool = True
+    metrics_token: str = ""
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < SECRET_MIN_CHARS:
+            raise ValueError(f"a metrics token needs at least {SECRET_MIN_CHARS} characters "
+                             "(TOTRUONG_WEB__METRICS_TOKEN)")
+        return value
 
 
 SECRET_MIN_CHARS = 16

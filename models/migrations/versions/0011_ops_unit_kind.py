@@ -1,7 +1,7 @@
 """unit: the official type of a unit (phường, xã, đặc khu, tỉnh...), from the national list
 
-Revision ID: 0010_ops
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 07:50:00.000000
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0010_ops'
-down_revision: str | None = '0009'
+revision: str = '0011'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,198 @@
+"""`/metrics` for Prometheus (prometheus-client).
+
+Two kinds of figures:
+- this process's, counted on the hot path (a labelled child is looked up once, then an increment
+  and a histogram observation per update): updates by channel and outcome, reply latency by channel,
+  and the process itself (CPU, memory, open files, garbage collection);
+- the database's, read at scrape time on the read engine by `DatabaseCollector` (models/
+  metrics_queries.py): outbox rows by channel, kind and status, the dispatcher's lag, campaign
+  occurrences, escalations. Every instance reports the same figures (aggregate them with max, not
+  sum). The read runs as a task of its own and is reused for CACHE_SECONDS: a scrape waits for it
+  at most READ_TIMEOUT, then shows the last figures it has (`totruong_database_figures_age_seconds`
+  says how old), so a scrape never holds an answer up and several scrapers cost one read. When the
+  read fails, `totruong_database_figures_up` is 0 and the database's figures are left out.
+
+No personal data: labels are channel names, kinds, statuses and fault kinds only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Iterator
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import logs
+from handlers.engine import Handled
+from handlers.ports import Clock
+from models.metrics_queries import Figures, Marks, read
+from models.settings import WebSettings
+
+log = logging.getLogger(__name__)
+READ_TIMEOUT = 2.0  # seconds a scrape waits for the database's figures
+STATEMENT_TIMEOUT = 30.0  # PostgreSQL cuts a statement of that read off after this
+CACHE_SECONDS = 5.0  # a scrape within this of the last read reuses its figures
+# Reply latency: a form step takes milliseconds, a busy database seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+disable_created_metrics()  # no `_created` series: twice the lines for a timestamp nobody graphs
+
+
+class _Process(Collector):
+    """The process collectors of prometheus-client (one set per process, whatever the registry)."""
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            yield from collector.collect()
+
+
+class DatabaseCollector(Collector):
+    """Yields the figures of the last read (see `refresh`)."""
+
+    def __init__(self) -> None:
+        self.figures: Figures | None = None
+        self.marks = Marks()
+        self.read_at = 0.0
+        self.read_seconds = 0.0
+        self.cache_seconds = CACHE_SECONDS
+        self._reading: asyncio.Task[None] | None = None
+
+    async def refresh(self, reads: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        """Reads the figures again unless the last read is recent. The read runs on its own: a
+        scrape waits for it at most READ_TIMEOUT and otherwise shows the last figures it has."""
+        if self.figures is not None and time.monotonic() - self.read_at < self.cache_seconds:
+            return
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.create_task(self._read(reads, clock), name="metrics-read")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._reading), READ_TIMEOUT)
+
+    async def _read(self, reads: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        started = time.monotonic()
+        try:
+            async with reads() as session, session.begin():
+                self.figures = await read(session, now=clock.now(), marks=self.marks,
+                                          timeout_seconds=STATEMENT_TIMEOUT)
+        except Exception as error:  # the scrape says the database did not answer; it never fails
+            log.warning("metrics: the database's figures could not be read (%s)", type(error).__name__)
+            self.figures = None
+        self.read_at = time.monotonic()
+        self.read_seconds = self.read_at - started
+
+    async def close(self) -> None:
+        if self._reading is not None and not self._reading.done():
+            self._reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reading
+
+    def collect(self) -> Iterator[Metric]:
+        figures = self.figures
+        yield GaugeMetricFamily("totruong_database_figures_up",
+                                "1 when the database's figures below were read at this scrape's time",
+                                value=1 if figures is not None else 0)
+        yield GaugeMetricFamily("totruong_database_figures_read_seconds", "How long reading them took",
+                                value=self.read_seconds)
+        yield GaugeMetricFamily("totruong_database_figures_age_seconds", "How long ago they were read",
+                                value=time.monotonic() - self.read_at if self.read_at else 0.0)
+        if figures is None:
+            return
+        outbox = GaugeMetricFamily("totruong_outbox_messages", "Outbox rows by channel, kind and status "
+                                   "(pending, claimed, sending, retry, sent, failed, blocked, skipped)",
+                                   labels=["channel", "kind", "status"])
+        for (channel, kind, status), count in sorted(figures.outbox.items()):
+            outbox.add_metric([channel, kind, status], count)
+        yield outbox
+        lag = GaugeMetricFamily("totruong_outbox_lag_seconds", "Age of the oldest due, unsent outbox row "
+                                "(0 when none waits)", labels=["channel"])
+        channels = sorted({channel for channel, _kind, _status in figures.outbox} | set(figures.lag))
+        for channel in channels:
+            lag.add_metric([channel], figures.lag.get(channel, 0.0))
+        yield lag
+        occurrences = CounterMetricFamily("totruong_campaign_occurrences", "Campaign moments that were due, "
+                                          "by step and status (sent, skipped)", labels=["step", "status"])
+        for (step, status), count in sorted(figures.occurrences.items()):
+            occurrences.add_metric([step, status], count)
+        yield occurrences
+        yield CounterMetricFamily("totruong_escalations", "Times an urgent incident nobody acknowledged went one "
+                                  "level up", value=figures.escalations)
+        waiting = GaugeMetricFamily("totruong_incidents_unacknowledged", "Urgent incidents waiting for an "
+                                    "acknowledgement, by escalation level", labels=["level"])
+        for level, count in sorted(figures.open_incidents.items()):
+            waiting.add_metric([str(level)], count)
+        yield waiting
+
+
+class Metrics:
+    """The app's metrics, in a registry of its own (tests build many apps in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Process())
+        self.updates = Counter("totruong_updates", "Updates from people handled, by channel and outcome "
+                               "(handled, replay, failed) and, when failed, the fault",
+                               ["channel", "outcome", "fault"], registry=self.registry)
+        self.latency = Histogram("totruong_reply_latency_seconds", "From an update reaching the core to its "
+                                 "replies being ready (the messenger's send excluded), by channel",
+                                 ["channel"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.database = DatabaseCollector()
+        self.registry.register(self.database)
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def handled(self, channel: str, handled: Handled, seconds: float) -> None:
+        """One update went through the core: counted, its latency observed, its JSON log line written."""
+        outcome = "failed" if handled.failed else "replay" if handled.replay else "handled"
+        key = (channel, outcome, handled.failed)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.updates.labels(*key), self.latency.labels(channel))
+        children[0].inc()
+        children[1].observe(seconds)
+        logs.handled(channel, outcome, seconds, handled.failed)
+
+    async def close(self) -> None:
+        await self.database.close()
+
+    async def render(self, reads: async_sessionmaker[AsyncSession], clock: Clock) -> bytes:
+        await self.database.refresh(reads, clock)
+        return generate_latest(self.registry)
+
+
+def authorized(request: Request, token: str) -> bool:
+    """Without a token, anyone who reaches the port; with one, `Authorization: Bearer TOKEN` only."""
+    if not token:
+        return True
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(value.strip().encode(), token.encode())
+
+
+def mount(web: FastAPI, metrics: Metrics, *, settings: WebSettings, reads: async_sessionmaker[AsyncSession],
+          clock: Clock) -> None:
+    """Adds `/metrics` to the app's web server (whether the simulator is served or not)."""
+    if not settings.metrics:
+        return
+    token = settings.metrics_token
+
+    @web.get("/metrics", include_in_schema=False)
+    async def scrape(request: Request) -> Response:
+        if not authorized(request, token):
+            return Response("unauthorized\n", status_code=401, media_type="text/plain",
+                            headers={"WWW-Authenticate": "Bearer"})
+        return Response(await metrics.render(reads, clock), media_type=CONTENT_TYPE_LATEST)

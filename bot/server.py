@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -49,9 +50,10 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
     web = create_web(app)
     settle_after_start()
     # Open long polls of the simulator would hold a shutdown for up to 30 s: give them 3.
+    # JSON logs (bot/logs.py) format uvicorn's lines too: no logging config of its own then.
+    logging_config: dict[str, Any] = {"log_config": None} if settings.app.log_format == "json" else {}
     config = uvicorn.Config(web, host=settings.web.host, port=settings.web.port, log_level="warning",
-                            access_log=False, lifespan="off", timeout_graceful_shutdown=3,
-                            **({"log_config": None} if settings.app.log_format == "json" else {}))  # bot/logs.py
+                            access_log=False, lifespan="off", timeout_graceful_shutdown=3, **logging_config)
     server = _Server(config)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -108,7 +108,6 @@ class App:
             except Exception:
                 log.exception("stopping channel %s", channel.name)
         self.ticker.shutdown()
-        await self.metrics.close()
         await self.db_engine.dispose()
         if self.read_engine is not self.db_engine:
             await self.read_engine.dispose()

@@ -7,10 +7,9 @@ Two kinds of figures:
 - the database's, read at scrape time on the read engine by `DatabaseCollector` (models/
   metrics_queries.py): outbox rows by channel, kind and status, the dispatcher's lag, campaign
   occurrences, escalations. Every instance reports the same figures (aggregate them with max, not
-  sum). The read runs as a task of its own and is reused for CACHE_SECONDS: a scrape waits for it
-  at most READ_TIMEOUT, then shows the last figures it has (`totruong_database_figures_age_seconds`
-  says how old), so a scrape never holds an answer up and several scrapers cost one read. When the
-  read fails, `totruong_database_figures_up` is 0 and the database's figures are left out.
+  sum). The read is bounded by READ_TIMEOUT and its result kept for CACHE_SECONDS, so a scrape never
+  holds an answer up and several scrapers cost one read; when the database does not answer in
+  time, `totruong_database_figures_up` is 0 and the database's figures are left out.
 
 No personal data: labels are channel names, kinds, statuses and fault kinds only.
 """
@@ -18,7 +17,6 @@ No personal data: labels are channel names, kinds, statuses and fault kinds only
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -43,12 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import logs
 from handlers.engine import Handled
 from handlers.ports import Clock
-from models.metrics_queries import Figures, Marks, read
+from models.metrics_queries import Figures, read
 from models.settings import WebSettings
 
 log = logging.getLogger(__name__)
 READ_TIMEOUT = 2.0  # seconds a scrape waits for the database's figures
-STATEMENT_TIMEOUT = 30.0  # PostgreSQL cuts a statement of that read off after this
 CACHE_SECONDS = 5.0  # a scrape within this of the last read reuses its figures
 # Reply latency: a form step takes milliseconds, a busy database seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -68,39 +65,28 @@ class DatabaseCollector(Collector):
 
     def __init__(self) -> None:
         self.figures: Figures | None = None
-        self.marks = Marks()
         self.read_at = 0.0
         self.read_seconds = 0.0
         self.cache_seconds = CACHE_SECONDS
-        self._reading: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     async def refresh(self, reads: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-        """Reads the figures again unless the last read is recent. The read runs on its own: a
-        scrape waits for it at most READ_TIMEOUT and otherwise shows the last figures it has."""
-        if self.figures is not None and time.monotonic() - self.read_at < self.cache_seconds:
-            return
-        if self._reading is None or self._reading.done():
-            self._reading = asyncio.create_task(self._read(reads, clock), name="metrics-read")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._reading), READ_TIMEOUT)
+        """Reads the figures again unless the last read is recent; never waits past READ_TIMEOUT."""
+        async with self._lock:
+            if self.figures is not None and time.monotonic() - self.read_at < self.cache_seconds:
+                return
+            started = time.monotonic()
+            try:
+                self.figures = await asyncio.wait_for(self._read(reads, clock), READ_TIMEOUT)
+            except Exception as error:  # a scrape says the database did not answer; it never fails
+                log.warning("metrics: the database's figures could not be read (%s)", type(error).__name__)
+                self.figures = None
+            self.read_at = time.monotonic()
+            self.read_seconds = self.read_at - started
 
-    async def _read(self, reads: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-        started = time.monotonic()
-        try:
-            async with reads() as session, session.begin():
-                self.figures = await read(session, now=clock.now(), marks=self.marks,
-                                          timeout_seconds=STATEMENT_TIMEOUT)
-        except Exception as error:  # the scrape says the database did not answer; it never fails
-            log.warning("metrics: the database's figures could not be read (%s)", type(error).__name__)
-            self.figures = None
-        self.read_at = time.monotonic()
-        self.read_seconds = self.read_at - started
-
-    async def close(self) -> None:
-        if self._reading is not None and not self._reading.done():
-            self._reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reading
+    async def _read(self, reads: async_sessionmaker[AsyncSession], clock: Clock) -> Figures:
+        async with reads() as session, session.begin():
+            return await read(session, now=clock.now(), timeout_seconds=READ_TIMEOUT)
 
     def collect(self) -> Iterator[Metric]:
         figures = self.figures
@@ -109,8 +95,6 @@ class DatabaseCollector(Collector):
                                 value=1 if figures is not None else 0)
         yield GaugeMetricFamily("totruong_database_figures_read_seconds", "How long reading them took",
                                 value=self.read_seconds)
-        yield GaugeMetricFamily("totruong_database_figures_age_seconds", "How long ago they were read",
-                                value=time.monotonic() - self.read_at if self.read_at else 0.0)
         if figures is None:
             return
         outbox = GaugeMetricFamily("totruong_outbox_messages", "Outbox rows by channel, kind and status "
@@ -165,9 +149,6 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
         logs.handled(channel, outcome, seconds, handled.failed)
-
-    async def close(self) -> None:
-        await self.database.close()
 
     async def render(self, reads: async_sessionmaker[AsyncSession], clock: Clock) -> bytes:
         await self.database.refresh(reads, clock)

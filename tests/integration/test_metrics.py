@@ -122,36 +122,6 @@ async def test_outbox_gauges_after_a_delivery_telegram_refused(app, fake: FakeTe
     assert value(after, "totruong_outbox_lag_seconds", channel="telegram") == 0
 
 
-async def test_rows_counted_once_and_then_only_the_new_ones_give_the_full_count(
-        app, fake: FakeTelegram, telegram: TelegramChannel, clock, monkeypatch) -> None:
-    import time
-
-    from models import metrics_queries
-    from models.metrics_queries import Marks, read
-
-    async def figures(marks: Marks):
-        async with app.reads() as session, session.begin():
-            return await read(session, now=clock.now(), marks=marks, timeout_seconds=5)
-
-    first = await telegram_residents(app, 4, first=7200)
-    await queue_for_everyone(app, first, "Họp tổ lúc 19:30.")
-    await app.dispatcher.drain()  # four rows sent
-    await queue_for_everyone(app, first[:2], "Nhắc lại: họp tổ lúc 19:30.")  # two pending
-    kept = Marks()
-    await figures(kept)
-    later = time.monotonic() + 61  # a minute on: what the first read saw has settled
-    monkeypatch.setattr(metrics_queries.time, "monotonic", lambda: later)
-    await figures(kept)
-    assert kept.outbox_upto == 4 and sum(kept.outbox.values()) == 4  # the sent ones, below the oldest pending
-    await app.dispatcher.drain()
-    fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=first[3])
-    await queue_for_everyone(app, first[2:], "Nhắc lại lần nữa.")
-    await app.dispatcher.drain()
-    again = await figures(kept)
-    assert again.outbox == (await figures(Marks())).outbox
-    assert again.outbox == {("telegram", "direct", "sent"): 7, ("telegram", "direct", "blocked"): 1}
-
-
 async def test_campaign_occurrences_are_read_from_the_database(app, clock) -> None:
     # A Sunday clean-up whose Saturday reminder was missed while the bot was down (skipped) and
     # whose Sunday reminder went out 40 minutes late (sent): tests/integration/test_campaigns.py.

@@ -47,7 +47,7 @@ async def person_with(app, roles: tuple[str, ...], index: int) -> Chat:
     async with app.sessions() as session, session.begin():
         repo = Repo(session)
         who = await repo.find_who("sim", f"combo-{index}")
-        group, ward = await repo.unit_by_code("HC-TT3"), await repo.unit_by_code("HC")
+        group, ward = await repo.unit_by_code("HC-TT3"), await repo.unit_by_code("20242")
         for role in roles:
             unit = ward if role == "official" else group
             await repo.grant_role(person_id=who.person_id, unit_id=unit.id, role=role)

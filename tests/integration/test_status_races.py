@@ -235,4 +235,4 @@ async def test_twenty_incidents_acknowledged_by_two_officials_really_at_once(app
                    and "tiếp nhận lúc 08:32 22/11/2026." in a for a in pair) == 1, pair
         _report, events = await report_and_events(app, code)
         assert events == ["sent", "received"], (code, events)
-        assert len(told_about(told, code, "tiếp nhận lúc")) == 1
+        assert len(told_about(told, code, "đã tiếp nhận báo cáo")) == 1

@@ -3,26 +3,13 @@ archive (models/backup.py), restored only into an empty database."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from models.settings import Settings, SettingsError, load_settings
+from bot.cli_common import ConfigOption, settings_from_env
 
-
-def _settings(config: Path | None) -> Settings:
-    """The settings, or the refused key in one line and exit status 2 (as bot.cli does; this module
-    does not import bot.cli, which imports it)."""
-    try:
-        return load_settings(os.environ, config)
-    except SettingsError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
-
-
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Another config file (or TOTRUONG_CONFIG).")]
 ArchiveArgument = Annotated[Path, typer.Argument(dir_okay=False,
                                                  help="The archive: NAME.tar, or NAME.tar.gz compressed.")]
 
@@ -33,7 +20,7 @@ def backup(archive: ArchiveArgument, config: ConfigOption = None) -> None:
     from models.backup import BackupError
     from models.backup import backup as write
 
-    settings = _settings(config)
+    settings = settings_from_env(config)
     try:
         summary = write(settings.database_url, settings.data_dir, archive)
     except BackupError as error:
@@ -51,7 +38,7 @@ def restore(archive: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
     from models.backup import restore as read
     from models.db import upgrade_sync
 
-    settings = _settings(config)
+    settings = settings_from_env(config)
     try:
         summary = read(settings.database_url, settings.data_dir, archive)
     except BackupError as error:

@@ -244,10 +244,31 @@ class OpenForm(Code):
 
 @dataclass(frozen=True)
 class NilReport(Code):
-    """"Nothing happened this month" for a form, in one tap."""
+    """"Nothing happened this month" for a form: asks for the month of the rule (`month` 0) or the
+    one chosen (202611); `go` 1 files it, 2 replaces the one already there."""
 
     prefix = "nil"
     key: str
+    month: int = 0
+    go: int = 0
+
+
+@dataclass(frozen=True)
+class MonthlyReport(Code):
+    """The monthly report for a month (0: the rule's): `go` 0 says which month and asks, 1 opens
+    the form, 2 opens it to replace the one already sent."""
+
+    prefix = "mr"
+    month: int = 0
+    go: int = 0
+
+
+@dataclass(frozen=True)
+class ChooseMonth(Code):
+    """"Chọn tháng khác": the open months for the monthly report or a nil report (the form's key)."""
+
+    prefix = "cm"
+    form: str
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@ its answers read back (`display_value`, for the form's summary and for the repor
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -139,7 +142,18 @@ class FormDef(_Strict):
     monthly: bool = False
     # A one-tap "nothing happened this month" report offered beside this form, with this label.
     nil_report: str = ""
+    # The date field that says which day the event happened (counted in that day's period); none:
+    # the day the report is filed. A monthly form's day is the first of the month it is for.
+    event_field: str = ""
     fields: list[FieldDef] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _event_field_is_a_date(self) -> FormDef:
+        if self.event_field:
+            field = self.field(self.event_field)
+            if field is None or field.type != "date":
+                raise ValueError(f"event_field {self.event_field!r} is not a date field of the form")
+        return self
 
     @model_validator(mode="after")
     def _fields_refer_backwards(self) -> FormDef:
@@ -265,3 +279,17 @@ def _describe(error: Any, raw: dict[str, Any]) -> str:
         rest = ".".join(str(part) for part in loc[2:])
         where = f"field {key!r}" + (f" ({rest})" if rest else "")
     return f"{where}: {error['msg']}"
+
+
+def event_day(form: FormDef, answers: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> date:
+    """The local day a report is about: the answer to the form's `event_field`, the first day of
+    the month of a monthly report (`_month`, "2026-11"), else the day it is filed."""
+    month = answers.get("_month")
+    if form.monthly and isinstance(month, str):
+        with contextlib.suppress(ValueError):
+            return date(int(month[:4]), int(month[5:7]), 1)
+    value = answers.get(form.event_field) if form.event_field else None
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
+    return now.astimezone(tz).date()

@@ -23,7 +23,18 @@ from typing import Any
 from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
-from handlers.flows import campaign, feedback, menu, monthly, notice, people, return_reason, review, summary
+from handlers.flows import (
+    campaign,
+    feedback,
+    menu,
+    monthly,
+    monthly_open,
+    notice,
+    people,
+    return_reason,
+    review,
+    summary,
+)
 from handlers.flows import form as form_flow
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Reply, rows
@@ -136,8 +147,7 @@ async def open_form(ctx: Context, form_key: str) -> Outcome:
         raise NotALeader() if set(form.roles) <= LEADERS else NotAllowed()
     unit_id = allowed[0].unit.id or 0
     if form.monthly:
-        answers, intro = await monthly.proposal(form, ctx, unit_id)
-        return await form_flow.start(form, ctx, unit_id=unit_id, answers=answers, intro=intro)
+        return await monthly_open.open_monthly(ctx)
     return await form_flow.start(form, ctx, unit_id=unit_id)
 
 
@@ -202,7 +212,9 @@ ROUTES: tuple[Route, ...] = (
     # Reports: the form decides who may open it (its `roles`), so those two check it themselves.
     Route(b.Task, _task, roles=LEADERS),
     Route(b.OpenForm, _outcome(open_form, "key"), roles=ANY_ROLE),
-    Route(b.NilReport, _outcome(monthly.nil_report, "key"), roles=LEADERS),
+    Route(b.NilReport, _outcome(monthly.nil_report, "key", "month", "go"), roles=LEADERS),
+    Route(b.MonthlyReport, _outcome(monthly_open.open_monthly, "month", "go"), roles=LEADERS),
+    Route(b.ChooseMonth, _outcome(monthly.choose, "form"), roles=LEADERS),
     Route(b.FollowUp, _follow_up, roles=LEADERS),
     Route(b.MyReports, _replies(review.my_reports, "page"), roles=LEADERS),
     Route(b.Correct, _outcome(review.correct, "report"), roles=LEADERS),

@@ -4,7 +4,7 @@ officials and leaders see (part of Repo)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, func, literal, select, update
@@ -12,7 +12,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.codes import new_code, subtree_range
 from models.roles import UnitRef
-from models.tables import Person, Report, ReportEvent, Unit
+from models.tables import Person, Report, ReportEvent, Unit, local_day
+
+NIL_FORM = "an_ninh_khong_vu_viec"
+
+
+def _month_start(value: Any) -> date | None:
+    try:
+        return date(int(str(value)[:4]), int(str(value)[5:7]), 1)
+    except ValueError:
+        return None
+
+
+def default_event_day(form_key: str, data: dict[str, Any], at: datetime) -> date:
+    """The day of a report filed without one: a monthly report's (`_month`) or a nil report's
+    (`month`) first day of the month, else the local day it was filed (the rule of migration 0012;
+    the core passes the day its form declares)."""
+    found = _month_start(data["_month"]) if "_month" in data else \
+        _month_start(data.get("month")) if form_key == NIL_FORM else None
+    return found or local_day(at)
 
 
 class ReportQueries:
@@ -31,14 +49,17 @@ class ReportQueries:
         urgent: bool = False,
         escalate_at: datetime | None = None,
         supersedes: Report | None = None,
+        event_day: date | None = None,
     ) -> Report:
-        """Saves a report (or a correction of `supersedes`, which is kept) with a fresh short code."""
+        """Saves a report (or a correction of `supersedes`, which is kept) with a fresh short code.
+        `event_day` is the local day it is about (default: the local day of `at`)."""
         # 31^6 codes: a clash is so rare that the unique index rolling the message back (and the
         # engine handling it again with a new code) is cheaper than checking every time.
         code = f"{supersedes.code.split('-')[0]}-{self._next_version(supersedes)}" if supersedes else new_code(6)
         report = Report(code=code, form_key=form_key, form_version=form_version, task=task, unit_id=unit.id,
                         unit_path=unit.path, reporter_id=reporter_id, data=data, created_at=at, updated_at=at,
-                        urgent=urgent, escalate_at=escalate_at, supersedes_id=supersedes.id if supersedes else None)
+                        urgent=urgent, escalate_at=escalate_at, supersedes_id=supersedes.id if supersedes else None,
+                        event_day=event_day or default_event_day(form_key, data, at))
         self.session.add(report)
         await self.session.flush()
         assert report.id is not None
@@ -151,10 +172,18 @@ class ReportQueries:
         )).all()
         return [(row[0], row[1]) for row in rows]
 
-    async def reports_in_period(self, unit_id: int, start: datetime, end: datetime) -> Sequence[Report]:
-        """A group's current reports created in [start, end)."""
+    async def reports_on_days(self, path: str, first: date, following: date) -> Sequence[Report]:
+        """A group's current reports about a day in [first, following) (their event day)."""
         return (await self.session.scalars(
-            select(Report).where(Report.unit_id == unit_id, Report.created_at >= start, Report.created_at < end,
+            select(Report).where(Report.unit_path == path, Report.event_day >= first, Report.event_day < following,
                                  Report.superseded.is_(False))
-            .order_by(Report.created_at)
+            .order_by(Report.event_day, Report.created_at, Report.id)
         )).all()
+
+    async def mark_out_of_date(self, reports: Sequence[Report], *, at: datetime) -> None:
+        """Marks monthly or nil reports as made out of date by a later report of their month."""
+        for report in reports:
+            if not report.out_of_date:
+                report.out_of_date = True
+                report.updated_at = at
+        await self.session.flush()

@@ -1,14 +1,16 @@
 """Aggregate queries behind the summaries of a unit subtree for a period.
 
 Each query is one GROUP BY over the current reports (superseded = false) whose unit path lies under
-the unit and whose creation time lies in the period; the database does the counting and returns one
-row per group (or per form and category for the whole area). JSON answers are read in each engine's
-own SQL: json_extract on SQLite, ->> on PostgreSQL.
+the unit and whose day lies in the period; the database does the counting and returns one row per
+group (or per form and category for the whole area). A period's reports are those whose event day
+(`report.event_day`, the local day the event happened) is in it (`Scope` with dates); a scope with
+datetimes counts by filing time instead (the last 24 hours of urgent incidents). JSON answers are
+read in each engine's own SQL: json_extract on SQLite, ->> on PostgreSQL.
 
-Two indexes serve them: (created_at, unit_path) for everything filed in a period, and (form_key,
-created_at, unit_path) for one form's reports. SQLite's planner cannot tell how narrow a path range
-is (for a whole city it would walk the path index over every report ever filed), so on SQLite each
-query names its index (INDEXED BY).
+Four indexes serve them: (event_day, unit_path) for everything about a period, (form_key, event_day,
+unit_path) for one form's reports, and the same two on created_at for filing times. SQLite's planner
+cannot tell how narrow a path range is (for a whole city it would walk the path index over every
+report ever filed), so on SQLite each query names its index (INDEXED BY).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Float, Numeric, Select, case, cast, column, func, literal_column, select
@@ -49,24 +51,57 @@ class _ByForm(TableClause):
     index = "ix_report_form_created"
 
 
+class _ByEventDay(TableClause):
+    """The report table, read on SQLite through its (event_day, unit_path) index."""
+
+    inherit_cache = True
+    index = "ix_report_event_path"
+
+
+class _ByFormEventDay(TableClause):
+    """The report table, read on SQLite through its (form_key, event_day, unit_path) index."""
+
+    inherit_cache = True
+    index = "ix_report_form_event"
+
+
+_Indexed = _ByPeriod | _ByForm | _ByEventDay | _ByFormEventDay
+
+
 @compiles(_ByPeriod, "sqlite")
 @compiles(_ByForm, "sqlite")
-def _indexed_by(element: _ByPeriod | _ByForm, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(_ByEventDay, "sqlite")
+@compiles(_ByFormEventDay, "sqlite")
+def _indexed_by(element: _Indexed, compiler: SQLCompiler, **kw: Any) -> str:
     table: str = compiler.visit_table(element, **kw)  # type: ignore[no-untyped-call]
     return f"{table} INDEXED BY {element.index}" if kw.get("asfrom") else table
 
 
 _BY_PERIOD = _ByPeriod("report", *(column(c.name, c.type) for c in _report.c))
 _BY_FORM = _ByForm("report", *(column(c.name, c.type) for c in _report.c))
+_BY_EVENT = _ByEventDay("report", *(column(c.name, c.type) for c in _report.c))
+_BY_FORM_EVENT = _ByFormEventDay("report", *(column(c.name, c.type) for c in _report.c))
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Reports under `path` created in [start, end)."""
+    """Reports under `path` about a local day in [start, end) (dates: their event day), or filed in
+    [start, end) (datetimes: their filing time)."""
 
     path: str
-    start: datetime
-    end: datetime
+    start: date
+    end: date
+
+    @property
+    def by_filing(self) -> bool:
+        return isinstance(self.start, datetime)
+
+
+def _table(scope: Scope, *, form: bool) -> TableClause:
+    """The report table read through the index that fits the scope (and one form's reports)."""
+    if scope.by_filing:
+        return _BY_FORM if form else _BY_PERIOD
+    return _BY_FORM_EVENT if form else _BY_EVENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +158,14 @@ class Sql:
     def count_if(self, condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((condition, 1), else_=0))
 
+    def day(self, scope: Scope) -> ColumnElement[Any]:
+        """The column a scope's bounds are compared with: the filing time, or the event day."""
+        return self.r.c.created_at if scope.by_filing else self.r.c.event_day
+
     def where(self, scope: Scope, form_key: str | None = None) -> list[ColumnElement[bool]]:
         low, high = subtree_range(scope.path)
-        found = [self.r.c.created_at >= scope.start, self.r.c.created_at < scope.end, self.r.c.unit_path >= low,
+        day = self.day(scope)
+        found = [day >= scope.start, day < scope.end, self.r.c.unit_path >= low,
                  self.r.c.unit_path < high, self.r.c.superseded.is_(False)]
         return [self.r.c.form_key == form_key, *found] if form_key else found
 
@@ -195,7 +235,7 @@ class SummaryQueries:
         """(path, form key, task, urgent, reports, resolved, still open, urgent ones acknowledged, of them
         within `ack_minutes`): every report of the period, per form — and per group with `by_path` (else
         the path is '')."""
-        sql = Sql(self.session, _BY_PERIOD)
+        sql = Sql(self.session, _table(scope, form=False))
         r = sql.r
         leading, grouped = _grouped(sql, by_path, r.c.form_key, r.c.task, r.c.urgent)
         acknowledged = r.c.urgent.is_(True) & r.c.acknowledged_at.is_not(None)
@@ -208,13 +248,13 @@ class SummaryQueries:
 
     async def reports_by_path(self, scope: Scope) -> Sequence[Any]:
         """(path, reports) of each group in the period."""
-        sql = Sql(self.session, _BY_PERIOD)
+        sql = Sql(self.session, _table(scope, form=False))
         return await sql.rows(select(sql.r.c.unit_path, func.count()).where(*sql.where(scope))
                               .group_by(sql.r.c.unit_path))
 
     async def households_count(self, scope: Scope, form_key: str) -> int:
         """How many households one form's reports name (codes are each group's own)."""
-        sql = Sql(self.session, _BY_FORM)
+        sql = Sql(self.session, _table(scope, form=True))
         household = sql.r.c.unit_path + literal_column("'|'") + sql.text("ma_ho")
         query = select(func.count(household.distinct())).where(*sql.where(scope, form_key))
         return int(await self.session.scalar(query) or 0)
@@ -223,7 +263,7 @@ class SummaryQueries:
         self, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool
     ) -> Sequence[Any]:
         """(path, values of `fields`..., reports) for one form: incidents by kind, model spots by kind."""
-        sql = Sql(self.session, _BY_FORM)
+        sql = Sql(self.session, _table(scope, form=True))
         leading, grouped = _grouped(sql, by_path, *(sql.text(field) for field in fields))
         return await sql.rows(select(*leading, func.count()).where(*sql.where(scope, form_key)).group_by(*grouped))
 
@@ -231,7 +271,7 @@ class SummaryQueries:
         self, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool
     ) -> Sequence[Any]:
         """(path, reports, sum of each field...) for one form."""
-        sql = Sql(self.session, _BY_FORM)
+        sql = Sql(self.session, _table(scope, form=True))
         leading, grouped = _grouped(sql, by_path)
         query = select(*leading, func.count(), *(func.sum(sql.number(field)) for field in fields))
         return await sql.rows(query.where(*sql.where(scope, form_key)).group_by(*grouped))
@@ -240,7 +280,7 @@ class SummaryQueries:
         self, scope: Scope, form_key: str, wanted: Sequence[Flag], *, by_path: bool
     ) -> Sequence[Any]:
         """(path, reports, how many have each flag...) for one form."""
-        sql = Sql(self.session, _BY_FORM)
+        sql = Sql(self.session, _table(scope, form=True))
         leading, grouped = _grouped(sql, by_path)
         resolved = sql.r.c.status == "resolved"
         counted = [sql.count_if(sql.true(flag.field) | resolved if flag.or_resolved else sql.true(flag.field))
@@ -253,7 +293,7 @@ class SummaryQueries:
     ) -> Sequence[Any]:
         """(path, household code, values of `fields`..., reports, sum of `value`): one row per household
         of each group (codes are the group's own), category and source."""
-        sql = Sql(self.session, _BY_FORM)
+        sql = Sql(self.session, _table(scope, form=True))
         keys = [sql.r.c.unit_path, sql.text("ma_ho"), *(sql.text(field) for field in fields)]
         total = func.sum(sql.number(value)) if value else literal_column("0")
         return await sql.rows(select(*keys, func.count(), total).where(*sql.where(scope, form_key)).group_by(*keys))
@@ -261,7 +301,7 @@ class SummaryQueries:
     async def support_rows(self, scope: Scope, form_key: str) -> Sequence[Any]:
         """(path, report code, created at, household, category, kind, value, source): one row per
         support, household-level — only for those allowed to see it (the caller checks and audits)."""
-        sql = Sql(self.session, _BY_FORM)
+        sql = Sql(self.session, _table(scope, form=True))
         r = sql.r
         return await sql.rows(
             select(r.c.unit_path, r.c.code, r.c.created_at, sql.text("ma_ho"), sql.text("dien"), sql.text("hinh_thuc"),
@@ -271,14 +311,15 @@ class SummaryQueries:
 
     # --- urgent incidents -----------------------------------------------------------------------
 
-    async def urgent_times(self, scope: Scope, edges: Sequence[datetime]) -> Sequence[Any]:
+    async def urgent_times(self, scope: Scope, edges: Sequence[date]) -> Sequence[Any]:
         """(time bucket, minutes to acknowledgement, incidents) of the urgent incidents: bucket i is
-        [edges[i], edges[i + 1]) (local days or weeks computed by the caller, so no time zone arithmetic
-        happens in SQL); the minutes are None while nobody has acknowledged."""
-        sql = Sql(self.session, _BY_PERIOD)
+        [edges[i], edges[i + 1]) (local days, or filing times for a scope of datetimes, computed by the
+        caller, so no time zone arithmetic happens in SQL); the minutes are None while nobody has
+        acknowledged."""
+        sql = Sql(self.session, _table(scope, form=False))
         r = sql.r
         steps: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
-            (r.c.created_at < edge, literal_column(str(n))) for n, edge in enumerate(edges[1:])]
+            (sql.day(scope) < edge, literal_column(str(n))) for n, edge in enumerate(edges[1:])]
         minutes = sql.minutes_to_ack().label("minutes")
         keys = [case(*steps, else_=None).label("bucket"), minutes] if steps else [minutes]
         query = select(*keys, func.count()).where(r.c.urgent.is_(True), *sql.where(scope)).group_by(*keys)
@@ -287,7 +328,7 @@ class SummaryQueries:
     async def urgent_list(self, scope: Scope, *, limit: int) -> Sequence[Any]:
         """(report id, code, created at, group name, kind, status, acknowledged at) of urgent incidents,
         newest first."""
-        sql = Sql(self.session, _BY_PERIOD)
+        sql = Sql(self.session, _table(scope, form=False))
         r = sql.r
         return await sql.rows(
             select(r.c.id, r.c.code, r.c.created_at, _unit.c.name, sql.text("loai"), r.c.status, r.c.acknowledged_at)
@@ -299,24 +340,22 @@ class SummaryQueries:
 
     # --- monthly reports and standing states ----------------------------------------------------
 
-    async def monthly_filings(
-        self, path: str, form_key: str, months: Sequence[str], since: datetime, until: datetime
-    ) -> Sequence[Any]:
-        """(path, month, first filed at) of the monthly reports for the given months ("2026-11"), filed
-        in [since, until).
+    async def monthly_filings(self, path: str, form_key: str, first: date, following: date) -> Sequence[Any]:
+        """(path, event day, first filed at) of the monthly reports for the months in [first, following).
 
-        The month is the one the report is for (its `_month`), not the month it was filed in: a report
-        filed late is still the report of its month.
+        The month is the one the report is for (its event day, the first day of its month), not the
+        month it was filed in: a report filed late is still the report of its month. A replaced report
+        counts from when the first of its versions was filed (it was on time if that one was).
         """
-        if not months:
-            return []
-        sql = Sql(self.session, _BY_FORM)
-        month = sql.text("_month")
-        keys = [sql.r.c.unit_path, month]
-        return await sql.rows(
-            select(*keys, func.min(sql.r.c.created_at))
-            .where(*sql.where(Scope(path, since, until), form_key), month.in_(list(months))).group_by(*keys)
-        )
+        scope = Scope(path, first, following)
+        sql = Sql(self.session, _table(scope, form=True))
+        r = sql.r
+        low, high = subtree_range(path)
+        # Every version, superseded ones too: the first filing of the month is what counts.
+        found = [r.c.form_key == form_key, r.c.event_day >= first, r.c.event_day < following,
+                 r.c.unit_path >= low, r.c.unit_path < high]
+        keys = [r.c.unit_path, r.c.event_day]
+        return await sql.rows(select(*keys, func.min(r.c.created_at)).where(*found).group_by(*keys))
 
     async def latest_values(self, path: str, form_key: str, field: str, before: datetime) -> Sequence[Any]:
         """(path, value of `field`) in each group's latest report of a form filed before `before`, however

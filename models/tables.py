@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -28,6 +30,15 @@ ROLES = ("leader", "deputy", "official", "resident")
 def utcnow() -> datetime:
     """The current time in UTC, the form every timestamp is stored in."""
     return datetime.now(UTC)
+
+
+# Where a report's day is taken from when nobody says (the app's default zone, app.tz).
+DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local_day(moment: datetime, tz: ZoneInfo = DEFAULT_TZ) -> date:
+    """The local calendar day of a moment."""
+    return moment.astimezone(tz).date()
 
 
 class Unit(SQLModel, table=True):
@@ -123,6 +134,11 @@ class Report(SQLModel, table=True):
         # Summaries (models/summary_queries.py): a period's reports under a unit, and one form's.
         Index("ix_report_created_path", "created_at", "unit_path"),
         Index("ix_report_form_created", "form_key", "created_at", "unit_path", "superseded"),
+        # The same by the day the event happened (the periods summaries count by), and a group's
+        # reports of a month (the monthly report's proposal, its warnings).
+        Index("ix_report_event_path", "event_day", "unit_path"),
+        Index("ix_report_form_event", "form_key", "event_day", "unit_path", "superseded"),
+        Index("ix_report_path_event", "unit_path", "event_day"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -145,6 +161,11 @@ class Report(SQLModel, table=True):
     escalate_at: datetime | None = Field(default=None, index=True)
     supersedes_id: int | None = Field(default=None, foreign_key="report.id")
     superseded: bool = Field(default=False)
+    # The local day the event happened (the form's `event_field`, else the day it was filed; a
+    # monthly or nil report: the first day of its month): periods count reports by it.
+    event_day: date = Field(default_factory=lambda: local_day(utcnow()))
+    # A monthly or nil report that a report of its month, filed after it, made out of date.
+    out_of_date: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

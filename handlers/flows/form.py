@@ -12,7 +12,7 @@ from typing import Any
 from handlers import buttons as b
 from handlers.context import Context, Outcome, State
 from handlers.errors import UserError
-from handlers.flows import answers
+from handlers.flows import answers, monthly
 from handlers.forms import FieldDef, FormDef, display_value
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Keyboard, Reply, rows
@@ -266,24 +266,28 @@ async def _on_summary(form: FormDef, state: State, ctx: Context, action: str | N
 
 
 def monthly_key(ctx: Context) -> str:
-    """The month a monthly report filed now is for, "2026-11" (see monthly.report_month)."""
-    from handlers.flows.monthly import report_month
-
-    return report_month(ctx.clock.now(), ctx)[2]
+    """The month a monthly report filed now is for, "2026-11" (see monthly.rule_month)."""
+    return monthly.month_key(monthly.rule_month(ctx.clock.now(), ctx))
 
 
 async def _send(form: FormDef, state: State, ctx: Context) -> Outcome:
     """Saves the report (an urgent one also goes to the officials on duty) and returns to the menu."""
     data = state.data
     answers = {f.key: data["ans"].get(f.key) for f in form.fields if form.visible(f, data["ans"])}
-    if form.monthly:
-        answers["_month"] = monthly_key(ctx)
+    if form.monthly:  # the month chosen when it was opened (a correction keeps its own)
+        answers["_month"] = data["ans"].get("_month") or monthly_key(ctx)
+    # A second monthly report for a month replaces the first (kept), never a silent duplicate.
+    supersedes = data.get("supersedes") or await monthly.replaced(form, answers, int(data["unit"]), ctx)
+    old = await ctx.repo.report(supersedes) if supersedes else None
+    old_day = old.event_day if old is not None else None
     report, replies, deliveries = await reporting.submit(
         form, answers, unit_id=int(data["unit"]), reporter_id=ctx.person_id, reporter_name=ctx.who.name,
         repo=ctx.repo, forms=ctx.forms, settings=ctx.settings, now=ctx.clock.now(), t=ctx.t,
-        translate=ctx.translate, supersedes_id=data.get("supersedes"))
+        translate=ctx.translate, supersedes_id=supersedes)
+    warnings, update = await monthly.after_filing(form, report, ctx, old_day)
     steps = [] if form.urgent else [b.ViewReport(report.id or 0).button(ctx.t("🔎 Xem báo cáo"))]
-    return Outcome(replies, State("", "", {"sent": report.code}), deliveries, next_steps=steps)
+    return Outcome([*replies, *warnings], State("", "", {"sent": report.code}), deliveries,
+                   next_steps=[*update, *steps])
 
 
 def cancel_question(form: FormDef, ctx: Context) -> Reply:

@@ -9,10 +9,11 @@ from typing import Any
 
 from handlers import buttons as b
 from handlers.errors import NotAllowed, UserError
-from handlers.forms import FormDef, FormRegistry, display_value
+from handlers.forms import FormDef, FormRegistry, display_value, event_day
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Delivery, Reply, rows
 from handlers.text import shorten
+from models.repo_reports import NIL_FORM
 from models.repos import HeldRole, Repo
 from models.settings import Settings
 from models.tables import Report, Unit
@@ -103,7 +104,6 @@ def name_of(report: Report, forms: FormRegistry, t: Translator) -> str:
     return f"{named} «{words}»" if words else named
 
 
-NIL_FORM = "an_ninh_khong_vu_viec"
 NIL_TITLE = _("Tháng này không có vụ việc")
 
 
@@ -160,10 +160,14 @@ async def submit(
     escalate_at = now + timedelta(minutes=settings.incidents.ack_minutes) if form.urgent else None
     report = await repo.add_report(form_key=form.key, form_version=form.version, task=form.task, unit=unit,
                                    reporter_id=reporter_id, data=answers, at=now, urgent=form.urgent,
-                                   escalate_at=escalate_at, supersedes=old)
+                                   escalate_at=escalate_at, supersedes=old,
+                                   event_day=event_day(form, answers, now=now, tz=settings.app.tz))
     if not form.urgent:
         text = t("✅ Đã gửi báo cáo «{title}».\nMã báo cáo: {code}\nTrạng thái: Đã gửi · {when}",
                  title=t(form.title), code=report.code, when=t.datetime(now))
+        if form.monthly:  # named by its month, not by the form's title
+            text = t("✅ Đã gửi báo cáo tháng {month}.\nMã báo cáo: {code}\nTrạng thái: Đã gửi · {when}",
+                     month=t.month(report.event_day), code=report.code, when=t.datetime(now))
         if old is not None:
             text += "\n" + t("Đây là bản sửa của báo cáo {code}; bản cũ vẫn được lưu.", code=old.code)
         return report, [Reply(text)], []

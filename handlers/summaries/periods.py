@@ -65,6 +65,11 @@ class Period:
         """The last local day the period covers."""
         return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
 
+    @property
+    def days(self) -> tuple[date, date]:
+        """[first, following) in local days: the event days a period's reports are about."""
+        return self.first, self.last + timedelta(days=1)
+
     def previous(self) -> Period:
         """The period just before, of the same kind and length."""
         if self.kind in _MONTHS_IN:

@@ -17,7 +17,7 @@ from handlers.messages import Button, Reply, rows
 from handlers.ports import FileStore
 from handlers.summaries.exports import XLSX_MIME, chart_png, workbook_xlsx
 from handlers.summaries.periods import Period, containing
-from handlers.summaries.summary_figures import SUPPORT_FORM, Figures, Summary, add_counts, complete, summarize
+from handlers.summaries.summary_figures import SUPPORT_FORM, Figures, Summary, add_counts, complete, scope_of, summarize
 from handlers.summaries.summary_text import daily_text, render_text
 from models import summary_queries as q
 from models.files import StoredFile
@@ -67,7 +67,7 @@ async def _workbook(reads: Repo, summary: Summary, *, t: Translator, households:
     await complete(reads, summary)
     detail = None
     if households:
-        scope = q.Scope(summary.unit.path, summary.current.period.start, summary.current.period.end)
+        scope = scope_of(summary.unit.path, summary.current.period)
         detail = list(await reads.summaries.support_rows(scope, SUPPORT_FORM))
     xlsx = await asyncio.to_thread(workbook_xlsx, summary, t, detail)
     return xlsx, None if detail is None else len(detail)
@@ -173,7 +173,8 @@ async def digest_replies(
 
 
 async def _daily(repo: Repo, held: HeldRole, *, now: datetime, t: Translator) -> list[Reply]:
-    """The urgent incidents of the last 24 hours in the official's area, if there were any."""
+    """The urgent incidents of the last 24 hours in the official's area, if there were any (by when
+    they were filed: the last 24 hours, not days)."""
     scope = q.Scope(held.unit.path, now - timedelta(hours=24), now)
     at: defaultdict[str, Figures] = defaultdict(Figures)
     add_counts(at, await repo.summaries.counts(scope, 0, by_path=False))

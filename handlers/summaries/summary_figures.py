@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handlers.summaries.periods import Period, containing
@@ -33,13 +33,9 @@ GREEN = ("nguoi_tham_gia", "so_ho", "rac_kg")
 MEETING = ("ho_du_hop", "tong_so_ho")
 # Feedback is closed when the group settled it itself, or the ward resolved the report.
 FEEDBACK = (q.Flag("da_chuyen_phuong"), q.Flag("da_giai_quyet", or_resolved=True))
-# A monthly report counts however late it comes (as late).
-FAR = datetime(9999, 1, 1, tzinfo=UTC)
 # Plan 71: at least 10 model sanitation spots per ward per year.
 MODEL_SPOTS_PER_WARD = 10
 WARD_LEVEL = "ward"
-# The monthly report of a month is on time when filed by the 5th of the next month (local time).
-DEADLINE_DAY = 5
 
 
 def _whole(value: Any) -> int:
@@ -144,6 +140,7 @@ class Summary:
     ack_minutes: int
     now: datetime | None = None  # monthly reports are due for the months begun by then
     complete: bool = False  # every group's figures and the period before's are there (Excel)
+    deadline_day: int = 5  # a month's monthly report is on time up to this day of the next month
 
     @property
     def model_target(self) -> int | None:
@@ -176,9 +173,12 @@ async def summarize(
     groups = await queries.units_under(unit.path, group_level)
     ack = settings.incidents.ack_minutes
     kind, edges = _bucket_edges(period)
-    current, by_path = await _totals(repo, unit, period, groups, ack, now, full=True, edges=edges)
-    previous, _groups_before = await _totals(repo, unit, period.previous(), groups, ack, now, full=False)
-    for path, n in await queries.reports_by_path(q.Scope(unit.path, period.start, period.end)):
+    deadline = settings.campaigns.monthly_deadline_day
+    current, by_path = await _totals(repo, unit, period, groups, ack, now, full=True, edges=edges,
+                                     deadline_day=deadline)
+    previous, _groups_before = await _totals(repo, unit, period.previous(), groups, ack, now, full=False,
+                                             deadline_day=deadline)
+    for path, n in await queries.reports_by_path(scope_of(unit.path, period)):
         by_path[path].reports += n
     parents = await queries.units_by_id([g.parent_id for g in groups if g.parent_id])
     lines = [GroupLine(g, parents[g.parent_id].name if g.parent_id in parents else "", by_path.get(g.path, Figures()))
@@ -187,7 +187,7 @@ async def summarize(
     return Summary(unit=unit, current=current, previous=previous, groups=lines,
                    children=await _children(repo, unit, by_path), bucket_kind=kind, wards=wards, ack_minutes=ack,
                    buckets=[(edge, current.urgent_by_bucket.get(n, 0)) for n, edge in enumerate(edges[:-1])],
-                   now=now)
+                   now=now, deadline_day=deadline)
 
 
 async def complete(repo: Repo, summary: Summary) -> None:
@@ -195,7 +195,7 @@ async def complete(repo: Repo, summary: Summary) -> None:
     if summary.complete:
         return
     period, unit = summary.current.period, summary.unit
-    scope = q.Scope(unit.path, period.start, period.end)
+    scope = scope_of(unit.path, period)
     at: defaultdict[str, Figures] = defaultdict(Figures)
     add_counts(at, await repo.summaries.counts(scope, summary.ack_minutes, by_path=True))
     await _add_answers(repo, scope, at, by_path=True)
@@ -206,23 +206,23 @@ async def complete(repo: Repo, summary: Summary) -> None:
             line.figures.add(found)
     groups = [line.unit for line in summary.groups]
     summary.previous, _by_path = await _totals(repo, unit, summary.previous.period, groups, summary.ack_minutes,
-                                               summary.now, full=True)
+                                               summary.now, full=True, deadline_day=summary.deadline_day)
     summary.complete = True
 
 
 async def _totals(
     repo: Repo, unit: q.UnitRow, period: Period, groups: list[q.UnitRow], ack_minutes: int, now: datetime | None,
-    *, full: bool, edges: Sequence[datetime] = (),
+    *, full: bool, deadline_day: int, edges: Sequence[datetime] = (),
 ) -> tuple[Totals, defaultdict[str, Figures]]:
     """One period's figures for the whole area, and each group's monthly reporting (and, with
     `full`, litter-free status). Without `full`, only the headline figures that the text compares:
     reports by form, urgent incidents, households supported and out of poverty, monthly reporting.
     Urgent incidents are also counted per time bucket between `edges`."""
     queries = repo.summaries
-    scope = q.Scope(unit.path, period.start, period.end)
+    scope = scope_of(unit.path, period)
     at: defaultdict[str, Figures] = defaultdict(Figures)
     add_counts(at, await queries.counts(scope, ack_minutes, by_path=False))
-    by_path, months = await _reporting(repo, unit, period, groups, now)
+    by_path, months = await _reporting(repo, unit, period, groups, now, deadline_day)
     total = at[""]
     median, model_year, buckets = None, 0, dict[int, int]()
     if full:
@@ -231,10 +231,11 @@ async def _totals(
             by_path[path].litter_free = int(status == "da_dat")
         year = Period.calendar("year", period.last.replace(month=1, day=1), period.tz)
         model_year = sum(n for _path, kind, n in await queries.categories(
-            q.Scope(unit.path, year.start, period.end), MODEL_FORM, ("hinh_thuc",), by_path=False)
+            q.Scope(unit.path, year.first, period.days[1]), MODEL_FORM, ("hinh_thuc",), by_path=False)
             if kind == "dang_ky")
         waits = []
-        for bucket, minutes, n in await queries.urgent_times(scope, edges):
+        days = [edge.astimezone(period.tz).date() for edge in edges]
+        for bucket, minutes, n in await queries.urgent_times(scope, days):
             if bucket is not None:
                 buckets[int(bucket)] = buckets.get(int(bucket), 0) + n
             if minutes is not None:
@@ -249,6 +250,12 @@ async def _totals(
         total.on_time += figures.on_time
         total.litter_free += figures.litter_free
     return Totals(period, total, months, ack_median=median, model_year=model_year, urgent_by_bucket=buckets), by_path
+
+
+def scope_of(path: str, period: Period) -> q.Scope:
+    """The reports under `path` about a day of the period (their event day, not when filed)."""
+    first, following = period.days
+    return q.Scope(path, first, following)
 
 
 def add_counts(at: defaultdict[str, Figures], rows: Sequence[Any]) -> None:
@@ -341,10 +348,11 @@ def _median(values: list[tuple[float, int]]) -> float | None:
 
 
 async def _reporting(
-    repo: Repo, unit: q.UnitRow, period: Period, groups: list[q.UnitRow], now: datetime | None
+    repo: Repo, unit: q.UnitRow, period: Period, groups: list[q.UnitRow], now: datetime | None, deadline_day: int,
 ) -> tuple[defaultdict[str, Figures], list[str]]:
-    """Each group's monthly reports, filed on time or late, for the months of the period that have
-    begun (by `now`); and those months."""
+    """Each group's monthly reports, filed on time (by the deadline day of the next month, local
+    time: campaigns.monthly_deadline_day) or late, for the months of the period that have begun (by
+    `now`); and those months."""
     tz = period.tz
     begun = (now or period.end).astimezone(tz).strftime("%Y-%m")
     months = [m for m in period.months() if m <= begun]
@@ -356,11 +364,15 @@ async def _reporting(
     deadlines = {}
     for month in months:
         year, number = int(month[:4]), int(month[5:])
-        following = date(year + number // 12, number % 12 + 1, DEADLINE_DAY)
+        following = date(year + number // 12, number % 12 + 1, deadline_day)
         deadlines[month] = datetime.combine(following + timedelta(days=1), time(), tz)
-    filings = await repo.summaries.monthly_filings(unit.path, MONTHLY_FORM, months, period.start, FAR)
-    for path, month, first_filed in filings:
-        if path in at:
+    first = date(int(months[0][:4]), int(months[0][5:]), 1)
+    last = date(int(months[-1][:4]), int(months[-1][5:]), 1)
+    following = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    filings = await repo.summaries.monthly_filings(unit.path, MONTHLY_FORM, first, following)
+    for path, day, first_filed in filings:
+        month = f"{day:%Y-%m}"
+        if path in at and month in deadlines:
             at[path].filed += 1
             at[path].on_time += int(first_filed < deadlines[month])
     return at, months

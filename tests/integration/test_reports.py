@@ -247,7 +247,11 @@ async def test_the_monthly_report_is_proposed_from_this_months_reports(app, cloc
         await repo.add_report(form_key="dan_chu_hop_to", form_version=1, task="dan_chu", unit=group,
                               reporter_id=who.person_id, data={}, at=clock.now().replace(month=10))
     await leader.send("/menu")
-    summary = await leader.press("Báo cáo tháng")
+    # 23 November, after the deadline day (5): the monthly report is for this month. It says so first.
+    first = await leader.press("Báo cáo tháng")
+    assert "🗓️ Báo cáo tháng 11/2026 của Tổ dân phố Xuân Hà 9 (hạn nộp 05/12/2026)." in first, first
+    assert leader.labels[:2] == ["📝 Lập báo cáo tháng 11/2026", "📅 Chọn tháng khác"]
+    summary = await leader.press("Lập báo cáo tháng 11/2026")
     assert "Số liệu dưới đây tổng hợp từ 5 báo cáo tháng 11/2026 của tổ." in summary
     for line in ("• Vệ sinh: buổi Chủ nhật Xanh: 2 buổi", "• Vệ sinh: lượt người tham gia: 18 lượt",
                  "• Giảm nghèo: hộ được hỗ trợ: 2 hộ", "• Giảm nghèo: tổng giá trị hỗ trợ: 1.700.000 đ",
@@ -258,7 +262,7 @@ async def test_the_monthly_report_is_proposed_from_this_months_reports(app, cloc
     assert "Câu trả lời hiện tại: 0 cuộc" in leader.text
     assert "• Dân chủ: cuộc họp tổ: 1 cuộc" in await leader.send("1")
     done = await leader.press("Gửi báo cáo")
-    assert "✅ Đã gửi báo cáo «Báo cáo tháng»." in done
+    assert "✅ Đã gửi báo cáo tháng 11/2026." in done
     async with app.sessions() as session:
         monthly = (await session.scalars(select(Report).where(Report.form_key == "bao_cao_thang"))).one()
     assert monthly.data["_month"] == "2026-11" and monthly.data["so_cuoc_hop"] == 1
@@ -270,11 +274,16 @@ async def test_a_one_tap_nil_report_once_a_month_and_only_when_nothing_was_repor
     await leader.send("/menu")
     await leader.press("An ninh trật tự")
     assert "✅ Tháng này không có vụ việc" in leader.labels
-    done = await leader.press("Tháng này không có vụ việc")
+    asked = await leader.press("Tháng này không có vụ việc")  # asked first, naming the month
+    assert asked == "Gửi báo cáo «Tháng này không có vụ việc» cho tháng 11/2026?"
+    assert leader.labels == ["✅ Gửi", "📅 Chọn tháng khác", "✖️ Hủy"]
+    done = await leader.press("✅ Gửi")
     assert "✅ Đã báo «Tháng này không có vụ việc» cho tháng 11/2026. Mã báo cáo:" in done
     await leader.press("An ninh trật tự")
-    again = await leader.press("Tháng này không có vụ việc")
-    assert "Tổ đã báo «Tháng này không có vụ việc» tháng 11/2026 rồi" in again
+    again = await leader.press("Tháng này không có vụ việc")  # a second one offers to replace the first
+    assert "Tháng 11/2026 tổ đã gửi «Tháng này không có vụ việc» lúc 08:30 22/11/2026" in again
+    assert "Gửi bản mới để thay bản đó? Bản cũ vẫn được lưu." in again
+    assert "🔁 Gửi lại, thay bản cũ" in leader.labels
     clock.advance(days=10)  # December: a new month
     other = Chat(app, "demo-topho")  # Thạch Thang 3 already reported an incident this month
     async with app.sessions() as session, session.begin():
@@ -283,7 +292,7 @@ async def test_a_one_tap_nil_report_once_a_month_and_only_when_nothing_was_repor
         who = await repo.find_who("sim", "demo-topho")
         await repo.add_report(form_key="an_ninh_vu_viec", form_version=1, task="an_ninh", unit=group,
                               reporter_id=who.person_id, data={"loai": "trom_cap"}, at=clock.now())
-    refused = await other.press_id("m.nil.an_ninh_vu_viec")
+    refused = await other.press_id("m.nil.an_ninh_vu_viec.202612")
     assert "Tháng 12/2026 tổ đã gửi 1 báo cáo «Vụ việc an ninh trật tự»" in refused
     assert "chỉ dành cho tổ trưởng, tổ phó" in await Chat(app, "demo-nguoidan").press_id("m.nil.an_ninh_vu_viec")
     mine = await leader.press_id("m.my.0")
@@ -294,7 +303,8 @@ async def test_early_in_the_month_the_monthly_report_is_for_the_month_before(app
     clock.current = clock.current.replace(month=12, day=3)  # 3 December: November's report is due
     leader = Chat(app, "demo-totruong-2")
     await leader.send("/menu")
-    assert "Tháng 11/2026 tổ chưa có báo cáo nào; các số đang để 0." in await leader.press("Báo cáo tháng")
+    assert "🗓️ Báo cáo tháng 11/2026" in await leader.press("Báo cáo tháng")
+    assert "Tháng 11/2026 tổ chưa có báo cáo nào; các số đang để 0." in await leader.press("Lập báo cáo")
     await leader.press("Gửi báo cáo")
     async with app.sessions() as session:
         monthly = (await session.scalars(select(Report).where(Report.form_key == "bao_cao_thang"))).one()

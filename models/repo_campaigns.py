@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,11 +44,14 @@ class CampaignQueries:
             .order_by(Occurrence.due_at.desc(), Occurrence.id.desc()).limit(limit))).all()
 
     async def groups_without_monthly_report(self, path: str, month_key: str, form_key: str) -> list[Unit]:
-        """Groups under the unit with no current report of `form_key` for the month ("2026-11")."""
+        """Groups under the unit with no current report of `form_key` about the month ("2026-11"):
+        none whose event day is in that month (a monthly report's day is the first of its month)."""
         low, high = subtree_range(path)
+        first = date(int(month_key[:4]), int(month_key[5:7]), 1)
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         groups = (await self.session.scalars(select(Unit).where(
             Unit.path >= low, Unit.path < high, Unit.level == "group").order_by(Unit.path))).all()
-        filed = {row[0] for row in (await self.session.execute(select(Report.unit_id, Report.data).where(
-            Report.form_key == form_key, Report.superseded.is_(False), Report.unit_path >= low,
-            Report.unit_path < high))).all() if row[1].get("_month") == month_key}
+        filed = set((await self.session.scalars(select(Report.unit_id).where(
+            Report.form_key == form_key, Report.superseded.is_(False), Report.event_day >= first,
+            Report.event_day < following, Report.unit_path >= low, Report.unit_path < high))).all())
         return [g for g in groups if g.id not in filed]

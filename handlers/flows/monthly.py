@@ -274,7 +274,7 @@ async def after_filing(form: FormDef, report: Report, ctx: Context, old_day: dat
         if monthly:
             replies.append(Reply(t("⚠️ Tháng {month} đã có báo cáo tháng; báo cáo này làm nó cũ. "
                                    "Bấm «Cập nhật báo cáo tháng» để gửi bản mới.", month=t.month(first))))
-            steps.append(b.MonthlyReport(month_number(first), 1).button(
+            steps.append(b.MonthlyReport(month_number(first), 2).button(
                 t("🗓️ Cập nhật báo cáo tháng {month}", month=t.month(first))))
         for earlier in nil:
             replies.append(Reply(t("⚠️ Tháng {month} tổ đã báo «{label}»; báo cáo này làm nó cũ.",

@@ -66,9 +66,12 @@ def event_day(form_key: str, data: Any, created_at: Any) -> date:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('report', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('event_day', sa.Date(), nullable=True))
-        batch_op.add_column(sa.Column('out_of_date', sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Added NOT NULL with a placeholder default and filled below, never by rebuilding the table: on
+    # SQLite a batch rebuild drops `report`, which report_event and feedback point at (foreign keys
+    # are on), so it fails on any database that has reports.
+    op.add_column('report', sa.Column('event_day', sa.Date(), server_default=sa.text("'1970-01-01'"),
+                                      nullable=False))
+    op.add_column('report', sa.Column('out_of_date', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     bind = op.get_bind()
     report = sa.table('report', sa.column('id', sa.Integer()), sa.column('form_key', sa.String()),
@@ -85,18 +88,21 @@ def upgrade() -> None:
                      [{"rid": row[0], "day": event_day(row[1], row[2], row[3])} for row in rows])
         last = rows[-1][0]
 
-    with op.batch_alter_table('report', schema=None) as batch_op:
-        batch_op.alter_column('event_day', existing_type=sa.Date(), nullable=False)
-        batch_op.create_index('ix_report_event_path', ['event_day', 'unit_path'], unique=False)
-        batch_op.create_index('ix_report_form_event', ['form_key', 'event_day', 'unit_path', 'superseded'],
-                              unique=False)
-        batch_op.create_index('ix_report_path_event', ['unit_path', 'event_day'], unique=False)
+    if bind.dialect.name != 'sqlite':  # SQLite cannot drop a default without a rebuild; the app always sets it
+        op.alter_column('report', 'event_day', server_default=None, existing_type=sa.Date(), existing_nullable=False)
+    op.create_index('ix_report_event_path', 'report', ['event_day', 'unit_path'], unique=False)
+    op.create_index('ix_report_form_event', 'report', ['form_key', 'event_day', 'unit_path', 'superseded'],
+                    unique=False)
+    op.create_index('ix_report_path_event', 'report', ['unit_path', 'event_day'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('report', schema=None) as batch_op:
-        batch_op.drop_index('ix_report_path_event')
-        batch_op.drop_index('ix_report_form_event')
-        batch_op.drop_index('ix_report_event_path')
-        batch_op.drop_column('out_of_date')
-        batch_op.drop_column('event_day')
+    op.drop_index('ix_report_path_event', table_name='report')
+    op.drop_index('ix_report_form_event', table_name='report')
+    op.drop_index('ix_report_event_path', table_name='report')
+    if op.get_bind().dialect.name == 'sqlite':  # SQLite 3.35+ drops a column in place (no rebuild)
+        op.execute('ALTER TABLE report DROP COLUMN out_of_date')
+        op.execute('ALTER TABLE report DROP COLUMN event_day')
+    else:
+        op.drop_column('report', 'out_of_date')
+        op.drop_column('report', 'event_day')

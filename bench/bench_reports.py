@@ -25,7 +25,7 @@ from handlers.messages import Incoming
 from handlers.reports.reporting import OPEN
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
-from models.tables import Identity, Person, RoleAssignment
+from models.tables import Identity, Person, RoleAssignment, local_day
 from models.units import UnitRow, import_units
 
 WARDS = 30
@@ -102,12 +102,12 @@ def report_rows(unit_paths: list[tuple[int, str]], reporter: int) -> list[tuple[
         at = start + timedelta(seconds=rnd.randrange(700 * 86400))
         form = "khan_cap" if urgent else forms[n % len(forms)]
         rows.append((f"B{n:09}", form, 1, "an_ninh" if urgent else form.split("_")[0], unit_id, path, reporter,
-                     json.dumps({"n": n}), status, "", urgent, 0, False, at, at))
+                     json.dumps({"n": n}), status, "", urgent, 0, False, at, at, local_day(at)))
     return rows
 
 
 COLUMNS = ("code, form_key, form_version, task, unit_id, unit_path, reporter_id, data, status, status_reason, "
-           "urgent, escalation_level, superseded, created_at, updated_at")
+           "urgent, escalation_level, superseded, created_at, updated_at, event_day")
 
 
 async def incident_query_ms(url: str, folder: Path) -> tuple[float, int]:
@@ -127,8 +127,9 @@ async def incident_query_ms(url: str, folder: Path) -> tuple[float, int]:
             path = url.split("///", 1)[1]
             conn = sqlite3.connect(path)
             stamp = "%Y-%m-%d %H:%M:%S.%f"
-            conn.executemany(f"INSERT INTO report ({COLUMNS}) VALUES ({','.join('?' * 15)})",
-                             [(*r[:13], r[13].strftime(stamp), r[14].strftime(stamp)) for r in rows])
+            conn.executemany(f"INSERT INTO report ({COLUMNS}) VALUES ({','.join('?' * 16)})",
+                             [(*r[:13], r[13].strftime(stamp), r[14].strftime(stamp), r[15].isoformat())
+                              for r in rows])
             conn.commit()
             conn.execute("ANALYZE")
             conn.close()

@@ -33,7 +33,7 @@ from handlers.summaries.periods import Period
 from handlers.summaries.summary import complete, render_text, summarize
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
-from models.tables import Person, Unit
+from models.tables import Person, Unit, local_day
 from models.units import import_units
 
 STORED = 1_000_000
@@ -51,7 +51,21 @@ TASK_OF = {"an_ninh_vu_viec": "an_ninh", "an_ninh_cu_tru": "an_ninh", "an_ninh_k
            "ve_sinh_diem_mau": "ve_sinh", "ve_sinh_khong_rac": "ve_sinh", "giam_ngheo_ho_tro": "giam_ngheo",
            "giam_ngheo_thoat_ngheo": "giam_ngheo", "dan_chu_hop_to": "dan_chu", "dan_chu_phan_anh": "dan_chu"}
 COLUMNS = ("code, form_key, form_version, task, unit_id, unit_path, reporter_id, data, status, status_reason, "
-           "urgent, escalation_level, superseded, created_at, updated_at, acknowledged_at")
+           "urgent, escalation_level, superseded, created_at, updated_at, acknowledged_at, event_day")
+# The forms' event field (forms/*.toml `event_field`): their reports are about the day it names.
+EVENT_FIELD = {"an_ninh_vu_viec", "dan_chu_hop_to", "giam_ngheo_ho_tro", "giam_ngheo_thoat_ngheo",
+               "ve_sinh_chu_nhat_xanh"}
+
+
+def event_day(form: str, data: dict[str, Any], at: datetime) -> date:
+    """The day a generated report is about, as the core files it (handlers.forms.event_day)."""
+    if "_month" in data:
+        return date.fromisoformat(f"{data['_month']}-01")
+    if form == "an_ninh_khong_vu_viec":
+        return date.fromisoformat(f"{data['month']}-01")
+    if form in EVENT_FIELD:
+        return date.fromisoformat(data["ngay"])
+    return local_day(at)
 PLACE = {"latitude": 16.0718, "longitude": 108.2204, "address": "Kiệt 25 Hà Huy Tập"}
 
 
@@ -111,12 +125,14 @@ def _month_start(n: int) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC) - timedelta(hours=7)  # local midnight
 
 
-def report_rows(groups: list[tuple[int, str]], reporter: int) -> Iterator[list[tuple[Any, ...]]]:
-    """One month of rows at a time, in time order (as reports arrive), exactly STORED in all."""
+def report_rows(groups: list[tuple[int, str]], reporter: int, stored: int = STORED) -> Iterator[list[tuple[Any, ...]]]:
+    """One month of rows at a time, in time order (as reports arrive), exactly `stored` in all (with
+    fewer, a share of the groups file monthly reports)."""
     rnd, monthly = random.Random(71), random.Random(8)
     # Most groups file the monthly report of the month before, most of them by the 5th.
-    filed = [[group for group in groups if monthly.random() < 0.9] for _n in range(1, MONTHS)]
-    others = STORED - sum(len(month) for month in filed)
+    share = 0.9 * min(1.0, stored / STORED)
+    filed = [[group for group in groups if monthly.random() < share] for _n in range(1, MONTHS)]
+    others = stored - sum(len(month) for month in filed)
     per_month = others // MONTHS
     forms, weights = list(RATES), list(RATES.values())
     serial = 0
@@ -134,15 +150,16 @@ def report_rows(groups: list[tuple[int, str]], reporter: int) -> Iterator[list[t
                 status = "sent" if acked is None else rnd.choice(["received", "resolved", "resolved"])
             else:
                 status = rnd.choice(["sent", "received", "resolved"])
-            rows.append((form, 1, TASK_OF[form], unit_id, path, reporter, json.dumps(_data(form, rnd, month)),
-                         status, "", urgent, 0, False, at, at, acked))
+            data = _data(form, rnd, month)
+            rows.append((form, 1, TASK_OF[form], unit_id, path, reporter, json.dumps(data),
+                         status, "", urgent, 0, False, at, at, acked, event_day(form, data, at)))
         if n > 0:
             before = f"{(_month_start(n - 1) + timedelta(hours=7)):%Y-%m}"
             for unit_id, path in filed[n - 1]:
                 at = start + timedelta(days=rnd.choice([-3, -1, 0, 1, 2, 3, 4, 6, 9]), hours=rnd.randint(1, 12))
-                rows.append(("bao_cao_thang", 1, "dan_chu", unit_id, path, reporter,
-                             json.dumps(_data("bao_cao_thang", rnd, before)), "sent", "", False, 0, False, at, at,
-                             None))
+                data = _data("bao_cao_thang", rnd, before)
+                rows.append(("bao_cao_thang", 1, "dan_chu", unit_id, path, reporter, json.dumps(data), "sent", "",
+                             False, 0, False, at, at, None, event_day("bao_cao_thang", data, at)))
         rows.sort(key=lambda row: row[12])
         out = []
         for row in rows:
@@ -166,15 +183,15 @@ async def make_app(url: str, folder: Path) -> tuple[App, list[tuple[int, str]], 
     return app, [(g[0], g[1]) for g in groups], person.id or 0
 
 
-def load(url: str, groups: list[tuple[int, str]], reporter: int) -> int:
+def load(url: str, groups: list[tuple[int, str]], reporter: int, total: int = STORED) -> int:
     stored = 0
     if url.startswith("sqlite"):
         conn = sqlite3.connect(url.split("///", 1)[1])
         stamp = "%Y-%m-%d %H:%M:%S.%f"
-        for rows in report_rows(groups, reporter):
-            conn.executemany(f"INSERT INTO report ({COLUMNS}) VALUES ({','.join('?' * 16)})",
+        for rows in report_rows(groups, reporter, total):
+            conn.executemany(f"INSERT INTO report ({COLUMNS}) VALUES ({','.join('?' * 17)})",
                              [(*r[:13], r[13].strftime(stamp), r[14].strftime(stamp),
-                               r[15].strftime(stamp) if r[15] else None) for r in rows])
+                               r[15].strftime(stamp) if r[15] else None, r[16].isoformat()) for r in rows])
             stored += len(rows)
         conn.commit()
         conn.execute("ANALYZE")
@@ -183,7 +200,7 @@ def load(url: str, groups: list[tuple[int, str]], reporter: int) -> int:
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        for rows in report_rows(groups, reporter):
+        for rows in report_rows(groups, reporter, total):
             with conn.cursor() as cur, cur.copy(f"COPY report ({COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -234,8 +234,8 @@ async def _totals(
             q.Scope(unit.path, year.first, period.days[1]), MODEL_FORM, ("hinh_thuc",), by_path=False)
             if kind == "dang_ky")
         waits = []
-        days = [edge.astimezone(period.tz).date() for edge in edges]
-        for bucket, minutes, n in await queries.urgent_times(scope, days):
+        marks = list(edges) if scope.by_filing else [edge.astimezone(period.tz).date() for edge in edges]
+        for bucket, minutes, n in await queries.urgent_times(scope, marks):
             if bucket is not None:
                 buckets[int(bucket)] = buckets.get(int(bucket), 0) + n
             if minutes is not None:

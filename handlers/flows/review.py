@@ -121,6 +121,8 @@ async def view(ctx: Context, report_id: int) -> list[Reply]:
         lines.append(t("Lý do trả lại: {reason}", reason=report.status_reason))
     if report.superseded:
         lines.append(t("(Đã có bản sửa mới hơn.)"))
+    elif report.out_of_date:
+        lines.append(t("⚠️ Báo cáo đó đã cũ: tổ đã gửi thêm báo cáo về tháng này sau đó."))
     lines.append("")
     if detail:
         lines += reporting.answer_lines(form, report, t)

@@ -255,7 +255,7 @@ async def after_filing(form: FormDef, report: Report, ctx: Context, old_day: dat
         list[Reply], list[Button]]:
     """After an ordinary report (or its correction, whose old day `old_day` may be in another
     month): a monthly or nil report already sent for its month is marked out of date, and the
-    leader is told, with a button to update the monthly report."""
+    leader is told (not after an urgent incident), with a button to update the monthly report."""
     if form.monthly or report.form_key == NIL_FORM:
         return [], []
     unit = await group(ctx, report.unit_id)
@@ -271,6 +271,8 @@ async def after_filing(form: FormDef, report: Report, ctx: Context, old_day: dat
         if not monthly and not nil:
             continue
         await ctx.repo.mark_out_of_date([*monthly, *nil], at=ctx.clock.now())
+        if form.urgent:  # an urgent incident's answer keeps to the emergency: marked, not said
+            continue
         if monthly:
             replies.append(Reply(t("⚠️ Tháng {month} đã có báo cáo tháng; báo cáo này làm nó cũ. "
                                    "Bấm «Cập nhật báo cáo tháng» để gửi bản mới.", month=t.month(first))))

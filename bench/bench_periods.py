@@ -8,7 +8,8 @@ The baseline is the same code with every period scope on `created_at` (the filin
 indexes (created_at, unit_path) and (form_key, created_at, unit_path, superseded). The two are run
 alternately, so that the machine's noise falls on both.
 
-Run: .venv/bin/python -m bench periods   (TOTRUONG_BENCH_REPORTS=100000 for a quicker try; the
+Run: .venv/bin/python -m bench periods   (TOTRUONG_BENCH_REPORTS=100000 for a quicker try,
+TOTRUONG_BENCH_ENGINES=sqlite or postgresql for one engine; the
 figures in docs/benchmarks.md are from the full size. PostgreSQL: TOTRUONG_BENCH_POSTGRES_URL,
 default the local server; a scratch database is created and dropped).
 """
@@ -106,10 +107,13 @@ def report(engine: str, f: dict[str, Any]) -> None:
 def main() -> None:
     total = int(os.environ.get("TOTRUONG_BENCH_REPORTS", STORED))
     print(f"command: .venv/bin/python -m bench periods   ({total:,} reports; load average {os.getloadavg()})")
-    with tempfile.TemporaryDirectory() as tmp:
-        report("SQLite", asyncio.run(measure(f"sqlite+aiosqlite:///{tmp}/periods.db", Path(tmp), total)))
-    with scratch_postgres() as url, tempfile.TemporaryDirectory() as tmp:
-        if url is not None:
-            report("PostgreSQL", asyncio.run(measure(url, Path(tmp), total)))
+    engines = os.environ.get("TOTRUONG_BENCH_ENGINES", "sqlite,postgresql").split(",")
+    if "sqlite" in engines:
+        with tempfile.TemporaryDirectory() as tmp:
+            report("SQLite", asyncio.run(measure(f"sqlite+aiosqlite:///{tmp}/periods.db", Path(tmp), total)))
+    if "postgresql" in engines:
+        with scratch_postgres() as url, tempfile.TemporaryDirectory() as tmp:
+            if url is not None:
+                report("PostgreSQL", asyncio.run(measure(url, Path(tmp), total)))
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of the whole bench process (generation included): {usage:.0f} MB (target < 300 MB)")

@@ -100,12 +100,12 @@ def question(form: FormDef, field: FieldDef, state: State, ctx: Context) -> Repl
     lines = [f"{counter(form, field, state.data['ans'], t)} {t(field.question)}"]
     if field.hint:
         lines.append(t(field.hint))
-    lines.append(_expectation(field, ctx))
-    current = state.data["ans"].get(field.key)
     kept = state.data.get("hh") if field.from_unit == "households" else None
     if kept is not None:
         lines.append(t("Số hộ của tổ đang ghi là {n}. Bấm «Giữ {n}» nếu không đổi, hoặc gõ số mới.",
                        n=display(field, kept, ctx)))
+    lines.append(_expectation(field, ctx))
+    current = state.data["ans"].get(field.key)
     if state.data.get("edit") and field.key in state.data["ans"]:
         lines.append(t("Câu trả lời hiện tại: {value}", value=display(field, current, ctx)))
     buttons: list[list[Button]] = []

@@ -178,7 +178,9 @@ def summary(form: FormDef, state: State, ctx: Context) -> Reply:
     for field in form.fields:
         if form.visible(field, answers):
             line = f"• {t(field.label)}: {display(field, answers.get(field.key), ctx)}"
-            if (change := _unit_change(form, field, state)) is not None:
+            if (change := _unit_change(form, field, state)) is not None and change[0] is None:
+                line += " " + t("(sẽ được ghi làm số hộ của tổ)")
+            elif change is not None:
                 line += " " + t("(số hộ của tổ sẽ đổi từ {old} thành {new})",
                                 old=display(field, change[0], ctx), new=display(field, change[1], ctx))
             lines.append(line)
@@ -311,14 +313,15 @@ async def _facts(form: FormDef, answers: dict[str, Any], state: State, ctx: Cont
     return relations.UnitFacts(int(given), facts.since, facts.today) if given is not None else facts
 
 
-def _unit_change(form: FormDef, field: FieldDef, state: State) -> tuple[int, int] | None:
-    """(old, new) when this answer changes the unit's figure it came from ("Giữ 87 hộ" not taken)."""
-    if field.from_unit != "households":
+def _unit_change(form: FormDef, field: FieldDef, state: State) -> tuple[int | None, int] | None:
+    """(old, new) when this answer changes the unit's figure it came from ("Giữ 87 hộ" not taken);
+    old is None when the unit had none."""
+    if field.from_unit != "households" or "hh" not in state.data:  # a form begun before the count was offered
         return None
     old, new = state.data.get("hh"), state.data["ans"].get(field.key)
     if new is None or old == new or not form.visible(field, state.data["ans"]):
         return None
-    return (int(old) if old is not None else 0), int(new)
+    return (int(old) if old is not None else None), int(new)
 
 
 def monthly_key(ctx: Context) -> str:

@@ -112,11 +112,12 @@ def check_text(field: FieldDef, text: str, state: State, ctx: Context) -> str:
         raise Invalid(_("Câu trả lời dài {n} ký tự, quá giới hạn {limit} ký tự. Vui lòng viết ngắn lại."),
                       n=t.number(len(text)), limit=t.number(limit))
     if len(text) > limit:
-        state.data["long"] = text
+        state.data.update(long=text, long_field=field.key)
         raise TooLong(_("Câu trả lời dài {n} ký tự; câu này nhận tối đa {limit} ký tự. Bài đã gõ vẫn được giữ: "
                         "bấm «Giữ {limit} ký tự đầu», hoặc gõ lại bản ngắn hơn."),
                       n=t.number(len(text)), limit=t.number(limit))
     state.data.pop("long", None)
+    state.data.pop("long_field", None)
     if len(text) < field.min_length:
         raise Invalid(_("Câu trả lời quá ngắn: cần ít nhất {n} ký tự."), n=field.min_length)
     if field.upper:
@@ -128,7 +129,7 @@ def check_text(field: FieldDef, text: str, state: State, ctx: Context) -> str:
 
 def keep_first_part(field: FieldDef, state: State, ctx: Context) -> str:
     """[Giữ 500 ký tự đầu]: the kept text cut to the field's limit, at a word where one is near."""
-    text = str(state.data.get("long") or "")
+    text = str(state.data.get("long") or "") if state.data.get("long_field") == field.key else ""
     if not text:
         raise Invalid(_("Không còn bài đã gõ. Vui lòng gõ lại câu trả lời."))
     limit = max_length(field, ctx)

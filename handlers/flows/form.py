@@ -127,7 +127,7 @@ def question(form: FormDef, field: FieldDef, state: State, ctx: Context) -> Repl
         keyboard = Keyboard.REQUEST_LOCATION
     elif field.type == "photo" or field.accept_photo:
         keyboard = Keyboard.REQUEST_PHOTO
-    if field.type == "text" and state.data.get("long"):
+    if field.type == "text" and state.data.get("long") and state.data.get("long_field") == field.key:
         limit = t.number(answers.max_length(field, ctx))
         buttons.append([ctx.button("keep", t("✂️ Giữ {n} ký tự đầu", n=limit))])
     nav = []
@@ -246,7 +246,9 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
         return Outcome([replace(question(form, field, state, ctx), edit=True)], state)
     data["ans"][field.key] = answer
     data["sel"] = []
-    data.pop("long", None)
+    if data.get("long_field") == field.key:  # the kept long text is answered for: let it go
+        data.pop("long", None)
+        data.pop("long_field", None)
     return await _advance(form, state, ctx)
 
 

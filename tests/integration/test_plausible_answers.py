@@ -218,6 +218,9 @@ async def test_a_too_long_text_is_kept_and_its_first_part_taken(app) -> None:
     assert f"Câu trả lời dài {len(long_text):,} ký tự; câu này nhận tối đa 1.000 ký tự.".replace(",", ".") in kept
     assert "Bài đã gõ vẫn được giữ" in kept
     assert "✂️ Giữ 1.000 ký tự đầu" in chat.labels
+    assert "Người dân phản ánh về việc gì?" in await chat.press("Quay lại")  # going back loses nothing
+    assert "Người dân phản ánh, kiến nghị điều gì?" in await chat.press("Môi trường")
+    assert "✂️ Giữ 1.000 ký tự đầu" in chat.labels
     assert "Gửi một ảnh kèm theo" in await chat.press("Giữ 1.000 ký tự đầu")
     await chat.press("Bỏ qua")
     await chat.press("Bỏ qua")

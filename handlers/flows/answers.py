@@ -181,7 +181,7 @@ def _number(field: FieldDef, text: str, ctx: Context) -> int | float:
         value = read_number(text, integer=field.integer)
     except NumberError as error:
         if error.kind == "negative":
-            raise Invalid(_("Số {value} là số âm; câu này cần một số từ 0 trở lên. {rule}"),
+            raise Invalid(_("Số {value} là số âm, không dùng được ở đây. {rule}"),
                           value=t.number(error.value or 0), rule=number_rule(field, ctx)) from None
         if error.kind == "decimal":
             raise Invalid(_("Câu này cần một số nguyên (đếm được), không phải {value}. {rule}"),

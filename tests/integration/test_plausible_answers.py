@@ -187,7 +187,7 @@ async def test_a_date_before_the_groups_records_begin_or_in_the_future_is_refuse
 async def test_numbers_as_people_write_them_through_the_form(app) -> None:
     chat = await green_sunday(app)
     await chat.press("Hôm nay")
-    assert "Số -2 là số âm; câu này cần một số từ 0 trở lên." in await chat.send("-2")
+    assert "Số -2 là số âm, không dùng được ở đây." in await chat.send("-2")
     assert "Câu này cần một số nguyên (đếm được), không phải 3,5." in await chat.send("3,5")
     assert "«rất đông» không phải là một số." in await chat.send("rất đông")
     assert "Vui lòng nhập một số từ 1 đến 2.000." in chat.text  # the rule, with each refusal

@@ -4,7 +4,7 @@ the field's type and limits; a refusal says what is expected."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import images
@@ -93,7 +93,7 @@ async def read_answer(
     if field.type == "text":
         if not text:
             raise Invalid(_("Câu trả lời đang trống. Vui lòng gõ nội dung."))
-        return check_text(field, text, state, ctx), True
+        return check_text(field, _continued(field, text, state, ctx), state, ctx), True
     if field.type == "photo":
         return await _photo(msg, ctx, field), True
     return _location(field, msg, text, ctx), True
@@ -112,7 +112,7 @@ def check_text(field: FieldDef, text: str, state: State, ctx: Context) -> str:
         raise Invalid(_("Câu trả lời dài {n} ký tự, quá giới hạn {limit} ký tự. Vui lòng viết ngắn lại."),
                       n=t.number(len(text)), limit=t.number(limit))
     if len(text) > limit:
-        state.data.update(long=text, long_field=field.key)
+        state.data.update(long=text, long_field=field.key, long_at=ctx.clock.now().isoformat())
         raise TooLong(_("Câu trả lời dài {n} ký tự; câu này nhận tối đa {limit} ký tự. Bài đã gõ vẫn được giữ: "
                         "bấm «Giữ {limit} ký tự đầu», hoặc gõ lại bản ngắn hơn."),
                       n=t.number(len(text)), limit=t.number(limit))
@@ -125,6 +125,21 @@ def check_text(field: FieldDef, text: str, state: State, ctx: Context) -> str:
     if field.pattern and not re.fullmatch(field.pattern, text):
         raise Invalid(field.pattern_message or _("Câu trả lời không đúng dạng yêu cầu."))
     return text
+
+
+# Telegram's apps send a text longer than 4,096 characters as several messages of up to 4,096,
+# a moment apart: a kept text of about that length followed at once by more is one answer.
+SPLIT_PART = range(4000, 4097)
+SPLIT_SECONDS = 5
+
+
+def _continued(field: FieldDef, text: str, state: State, ctx: Context) -> str:
+    """The rest of a long text that the messenger split in two: joined to the part kept just before."""
+    kept, at = state.data.get("long"), state.data.get("long_at")
+    if not kept or not at or state.data.get("long_field") != field.key or len(str(kept)) not in SPLIT_PART:
+        return text
+    gap = (ctx.clock.now() - datetime.fromisoformat(str(at))).total_seconds()
+    return f"{kept} {text}" if 0 <= gap <= SPLIT_SECONDS else text
 
 
 def keep_first_part(field: FieldDef, state: State, ctx: Context) -> str:

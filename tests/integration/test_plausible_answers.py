@@ -289,3 +289,18 @@ async def test_an_old_meeting_of_62_out_of_50_is_flagged_not_124_percent(app, cl
             for cell in row:
                 if cell.number_format == "0%" and isinstance(cell.value, int | float):
                     assert cell.value <= 1, (sheet.title, cell.coordinate, cell.value)
+
+
+async def test_a_long_text_that_telegram_split_in_two_is_kept_whole(app, clock) -> None:
+    """Telegram's apps send 5,000 characters as 4,096 and the rest, a moment apart: one answer."""
+    chat = Chat(app, "demo-totruong-2")
+    await chat.send("/menu")
+    await chat.press("Dân chủ cơ sở và phản ánh")
+    await chat.press("Phản ánh, kiến nghị")
+    await chat.press("Môi trường")
+    first, rest = "a" * 4096, "b" * 903
+    assert "Câu trả lời dài 4.096 ký tự" in await chat.send(first)
+    clock.advance(seconds=1)
+    assert "Câu trả lời dài 5.000 ký tự" in await chat.send(rest)
+    clock.advance(seconds=60)  # typed a while later: a new answer, not the rest of the kept one
+    assert "Gửi một ảnh kèm theo" in await chat.send("Cống trước nhà số 8 bị nghẹt, nước tràn ra đường.")

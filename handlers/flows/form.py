@@ -210,7 +210,7 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     form = _form(state, ctx)
     data = state.data
     if action == "cancel":
-        if data.get("ans"):  # answers would be lost: ask first
+        if data.get("ans") or data.get("long"):  # answers (or a kept long text) would be lost: ask first
             return Outcome([cancel_question(form, ctx)], state)
         return Outcome([Reply(ctx.t("Đã hủy, báo cáo chưa được gửi."))], None)
     if state.step == "summary":

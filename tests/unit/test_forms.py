@@ -117,3 +117,12 @@ def test_from_unit_needs_a_number_field(tmp_path: Path) -> None:
     write(tmp_path, GOOD.replace('type = "number"', 'type = "text"') + 'from_unit = "households"\n')
     with pytest.raises(FormError, match="from_unit needs a number field"):
         load_forms(tmp_path, TASKS)
+
+
+def test_a_kept_long_text_is_progress_that_a_cancel_asks_about() -> None:
+    """/huy or a menu command asks before dropping a form whose only input is a kept long text."""
+    from handlers.context import State
+    from handlers.engine import has_progress
+
+    assert has_progress(State("form", "ask", {"ans": {}, "trail": [], "long": "Cống " * 1200}))
+    assert not has_progress(State("form", "ask", {"ans": {}, "trail": []}))

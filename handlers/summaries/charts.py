@@ -21,13 +21,13 @@ if TYPE_CHECKING:
 
 WIDTH_PX = 1080  # a phone's screen is 360–430 CSS pixels at a device pixel ratio of 2.5–3
 DPI = 100
-TEXT_PX = 28  # names, values: the smallest text of a chart (pixels at WIDTH_PX)
-TITLE_PX = 36
-BAR_PX = 86  # the height of one bar's row: room for a name on two lines
-HEAD_PX = 190  # the title and the margins
+TEXT_PX = 32  # names, values: the smallest text of a chart (pixels at WIDTH_PX; at least 28)
+TITLE_PX = 40
+BAR_PX = 96  # the height of one bar's row: room for a name on two lines
+HEAD_PX = 200  # the title and the margins
 MAX_BARS = 12  # more units than this: the ones that need attention most
-NAME_CHARS = 17  # characters on one line of a unit's name (two lines at most)
-TITLE_CHARS = 44
+NAME_CHARS = 16  # characters on one line of a unit's name (two lines at most)
+TITLE_CHARS = 40
 FONT = "DejaVu Sans"
 RED, AMBER, GREEN, BLUE = "#c62828", "#e08a00", "#2e7d32", "#1565c0"
 TASKS = {"an_ninh": _("An ninh trật tự"), "ve_sinh": _("Vệ sinh môi trường"), "giam_ngheo": _("Giảm nghèo"),

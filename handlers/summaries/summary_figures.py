@@ -184,8 +184,10 @@ async def summarize(
     lines = [GroupLine(g, parents[g.parent_id].name if g.parent_id in parents else "", by_path.get(g.path, Figures()))
              for g in groups]
     wards = 0 if unit.level == group_level else await queries.count_units(unit.path, WARD_LEVEL)
+    # Every group counts in the charts, those without a report in the period too.
+    children = await _children(repo, unit, {line.unit.path: line.figures for line in lines})
     return Summary(unit=unit, current=current, previous=previous, groups=lines,
-                   children=await _children(repo, unit, by_path), bucket_kind=kind, wards=wards, ack_minutes=ack,
+                   children=children, bucket_kind=kind, wards=wards, ack_minutes=ack,
                    buckets=[(edge, current.urgent_by_bucket.get(n, 0)) for n, edge in enumerate(edges[:-1])],
                    now=now)
 

@@ -30,6 +30,8 @@ NAME_CHARS = 16  # characters on one line of a unit's name (two lines at most)
 TITLE_CHARS = 40
 FONT = "DejaVu Sans"
 RED, AMBER, GREEN, BLUE = "#c62828", "#e08a00", "#2e7d32", "#1565c0"
+# The kinds of unit their names begin with, longest first (data/units: "Tổ dân phố Thạch Thang 3").
+UNIT_KINDS = ("Tổ dân phố", "Khu phố", "Đặc khu", "Phường", "Thôn", "Xã", "Tổ")
 TASKS = {"an_ninh": _("An ninh trật tự"), "ve_sinh": _("Vệ sinh môi trường"), "giam_ngheo": _("Giảm nghèo"),
          "dan_chu": _("Dân chủ, phản ánh")}
 
@@ -43,10 +45,13 @@ class Bars:
     values: list[float]
     rate: bool = False  # values are percentages
     colour: str = BLUE
+    hidden: float = 0  # the sum of the values left out (the units that need attention less)
 
     @property
     def empty(self) -> bool:
-        return not any(self.values)
+        """Zero everywhere, the units left out too: nothing to draw. When only the units shown are
+        at zero, their names are what the chart says (the groups to remind)."""
+        return not any(self.values) and not self.hidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,23 +111,27 @@ def plan(summary: Summary, t: Translator) -> list[Bars]:
 def _lowest(title: str, t: Translator, names: list[str], values: list[float], *, rate: bool = False) -> Bars:
     """The units that need attention first (lowest value, then by name), at most MAX_BARS of them."""
     pairs = sorted(zip(values, names, strict=True))
+    hidden = sum(value for value, _name in pairs[MAX_BARS:])
     if len(pairs) > MAX_BARS:
-        title = t("{title}: {n}/{total} đơn vị thấp nhất", title=title, n=MAX_BARS, total=len(pairs))
+        title = t("{title} · {n}/{total} đơn vị thấp nhất", title=title, n=MAX_BARS, total=len(pairs))
+        if (zeros := sum(1 for value, _name in pairs if not value)) > MAX_BARS:
+            title += " · " + t("{n} đơn vị ở mức 0", n=zeros)
         pairs = pairs[:MAX_BARS]
     return Bars(title, [name for _v, name in pairs], [value for value, _name in pairs], rate=rate,
-                colour=GREEN if rate else BLUE)
+                colour=GREEN if rate else BLUE, hidden=hidden)
 
 
 def _names(names: list[str]) -> list[str]:
-    """Unit names as a bar's label: without the words every one of them starts with ("Tổ dân phố"),
-    when something is left of each."""
+    """Unit names as a bar's label: without the kind of unit when every one of them starts with the
+    same ("Tổ dân phố Phước Ninh 12" → "Phước Ninh 12"). The rest of a name is kept, even when the
+    names share it ("Hòa Khánh Bắc 17"): a bare "17" would say nothing."""
     if len(names) < 2:
         return names
-    split = [name.split() for name in names]
-    common = 0
-    while all(len(words) > common + 1 for words in split) and len({words[common] for words in split}) == 1:
-        common += 1
-    return [" ".join(words[common:]) for words in split]
+    for kind in UNIT_KINDS:
+        head = kind + " "
+        if all(name.startswith(head) and name[len(head):].strip() for name in names):
+            return [name[len(head):].strip() for name in names]
+    return names
 
 
 def _wrapped(text: str, width: int, lines: int) -> str:
@@ -158,7 +167,11 @@ def draw(bars: Bars) -> Chart:
         colours = [_rate_colour(v) for v in bars.values] if bars.rate else bars.colour
         drawn = axes.barh(positions, bars.values, color=colours, height=0.62)
         texts = [f"{round(v)}%" if bars.rate else f"{round(v):,}".replace(",", ".") for v in bars.values]
-        axes.bar_label(drawn, labels=texts, fontsize=_points(TEXT_PX), padding=8)
+        labels = axes.bar_label(drawn, labels=texts, fontsize=_points(TEXT_PX), padding=8)
+        for text, value in zip(labels, bars.values, strict=True):
+            if not value and bars.colour != RED:  # nothing yet: the value in red draws the eye
+                text.set_color(RED)
+                text.set_fontweight("bold")
         axes.set_yticks(positions, [_wrapped(name, NAME_CHARS, 2) for name in bars.names],
                         fontsize=_points(TEXT_PX))
         axes.tick_params(axis="y", length=0, pad=10)

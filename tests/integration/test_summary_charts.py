@@ -91,8 +91,12 @@ async def test_a_city_shows_its_twelve_lowest_wards_with_long_names_on_two_lines
     city = await ward(app, clock, "48")
     reporting = plan(city, app.engine.translator("vi"))[0]
     assert len(city.children) > 12 and len(reporting.names) == 12
-    assert reporting.title == f"Tỷ lệ nộp báo cáo tháng: 12/{len(city.children)} đơn vị thấp nhất"
-    assert all(value == 0 for value in reporting.values)  # the two wards that filed are not in the lowest 12
+    wards = len(city.children)
+    assert reporting.title == (f"Tỷ lệ nộp báo cáo tháng · 12/{wards} đơn vị thấp nhất · "
+                               f"{wards - 2} đơn vị ở mức 0")
+    # The two wards that filed are not among the lowest twelve: the chart names the wards to remind.
+    assert all(value == 0 for value in reporting.values) and not reporting.empty
+    assert reporting.names[:2] == ["Hòa Khánh Bắc Mở Rộng Số 01", "Hòa Khánh Bắc Mở Rộng Số 02"]
     chart = draw(reporting)
     assert chart.smallest_text_px >= 28 and Image.open(io.BytesIO(chart.png)).size[0] == 1080
 

@@ -62,6 +62,7 @@ class Chart:
     png: bytes
     size: tuple[int, int]  # pixels
     smallest_text_px: float  # the smallest font size of any text drawn, in pixels
+    panels: int = 1  # axes in the image: one chart per image
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,4 +189,4 @@ def draw(bars: Bars) -> Chart:
         smallest = min(text.get_fontsize() for text in figure.findobj(Text)
                        if text.get_visible() and text.get_text().strip())
     return Chart(bars.title, buffer.getvalue(), (round(figure.get_figwidth() * DPI), round(height)),
-                 float(smallest) * DPI / 72)
+                 float(smallest) * DPI / 72, len(figure.axes))

@@ -86,12 +86,11 @@ def draw_charts(summary: Summary, t: Translator) -> Charts:
 
 @dataclass(slots=True)
 class Rendered:
-    """A summary made into its headline, text, charts and Excel file, the files written to disk,
-    nothing recorded yet."""
+    """A summary made into its headline, charts and Excel file, the files written to disk, nothing
+    recorded yet. (The whole text is figured again when [Xem chi tiết] is pressed.)"""
 
     summary: Summary
     headline: str
-    text: str
     charts: list[tuple[str, StoredFile]]  # (title, PNG), one chart each
     empty: list[str]  # the titles of the charts left out: nothing to show
     document: StoredFile
@@ -107,7 +106,7 @@ async def render(reads: Repo, summary: Summary, *, t: Translator, files: FileSto
     stored = await asyncio.gather(*(files.put(chart.png, "image/png") for chart in drawn.charts),
                                   files.put(xlsx, XLSX_MIME))
     pictures = [(chart.title, photo) for chart, photo in zip(drawn.charts, stored[:-1], strict=True)]
-    return Rendered(summary, headline(summary, t), render_text(summary, t), pictures, drawn.empty, stored[-1], rows)
+    return Rendered(summary, headline(summary, t), pictures, drawn.empty, stored[-1], rows)
 
 
 def details_button(summary: Summary, t: Translator) -> Button:

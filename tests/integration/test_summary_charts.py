@@ -43,7 +43,7 @@ async def test_each_chart_is_one_png_1080_pixels_wide_with_text_of_at_least_28_p
     assert drawn.empty == []
     for chart in drawn.charts:
         image = Image.open(io.BytesIO(chart.png))
-        assert image.format == "PNG" and image.size == chart.size, chart.title
+        assert image.format == "PNG" and image.size == chart.size and chart.panels == 1, chart.title
         width, height = image.size
         assert width >= 1080 and 500 <= height <= 1600, (chart.title, image.size)
         assert chart.smallest_text_px >= 28, chart.title  # title, names and values: pt × dpi / 72

@@ -96,10 +96,10 @@ def plan(summary: Summary, t: Translator) -> list[Bars]:
         else:
             planned.append(_lowest(t("Số báo cáo theo đơn vị"), t, names, [float(f.reports) for _u, f in children]))
         if summary.complete:
+            by_task = _tasks_by_child(summary)
             for key, text in TASKS.items():
-                values = [float(sum(line.figures.reports_by_task.get(key, 0) for line in summary.groups
-                                    if line.unit.path.startswith(unit.path))) for unit, _figures in children]
-                planned.append(_lowest(t("{task}: số báo cáo", task=t(text)), t, names, values))
+                planned.append(_lowest(t("{task}: số báo cáo", task=t(text)), t, names,
+                                       [float(counts.get(key, 0)) for counts in by_task]))
     tz = summary.current.period.tz
     pattern = "%m/%Y" if summary.bucket_kind == "month" else "%d/%m"
     by = {"day": _("Tin khẩn theo ngày"), "week": _("Tin khẩn theo tuần"), "month": _("Tin khẩn theo tháng")}
@@ -107,6 +107,19 @@ def plan(summary: Summary, t: Translator) -> list[Bars]:
                                                      for start, _n in summary.buckets],
                         [float(n) for _start, n in summary.buckets], colour=RED))
     return planned
+
+
+def _tasks_by_child(summary: Summary) -> list[dict[str, int]]:
+    """Reports by task of each unit directly under the summary's unit, from its groups' figures."""
+    top = summary.unit.path
+    index = {unit.path: n for n, (unit, _figures) in enumerate(summary.children)}
+    found: list[dict[str, int]] = [{} for _child in summary.children]
+    for line in summary.groups:
+        n = index.get(top + line.unit.path[len(top):].split("/", 1)[0] + "/")
+        if n is not None:
+            for key, count in line.figures.reports_by_task.items():
+                found[n][key] = found[n].get(key, 0) + count
+    return found
 
 
 def _lowest(title: str, t: Translator, names: list[str], values: list[float], *, rate: bool = False) -> Bars:
@@ -176,8 +189,7 @@ def draw(bars: Bars) -> Chart:
         axes.set_yticks(positions, [_wrapped(name, NAME_CHARS, 2) for name in bars.names],
                         fontsize=_points(TEXT_PX))
         axes.tick_params(axis="y", length=0, pad=10)
-        axes.invert_yaxis()
-        axes.set_ylim(count - 0.5, -0.5) if count >= 3 else axes.set_ylim(2.5, -0.5)
+        axes.set_ylim(max(count, 3) - 0.5, -0.5)  # the first bar on top; room for three at least
         top = 100.0 if bars.rate else max(bars.values)
         axes.set_xlim(0, top * 1.22 or 1)  # room for the value beside the longest bar
         axes.set_xticks([])

@@ -53,18 +53,20 @@ async def green_sunday(leader: Chat, day: str, people: str = "9") -> str:
 async def meeting(leader: Chat, day: str) -> str:
     await leader.send("/menu")
     await leader.open_form("Dân chủ cơ sở và phản ánh", "Cuộc họp tổ dân phố")
-    for step in (day, "40", "90", "1,2,4", "Thống nhất lịch trực an ninh ban đêm."):
+    for step in (day, "90", "40", "1,2,4", "Thống nhất lịch trực an ninh ban đêm."):  # households, then present
         await leader.send(step)
     await leader.press("Bỏ qua")
     return await leader.press("Gửi báo cáo")
 
 
 async def ward_summary(official: Chat, period: str) -> str:
+    """The headline, then the whole text behind [📋 Xem chi tiết]."""
     await official.send("/menu")
     await official.press("📊 Tóm tắt")
     await official.press("Phường Hải Châu (toàn địa bàn)")
     await official.press(period)
-    return official.replies[0].text
+    headline = official.replies[0].text
+    return headline + "\n" + await official.press("📋 Xem chi tiết")
 
 
 async def test_reports_of_28_and_29_november_filed_on_2_december_are_novembers(
@@ -85,10 +87,10 @@ async def test_reports_of_28_and_29_november_filed_on_2_december_are_novembers(
 
     official = Chat(app, "demo-canbo")
     december = await ward_summary(official, "Tháng này")
-    assert december.startswith("📊 Tóm tắt: Phường Hải Châu\nTháng 12/2026\n")
+    assert december.startswith("📊 Phường Hải Châu · Tháng 12/2026\n") and "📨 Số báo cáo: 0 (▼ 3)" in december
     assert "• Chủ nhật Xanh: 0 buổi (▼ 1)" in december and "• Họp tổ: 0 cuộc (▼ 1)" in december
     november = await ward_summary(official, "Tháng trước")
-    assert november.startswith("📊 Tóm tắt: Phường Hải Châu\nTháng 11/2026\n")
+    assert november.startswith("📊 Phường Hải Châu · Tháng 11/2026\n") and "📨 Số báo cáo: 3 (▲ 3)" in november
     assert "• Chủ nhật Xanh: 1 buổi (▲ 1)" in november and "• Họp tổ: 1 cuộc (▲ 1)" in november
     assert "• Đã nộp: 1/4 tổ" in november
 

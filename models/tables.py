@@ -135,9 +135,10 @@ class Report(SQLModel, table=True):
         Index("ix_report_created_path", "created_at", "unit_path"),
         Index("ix_report_form_created", "form_key", "created_at", "unit_path", "superseded"),
         # The same by the day the event happened (the periods summaries count by), and a group's
-        # reports of a month (the monthly report's proposal, its warnings).
-        Index("ix_report_event_path", "event_day", "unit_path"),
-        Index("ix_report_form_event", "form_key", "event_day", "unit_path", "superseded"),
+        # reports of a month (the monthly report's proposal, its warnings). created_at after the day
+        # keeps one day's rows in the order they were written, so a summary reads the table in order.
+        Index("ix_report_event_path", "event_day", "created_at", "unit_path"),
+        Index("ix_report_form_event", "form_key", "event_day", "created_at", "unit_path", "superseded"),
         Index("ix_report_path_event", "unit_path", "event_day"),
     )
 

@@ -90,8 +90,8 @@ def upgrade() -> None:
 
     if bind.dialect.name != 'sqlite':  # SQLite cannot drop a default without a rebuild; the app always sets it
         op.alter_column('report', 'event_day', server_default=None, existing_type=sa.Date(), existing_nullable=False)
-    op.create_index('ix_report_event_path', 'report', ['event_day', 'unit_path'], unique=False)
-    op.create_index('ix_report_form_event', 'report', ['form_key', 'event_day', 'unit_path', 'superseded'],
+    op.create_index('ix_report_event_path', 'report', ['event_day', 'created_at', 'unit_path'], unique=False)
+    op.create_index('ix_report_form_event', 'report', ['form_key', 'event_day', 'created_at', 'unit_path', 'superseded'],
                     unique=False)
     op.create_index('ix_report_path_event', 'report', ['unit_path', 'event_day'], unique=False)
 

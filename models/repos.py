@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import SQLModel
 
-from models.codes import new_code, subtree_range
+from models.codes import INVITE_CODE_LENGTH, new_code, subtree_range
 from models.repo_campaigns import CampaignQueries
 from models.repo_direct import Direct, direct_of
 from models.repo_feedback import FeedbackQueries
@@ -29,6 +29,7 @@ from models.tables import (
     Identity,
     InboundUpdate,
     Invite,
+    InviteAttempt,
     Person,
     RoleAssignment,
     Unit,
@@ -335,7 +336,7 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
         code: str | None = None,
     ) -> Invite:
         for _ in range(10):
-            candidate = code or new_code(6)
+            candidate = code or new_code(INVITE_CODE_LENGTH)
             if await self.invite_by_code(candidate) is None:
                 break
             if code:
@@ -375,6 +376,30 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
             return found
         return await self.create_invite(unit_id=unit_id, role="resident", max_uses=0, expires_at=None,
                                         created_by=created_by)
+
+    async def invite_failures(self, *, channel: str, external_id: str, address: str,
+                              since: datetime) -> tuple[int, int]:
+        """Failed invite codes since `since`: (by this identity, from this address; 0 without one)."""
+        by_identity = await self.session.scalar(
+            select(func.count()).select_from(InviteAttempt).where(
+                InviteAttempt.channel == channel, InviteAttempt.external_id == external_id,
+                InviteAttempt.at > since))
+        by_address = 0
+        if address:
+            by_address = await self.session.scalar(
+                select(func.count()).select_from(InviteAttempt).where(
+                    InviteAttempt.address == address, InviteAttempt.at > since)) or 0
+        return by_identity or 0, by_address
+
+    async def record_invite_failure(self, *, channel: str, external_id: str, address: str, at: datetime,
+                                    forget_before: datetime) -> None:
+        """Counts one failed invite code; this identity's attempts older than the window go."""
+        await self.session.execute(
+            delete(InviteAttempt).where(InviteAttempt.channel == channel, InviteAttempt.external_id == external_id,
+                                        InviteAttempt.at <= forget_before)
+            .execution_options(synchronize_session=False))
+        self.session.add(InviteAttempt(channel=channel, external_id=external_id, address=address[:64], at=at))
+        await self.session.flush()
 
     # --- attachments -----------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ OFFICIALS = frozenset({"official"})
 RESIDENTS = frozenset({"resident"})
 STAFF = frozenset({"official", *LEADER_ROLES})
 ANY_ROLE = frozenset({"official", "resident", *LEADER_ROLES})
+# Anyone, even before registering: moving around, help, language, stopping messages.
+EVERYONE = frozenset({"*"})
 
 
 class InForm(StrEnum):
@@ -47,12 +49,13 @@ class Route:
     codec: type[b.Code]
     handler: Handler
     in_form: InForm = InForm.IDLE
-    # Who may use it: one of these roles is needed (None: anyone, even without a role yet).
+    # Who may use it: one of these roles is needed, or EVERYONE. Every row says it:
+    # tests/integration/test_security_matrix.py fails on a row that does not (None).
     roles: frozenset[str] | None = None
 
     async def check(self, ctx: Context) -> None:
         """Refuses a person without one of the route's roles, before anything runs."""
-        if self.roles is None:
+        if self.roles is None or self.roles is EVERYONE:
             return
         if not (await ctx.role_names()) & self.roles:
             raise NotALeader() if self.roles <= LEADERS else NotAllowed()
@@ -190,15 +193,15 @@ async def _resume(code: b.Resume, ctx: Context) -> Outcome:
 
 ROUTES: tuple[Route, ...] = (
     # Moving around: these work for everyone, even before registering.
-    Route(b.Menu, _main_menu),
-    Route(b.More, _more),
-    Route(b.Continue, _nothing, InForm.KEEP),
-    Route(b.Leave, _leave, InForm.DROP),
-    Route(b.Help, _help, InForm.KEEP),
-    Route(b.Language, _language, InForm.KEEP),
-    Route(b.Stop, _stop, InForm.KEEP),
-    Route(b.StopConfirmed, _stop_confirmed, InForm.KEEP),
-    Route(b.Resume, _resume, InForm.KEEP),
+    Route(b.Menu, _main_menu, roles=EVERYONE),
+    Route(b.More, _more, roles=EVERYONE),
+    Route(b.Continue, _nothing, InForm.KEEP, roles=EVERYONE),
+    Route(b.Leave, _leave, InForm.DROP, roles=EVERYONE),
+    Route(b.Help, _help, InForm.KEEP, roles=EVERYONE),
+    Route(b.Language, _language, InForm.KEEP, roles=EVERYONE),
+    Route(b.Stop, _stop, InForm.KEEP, roles=EVERYONE),
+    Route(b.StopConfirmed, _stop_confirmed, InForm.KEEP, roles=EVERYONE),
+    Route(b.Resume, _resume, InForm.KEEP, roles=EVERYONE),
     # Reports: the form decides who may open it (its `roles`), so those two check it themselves.
     Route(b.Task, _task, roles=LEADERS),
     Route(b.OpenForm, _outcome(open_form, "key"), roles=ANY_ROLE),

@@ -23,7 +23,19 @@ from typing import Any
 from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
-from handlers.flows import campaign, feedback, menu, monthly, notice, people, return_reason, review, summary
+from handlers.flows import (
+    campaign,
+    duties,
+    feedback,
+    invites,
+    menu,
+    monthly,
+    notice,
+    people,
+    return_reason,
+    review,
+    summary,
+)
 from handlers.flows import form as form_flow
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Reply, rows
@@ -235,7 +247,16 @@ ROUTES: tuple[Route, ...] = (
     Route(b.NoticeReport, _replies(people.notice_report, "notice"), InForm.KEEP, roles=STAFF),
     Route(b.RecentNotices, _replies(people.recent_notices), InForm.KEEP,
           roles=frozenset({"resident", *LEADER_ROLES})),
-    Route(b.InviteResidents, _replies(people.group_code), InForm.KEEP, roles=LEADERS),
+    # Invite codes of a leader's group.
+    Route(b.InviteResidents, _outcome(invites.group_code), InForm.KEEP, roles=LEADERS),
+    Route(b.GroupCodes, _outcome(invites.listing), InForm.KEEP, roles=LEADERS),
+    Route(b.RevokeCode, _outcome(invites.revoke, "invite", "sure"), InForm.KEEP, roles=LEADERS),
+    Route(b.RenewCode, _outcome(invites.renew, "invite"), InForm.KEEP, roles=LEADERS),
+    # Duties of the officials of the units below (an official of a higher unit).
+    Route(b.Officials, _outcome(duties.units, "unit"), InForm.KEEP, roles=OFFICIALS),
+    Route(b.OfficialDuties, _outcome(duties.official, "unit", "person"), InForm.KEEP, roles=OFFICIALS),
+    Route(b.SetDuty, _outcome(duties.set_duty, "unit", "person", "duty", "grant", "sure"), InForm.KEEP,
+          roles=OFFICIALS),
     # Feedback.
     Route(b.NewFeedback, _outcome(feedback.start), roles=RESIDENTS),
     Route(b.OpenFeedback, _replies(people.open_feedback), InForm.KEEP, roles=LEADERS),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import SQLModel
 
+from models import duties
 from models.codes import INVITE_CODE_LENGTH, new_code, subtree_range
 from models.repo_campaigns import CampaignQueries
 from models.repo_direct import Direct, direct_of
@@ -366,16 +367,42 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
         )
         return getattr(result, "rowcount", 0) == 1
 
-    async def group_invite(self, unit_id: int, *, created_by: int) -> Invite:
-        """The group's unlimited resident code (made the first time it is asked for)."""
+    async def group_invite(self, unit_id: int, *, created_by: int, now: datetime, days: int) -> Invite:
+        """The group's unlimited resident code still working (a new one, valid `days`, when none is)."""
         found = (await self.session.scalars(
             select(Invite).where(Invite.unit_id == unit_id, Invite.role == "resident", Invite.max_uses == 0,
-                                 Invite.expires_at.is_(None)).order_by(Invite.id)
+                                 Invite.revoked_at.is_(None),
+                                 Invite.expires_at.is_(None) | (Invite.expires_at > now))
+            .order_by(Invite.id.desc())
         )).first()
         if found is not None:
             return found
-        return await self.create_invite(unit_id=unit_id, role="resident", max_uses=0, expires_at=None,
-                                        created_by=created_by)
+        return await self.create_invite(unit_id=unit_id, role="resident", max_uses=0,
+                                        expires_at=now + timedelta(days=days), created_by=created_by)
+
+    async def invites_of(self, unit_ids: Sequence[int], *, limit: int = 10) -> list[Invite]:
+        """The codes of these units not revoked and with uses left (expired ones too: they can be renewed)."""
+        return list((await self.session.scalars(
+            select(Invite).where(Invite.unit_id.in_(unit_ids), Invite.revoked_at.is_(None),
+                                 (Invite.max_uses == 0) | (Invite.used < Invite.max_uses))
+            .order_by(Invite.id.desc()).limit(limit)
+        )).all())
+
+    async def invite(self, invite_id: int) -> Invite | None:
+        return await self.session.get(Invite, invite_id)
+
+    async def revoke_invite(self, invite_id: int, *, now: datetime) -> bool:
+        """Revokes a code (once: False when it was revoked already)."""
+        result = await self.session.execute(
+            update(Invite).where(Invite.id == invite_id, Invite.revoked_at.is_(None)).values(revoked_at=now)
+            .execution_options(synchronize_session=False))
+        return getattr(result, "rowcount", 0) == 1
+
+    async def renew_invite(self, invite_id: int, *, until: datetime) -> bool:
+        result = await self.session.execute(
+            update(Invite).where(Invite.id == invite_id, Invite.revoked_at.is_(None)).values(expires_at=until)
+            .execution_options(synchronize_session=False))
+        return getattr(result, "rowcount", 0) == 1
 
     async def invite_failures(self, *, channel: str, external_id: str, address: str,
                               since: datetime) -> tuple[int, int]:
@@ -400,6 +427,26 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
             .execution_options(synchronize_session=False))
         self.session.add(InviteAttempt(channel=channel, external_id=external_id, address=address[:64], at=at))
         await self.session.flush()
+
+    # --- duties of officials (models/duties.py) --------------------------------------------
+
+    async def unit_officials(self, unit_id: int) -> list[duties.OfficialDuties]:
+        return await duties.officials(self.session, unit_id)
+
+    async def set_duty(self, *, person_id: int, unit_id: int, duty: str, granted: bool, by: int) -> tuple[str, ...]:
+        """Grants or removes a duty of an official of the unit (audited); their duties after."""
+        return await duties.set_duty(self.session, person_id=person_id, unit_id=unit_id, duty=duty, granted=granted,
+                                     by=by)
+
+    async def units_with_officials_under(self, path: str, *, limit: int = 40) -> list[Unit]:
+        """The units strictly under `path` that have an active official, by name."""
+        low, high = subtree_range(path)
+        has_official = select(RoleAssignment.id).where(RoleAssignment.unit_id == Unit.id,
+                                                       RoleAssignment.role == "official",
+                                                       RoleAssignment.active.is_(True)).exists()
+        return list((await self.session.scalars(
+            select(Unit).where(Unit.path > low, Unit.path < high, has_official).order_by(Unit.path).limit(limit)
+        )).all())
 
     # --- attachments -----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from bot.web import create_web
 from models.codes import CODE_ALPHABET
 from models.repos import Repo
 from models.settings import SettingsError, load_settings
-from models.tables import Identity, InviteAttempt, RoleAssignment
+from models.tables import AuditLog, Identity, Invite, InviteAttempt, RoleAssignment
 from tests.helpers import Chat
 
 TOO_MANY = "Anh/chị đã nhập sai mã quá nhiều lần. Vui lòng thử lại sau 15 phút hoặc hỏi tổ trưởng mã mới."
@@ -88,3 +88,66 @@ async def test_new_invite_codes_have_eight_characters_from_the_unambiguous_alpha
 def test_the_invite_limits_are_validated(key: str) -> None:
     with pytest.raises(SettingsError, match=f"limits.{key.lower()}"):
         load_settings({f"TOTRUONG_LIMITS__{key}": "0"})
+
+
+async def group_code(leader: Chat) -> str:
+    answer = await leader.press_id("m.inv")
+    assert "👥 Mã để người dân tham gia Tổ dân phố Xuân Hà 9:" in answer
+    return answer.split(": ")[1].split()[0]
+
+
+async def test_a_resident_group_code_expires_unless_the_leader_renews_it(app) -> None:
+    leader = Chat(app, "demo-totruong-2")  # Xuân Hà 9 has no code yet: a new one is made
+    code = await group_code(leader)
+    assert len(code) == 8
+    assert "Mã dùng được nhiều lần, đến hết ngày 20/02/2027." in leader.text  # 90 days from 22/11/2026
+    assert leader.has("🔑 Mã mời của tổ")
+    assert "Bạn là người dân của Tổ dân phố Xuân Hà 9" in await Chat(app, "dan-som").send(code)
+
+    app.clock.advance(days=91)
+    late = Chat(app, "dan-muon")
+    answer = await late.send(f"/start {code}")
+    assert f"Mã mời «{code}» của Tổ dân phố Xuân Hà 9 đã hết hạn từ ngày 20/02/2027. Hãy hỏi tổ trưởng" in answer
+    answer = await leader.press("🔑 Mã mời của tổ")
+    assert f"• {code} — người dân, dùng nhiều lần, đã hết hạn từ ngày 20/02/2027" in answer
+    answer = await leader.press(f"🔄 Gia hạn {code}")
+    assert f"Đã gia hạn mã «{code}»: dùng được đến hết ngày 22/05/2027." in answer  # 90 days from today
+    assert "Bạn là người dân của Tổ dân phố Xuân Hà 9" in await late.send(f"/start {code}")
+
+
+async def test_an_expired_group_code_is_replaced_when_the_leader_asks_for_the_code_again(app) -> None:
+    leader = Chat(app, "demo-totruong-2")
+    first = await group_code(leader)
+    app.clock.advance(days=91)
+    second = await group_code(leader)
+    assert second != first
+
+
+async def test_a_leader_revokes_a_code_after_confirming_and_who_joined_stays(app) -> None:
+    leader = Chat(app, "demo-totruong-2")
+    code = await group_code(leader)
+    joined = Chat(app, "dan-da-vao")
+    await joined.send(code)
+    await leader.press("🔑 Mã mời của tổ")
+    answer = await leader.press(f"🗑 Thu hồi {code}")
+    assert answer.startswith(f"Thu hồi mã «{code}»? Sau đó không ai tham gia bằng mã này được nữa")
+    assert leader.labels == ["🗑 Thu hồi mã", "Không"]  # a question: no other way on
+    assert "Bạn là người dân" in await Chat(app, "dan-truoc").send(code)  # not revoked before confirming
+    assert f"Đã thu hồi mã «{code}»" in await leader.press("🗑 Thu hồi mã")
+    assert f"Mã mời «{code}» đã bị thu hồi." in await Chat(app, "dan-sau").send(f"/start {code}")
+    assert await roles_of(app, "sim", "dan-da-vao") == ["resident"]  # who joined stays
+    answer = await leader.press("🔑 Mã mời của tổ")
+    assert code not in answer
+    async with app.sessions() as session:
+        actions = (await session.scalars(select(AuditLog.action).where(AuditLog.action == "invite_revoked"))).all()
+    assert actions == ["invite_revoked"]
+    assert await group_code(leader) != code  # asking for the code again makes a new one
+
+
+async def test_a_leader_cannot_revoke_or_renew_another_groups_code(app) -> None:
+    async with app.sessions() as session:
+        demo = (await session.scalars(select(Invite).where(Invite.code == "TT3DAN"))).one()
+    leader = Chat(app, "demo-totruong-2")  # Xuân Hà 9, not Thạch Thang 3
+    for button in (f"m.icr.{demo.id}.1", f"m.icn.{demo.id}"):
+        assert "Mã mời này không thuộc tổ của bạn." in await leader.press_id(button)
+    assert "Đăng ký thành công" in await Chat(app, "khach-tt3").send("/start TT3DAN")

@@ -50,7 +50,8 @@ CHOICES: dict[str, Any] = {"page": 0, "status": "resolved", "sure": 1, "period":
                            "duty": "on_duty", "grant": 1}
 # The same field name meaning something else in one codec.
 CHOICE_OF: dict[tuple[str, str], Any] = {("OpenForm", "key"): "an_ninh_vu_viec",
-                                         ("NilReport", "key"): "an_ninh_vu_viec"}
+                                         ("NilReport", "key"): "an_ninh_vu_viec",
+                                         ("SummaryDetails", "period"): "2026-11"}
 
 # The people who press: each holds a role somewhere else than the area the forged payloads point at
 # (Phường Sơn Trà, 20263, and its group Tổ dân phố Mân Thái 6, ST-MT6).

@@ -23,7 +23,19 @@ from typing import Any
 from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
-from handlers.flows import campaign, feedback, menu, monthly, notice, people, return_reason, review, summary
+from handlers.flows import (
+    access_log,
+    campaign,
+    feedback,
+    menu,
+    monthly,
+    my_data,
+    notice,
+    people,
+    return_reason,
+    review,
+    summary,
+)
 from handlers.flows import form as form_flow
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Reply, rows
@@ -199,6 +211,13 @@ ROUTES: tuple[Route, ...] = (
     Route(b.Stop, _stop, InForm.KEEP),
     Route(b.StopConfirmed, _stop_confirmed, InForm.KEEP),
     Route(b.Resume, _resume, InForm.KEEP),
+    # People's rights over their data: anyone, even before joining or agreeing.
+    Route(b.ConsentYes, _outcome(my_data.agree, "code"), InForm.KEEP),
+    Route(b.ConsentNo, _outcome(my_data.decline, "code"), InForm.KEEP),
+    Route(b.MyData, _outcome(my_data.show), InForm.KEEP),
+    Route(b.MyDataFile, _outcome(my_data.send_file), InForm.KEEP),
+    Route(b.EraseMyData, _outcome(my_data.erase, "sure")),
+    Route(b.AccessLog, _outcome(access_log.show, "page"), InForm.KEEP, roles=OFFICIALS),
     # Reports: the form decides who may open it (its `roles`), so those two check it themselves.
     Route(b.Task, _task, roles=LEADERS),
     Route(b.OpenForm, _outcome(open_form, "key"), roles=ANY_ROLE),

@@ -131,7 +131,8 @@ class PrivacyQueries:
         identities = (await self.session.scalars(select(Identity).where(col(Identity.person_id) == person_id)
                                                  .order_by(col(Identity.id)))).all()
         roles = (await self.session.execute(
-            select(col(RoleAssignment.role), col(RoleAssignment.duties), col(RoleAssignment.created_at), col(Unit.code), col(Unit.name))
+            select(col(RoleAssignment.role), col(RoleAssignment.duties), col(RoleAssignment.created_at),
+                   col(Unit.code), col(Unit.name))
             .join(Unit, col(Unit.id) == col(RoleAssignment.unit_id))
             .where(col(RoleAssignment.person_id) == person_id, col(RoleAssignment.active).is_(True)))).all()
         reports = (await self.session.scalars(select(Report).where(col(Report.reporter_id) == person_id)

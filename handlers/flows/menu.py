@@ -37,7 +37,7 @@ def _form_buttons(ctx: Context, names: set[str]) -> tuple[list[Button], list[But
     return urgent, tasks
 
 
-def _entries(ctx: Context, names: set[str]) -> tuple[list[Button], list[Button]]:
+def _entries(ctx: Context, names: set[str], *, privacy_officer: bool = False) -> tuple[list[Button], list[Button]]:
     """(what each role does most, the rest), in menu order, without repeats."""
     t = ctx.t
     leader = bool(names & set(LEADER_ROLES))
@@ -60,7 +60,10 @@ def _entries(ctx: Context, names: set[str]) -> tuple[list[Button], list[Button]]
         main.append(b.NewFeedback().button(t("💬 Gửi phản ánh")))
     if names & {"resident", *LEADER_ROLES}:
         (main if "resident" in names else rest).append(b.RecentNotices().button(t("📰 Thông báo gần đây")))
-    rest += [b.Help().button(t("❓ Hướng dẫn")), b.Language().button(t("🌐 Ngôn ngữ")), _stop_button(ctx)]
+    if privacy_officer:
+        rest.append(b.AccessLog().button(t("🗂️ Nhật ký truy cập")))
+    rest += [b.Help().button(t("❓ Hướng dẫn")), b.Language().button(t("🌐 Ngôn ngữ")),
+             b.MyData().button(t("🔒 Dữ liệu của tôi")), _stop_button(ctx)]
     seen: set[str] = set()
     unique: list[list[Button]] = [[], []]
     for index, group in enumerate((main, rest)):
@@ -82,7 +85,8 @@ async def menu_screens(ctx: Context) -> tuple[tuple[tuple[Button, ...], ...], li
     buttons of the second screen, "☰ Thêm…" (empty when everything fits on the first)."""
     names = await ctx.role_names()
     urgent, tasks = _form_buttons(ctx, names)
-    main, rest = _entries(ctx, names)
+    officer = any(held.role == "official" and "privacy" in held.duties for held in await ctx.roles())
+    main, rest = _entries(ctx, names, privacy_officer=officer)
     first = [*tasks, *main]
     room = FIRST_SCREEN - len(urgent)
     if len(first) + len(rest) <= room:
@@ -210,6 +214,7 @@ async def help_text(ctx: Context) -> Reply:
         t("• /menu: về menu chính"),
         t("• /huy: hủy việc đang làm"),
         t("• /lang: đổi ngôn ngữ"),
+        t("• /dulieu: xem, tải về hoặc xoá dữ liệu của bạn"),
         t("• DỪNG: tắt thông báo và lời nhắc (vẫn nhận trả lời); BẮT ĐẦU: bật lại"),
         "",
         t(EMERGENCY),

@@ -146,6 +146,9 @@ class PrivacyQueries:
         sim = [identity.external_id for identity in identities if identity.channel == "sim"]
         messages = (await self.session.scalars(select(SimMessage).where(col(SimMessage.external_id).in_(sim))
                                                .order_by(col(SimMessage.id)))).all() if sim else []
+        ids = [identity.id for identity in identities]
+        queued = (await self.session.scalars(select(Outbox).where(col(Outbox.identity_id).in_(ids))
+                                             .order_by(col(Outbox.id)))).all() if ids else []
         return {
             "person": {"name": person.name, "language": person.language, "opted_out": person.opted_out,
                        "digests": person.digests, "consented_at": _iso(person.consented_at),
@@ -164,6 +167,9 @@ class PrivacyQueries:
                        for a in photos],
             "messages_to_you": [{"at": _iso(m.created_at), "text": str(m.payload.get("text", ""))}
                                 for m in messages],
+            "messages_sent_to_you": [{"at": _iso(o.created_at), "channel": o.channel, "status": o.status,
+                                      "text": "\n".join(str(piece.get("text", "")) for piece in o.payload)}
+                                     for o in queued],
         }
 
     async def tombstone(self) -> int:

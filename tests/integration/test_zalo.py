@@ -23,6 +23,7 @@ from handlers.ports import RetryLater
 from models.settings import PROJECT_ROOT, Settings, load_settings
 from models.tables import Attachment, Identity, Person, Report
 from tests import images
+from tests.conftest import CONSENT_COLLECTED
 from tests.fakes.zalo_api import FakeZaloApi
 
 PNG = images.png(color=(90, 120, 200, 128))  # a real image: photos are decoded
@@ -44,6 +45,7 @@ def zalo_settings(database_url: str, tmp_path: Path, fake: FakeZaloApi, **env: s
         "TOTRUONG_WEB__PORT": "0",
         "TOTRUONG_ZALO__TOKEN": fake.token,
         "TOTRUONG_ZALO__API_URL": fake.url,
+        **CONSENT_COLLECTED,
     }
     return load_settings({**base, **env}, PROJECT_ROOT / "config.toml")
 

@@ -15,11 +15,13 @@ from handlers.context import Context, Outcome
 from handlers.flows import consent
 from handlers.flows.menu import ROLE_LABELS
 from handlers.flows.start import register
+from handlers.i18n import _
 from handlers.messages import Reply
 from handlers.text import shorten
 
 JSON_MIME = "application/json"
-CHANNEL_LABELS = {"telegram": "Telegram", "zalo": "Zalo", "sim": "Mô phỏng"}
+CHANNEL_LABELS = {"telegram": "Telegram", "zalo": "Zalo"}
+SIMULATOR = _("Mô phỏng")
 
 
 async def show(ctx: Context) -> Outcome:
@@ -29,7 +31,8 @@ async def show(ctx: Context) -> Outcome:
     if held is None:  # cannot happen while they write to us; say it plainly anyway
         return Outcome([Reply(t("Hệ thống không còn dữ liệu nào của bạn."))])
     roles = [f"{t(ROLE_LABELS.get(role, role))} — {unit}" for role, unit in held.roles] or [t("(chưa tham gia tổ nào)")]
-    accounts = [f"{t(CHANNEL_LABELS.get(channel, channel))}" + (f" ({shorten(name, 40)})" if name else "")
+    accounts = [(t(SIMULATOR) if channel == "sim" else CHANNEL_LABELS.get(channel, channel))
+                + (f" ({shorten(name, 40)})" if name else "")
                 for channel, name in held.channels]
     agreed = t.datetime(held.consented_at) if held.consented_at else t("chưa đồng ý")
     lines = [

@@ -152,7 +152,8 @@ async def test_the_access_log_is_refused_to_everyone_else(app) -> None:
     await on_duty.send("/menu")
     await on_duty.press("Thêm")
     assert "🗂️ Nhật ký truy cập" not in on_duty.labels and "🔒 Dữ liệu của tôi" in on_duty.labels
-    assert "Chỉ cán bộ phụ trách bảo vệ dữ liệu cá nhân được xem nhật ký truy cập." in await on_duty.press_id("m.pv.log")
+    refused = await on_duty.press_id("m.pv.log")
+    assert "Chỉ cán bộ phụ trách bảo vệ dữ liệu cá nhân được xem nhật ký truy cập." in refused
     lan = Chat(app, "demo-nguoidan")
     refused = await lan.press_id("m.pv.log")
     assert "Nhật ký truy cập dữ liệu cá nhân" not in refused and "không" in refused.lower()

@@ -16,7 +16,6 @@ from models.settings import Settings
 from models.tables import (
     Attachment,
     AuditLog,
-    Feedback,
     Identity,
     Invite,
     Person,
@@ -26,6 +25,7 @@ from models.tables import (
 )
 from tests.conftest import FakeClock
 from tests.helpers import Chat
+from tests.integration.test_english import assert_english, english
 from tests.integration.test_reports import PNG, inbox, leader_files_an_incident
 
 NOTICE = "🔒 Trước khi tham gia, xin bạn đọc và đồng ý:"
@@ -204,3 +204,20 @@ async def test_deleting_keeps_the_reports_anonymised_and_the_person_photos_and_m
     # And they can join again, as a new person.
     again = Chat(app, "demo-totruong", name="Ông Hùng")
     assert "Bạn là tổ trưởng của Tổ dân phố Thạch Thang 3" in await again.send("/start HUNG05")
+
+
+async def test_in_english_the_notice_the_data_and_its_deletion_read_no_vietnamese(asking) -> None:
+    seen: list[tuple[str, str]] = []
+    lan = await english(asking, "new-en", seen)
+    lan.name = "Lan Le"
+    assert "🔒 Before you join, please read and agree:" in await lan.send("/start TT3DAN")
+    await lan.press("Do not agree")
+    await lan.press("I agree")
+    await lan.send("/dulieu")
+    await lan.press("Send file")
+    await lan.press("Delete my data")
+    await lan.press("No, keep it")
+    await lan.press("Delete my data")
+    await assert_english(asking, seen)  # before the name goes: it is allowed as a name
+    assert "Your data has been deleted." in await lan.press("Delete everything")
+    await assert_english(asking, seen[-2:])

@@ -90,7 +90,7 @@ async def erase(ctx: Context, sure: int) -> Outcome:
     ctx.erased = True
     text = t("🗑️ Đã xoá dữ liệu của bạn. Các báo cáo phường cần giữ vẫn còn nhưng không còn tên bạn. "
              "Muốn tham gia lại, hãy nhập mã mời mà tổ trưởng hoặc cán bộ phường đưa cho bạn.")
-    return Outcome([Reply(text)])
+    return Outcome([Reply(text, ((b.Menu().button(t("🔑 Tham gia lại")),),))])
 
 
 async def agree(ctx: Context, code: str) -> Outcome:

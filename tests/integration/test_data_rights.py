@@ -184,6 +184,7 @@ async def test_deleting_keeps_the_reports_anonymised_and_the_person_photos_and_m
     assert hung.labels == ["🗑️ Xoá hết", "Không, giữ lại"]
     done = await hung.press("Xoá hết")
     assert "🗑️ Đã xoá dữ liệu của bạn." in done and "hãy nhập mã mời" in done
+    assert hung.labels == ["🔑 Tham gia lại"]
 
     assert await identity_of(app, "demo-totruong") is None
     async with app.sessions() as session:
@@ -202,6 +203,7 @@ async def test_deleting_keeps_the_reports_anonymised_and_the_person_photos_and_m
     shown = await Chat(app, "demo-canbo").press_id(f"m.rv.{kept.id}")
     assert "Cháy, nổ" in shown and "📷 ảnh đã xoá" in shown and "Hùng" not in shown
     # And they can join again, as a new person.
+    assert "hãy nhập mã mời" in await hung.press("Tham gia lại")
     again = Chat(app, "demo-totruong", name="Ông Hùng")
     assert "Bạn là tổ trưởng của Tổ dân phố Thạch Thang 3" in await again.send("/start HUNG05")
 

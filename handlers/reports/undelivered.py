@@ -70,9 +70,10 @@ async def alert_next(repo: Repo, failed: Undelivered, *, forms: FormRegistry, se
             target = candidate
             break
     reporter_t = translate(await repo.person_language(report.reporter_id))
+    told = {"report": name_of(report, forms, reporter_t), "code": report.code, "name": official,
+            "emergency": reporter_t(EMERGENCY)}
     if target is None:
-        return [Delivery(report.reporter_id, Reply(reporter_t(
-            TOLD_NOBODY, report=name_of(report, forms, reporter_t), code=report.code, name=official, emergency=reporter_t(EMERGENCY))))]
+        return [Delivery(report.reporter_id, Reply(reporter_t(TOLD_NOBODY, **told)))]
     await repo.escalated(report, level=level, at=now, next_at=now + timedelta(minutes=settings.incidents.ack_minutes),
                          note=f"{target.name} (undelivered to {official})")
     reporter = await repo.person_name(report.reporter_id)
@@ -83,6 +84,5 @@ async def alert_next(repo: Repo, failed: Undelivered, *, forms: FormRegistry, se
         note = other(NOTE, name=official, unit=failed_unit.name)
         deliveries.append(Delivery(person_id, incident_reply(report, unit, reporter, answer_lines(form, report, other),
                                                              other, note=note)))
-    deliveries.append(Delivery(report.reporter_id, Reply(reporter_t(
-        TOLD, report=name_of(report, forms, reporter_t), code=report.code, name=official, target=target.name, emergency=reporter_t(EMERGENCY)))))
+    deliveries.append(Delivery(report.reporter_id, Reply(reporter_t(TOLD, **told, target=target.name))))
     return deliveries

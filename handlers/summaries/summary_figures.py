@@ -137,7 +137,7 @@ class Summary:
     current: Totals
     previous: Totals
     groups: list[GroupLine]  # every group under the unit, this period
-    children: list[tuple[str, Figures]]  # the units directly under it, for the chart
+    children: list[tuple[q.UnitRow, Figures]]  # the units directly under it, for the charts
     buckets: list[tuple[datetime, int]]  # urgent incidents by day, week or month (start of each)
     bucket_kind: str
     wards: int
@@ -184,8 +184,10 @@ async def summarize(
     lines = [GroupLine(g, parents[g.parent_id].name if g.parent_id in parents else "", by_path.get(g.path, Figures()))
              for g in groups]
     wards = 0 if unit.level == group_level else await queries.count_units(unit.path, WARD_LEVEL)
+    # Every group counts in the charts, those without a report in the period too.
+    children = await _children(repo, unit, {line.unit.path: line.figures for line in lines})
     return Summary(unit=unit, current=current, previous=previous, groups=lines,
-                   children=await _children(repo, unit, by_path), bucket_kind=kind, wards=wards, ack_minutes=ack,
+                   children=children, bucket_kind=kind, wards=wards, ack_minutes=ack,
                    buckets=[(edge, current.urgent_by_bucket.get(n, 0)) for n, edge in enumerate(edges[:-1])],
                    now=now)
 
@@ -366,7 +368,7 @@ async def _reporting(
     return at, months
 
 
-async def _children(repo: Repo, unit: q.UnitRow, by_path: dict[str, Figures]) -> list[tuple[str, Figures]]:
+async def _children(repo: Repo, unit: q.UnitRow, by_path: dict[str, Figures]) -> list[tuple[q.UnitRow, Figures]]:
     """The figures of each unit directly under `unit`, from its groups' paths."""
     found: defaultdict[int, Figures] = defaultdict(Figures)
     for path, figures in by_path.items():
@@ -374,7 +376,7 @@ async def _children(repo: Repo, unit: q.UnitRow, by_path: dict[str, Figures]) ->
         if rest.isdigit():
             found[int(rest)].add(figures)
     names = await repo.summaries.units_by_id(list(found))
-    return sorted(((names[i].name, f) for i, f in found.items() if i in names), key=lambda pair: pair[0])
+    return sorted(((names[i], f) for i, f in found.items() if i in names), key=lambda pair: pair[0].name)
 
 
 def _bucket_edges(period: Period) -> tuple[str, list[datetime]]:

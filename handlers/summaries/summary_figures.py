@@ -80,6 +80,8 @@ class Figures:
     meetings: int = 0
     attended: int = 0  # households at the meetings
     invited: int = 0  # households of the group, as each meeting reported
+    # Meetings whose households present outnumber the group's (old rows): flagged, not in the rate.
+    meetings_flagged: int = 0
     feedback: int = 0
     feedback_passed: int = 0
     feedback_closed: int = 0
@@ -301,9 +303,11 @@ async def _add_answers(repo: Repo, scope: q.Scope, at: defaultdict[str, Figures]
             at[path].model_new += n
         else:
             at[path].model_upkeep += n
-    for path, _n, attended, invited in await s.sums(scope, MEETING_FORM, MEETING, by_path=by_path):
+    for path, _n, attended, invited, flagged in await s.part_of_whole(scope, MEETING_FORM, *MEETING,
+                                                                       by_path=by_path):
         at[path].attended += _whole(attended)
         at[path].invited += _whole(invited)
+        at[path].meetings_flagged += int(flagged or 0)
     for path, _n, passed, closed in await s.flags(scope, FEEDBACK_FORM, FEEDBACK, by_path=by_path):
         at[path].feedback_passed += int(passed or 0)
         at[path].feedback_closed += int(closed or 0)

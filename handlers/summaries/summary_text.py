@@ -188,6 +188,10 @@ def _democracy(now: Figures, before: Figures, t: Translator) -> list[str]:
              + change(t, now.meetings, before.meetings)]
     if now.meetings:
         lines.append(t("  Hộ dự họp: {rate}", rate=percent(t, now.attended, now.invited)))
+    if now.meetings_flagged:  # never shown as 124%: left out of the rate, and said
+        lines.append(t.ngettext("  ⚠️ {n} biên bản ghi số hộ dự họp nhiều hơn số hộ của tổ: không tính vào tỷ lệ.",
+                                "  ⚠️ {n} biên bản ghi số hộ dự họp nhiều hơn số hộ của tổ: không tính vào tỷ lệ.",
+                                now.meetings_flagged))
     lines.append(t("• Phản ánh: {n}", n=t.number(now.feedback)) + change(t, now.feedback, before.feedback))
     if now.feedback:
         lines.append(t("  Chuyển phường {passed} · đã xong {closed}", passed=t.number(now.feedback_passed),

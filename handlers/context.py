@@ -75,6 +75,8 @@ class Context:
     # Sessions for long reads (summaries, exports): on SQLite a connection whose queries run on a
     # thread, so that a long summary does not hold the event loop (models/db.py).
     reads: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None
+    # The message being handled (its channel, user id and address: the invite limiter counts by them).
+    msg: Incoming | None = None
     # The name the messenger gives for the sender: stored only once they agree (flows/consent.py).
     display_name: str = ""
     # Set when this message deleted the person's data: their conversation is not saved again.

@@ -26,7 +26,9 @@ from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
 from handlers.flows import (
     access_log,
     campaign,
+    duties,
     feedback,
+    invites,
     menu,
     monthly,
     my_data,
@@ -46,6 +48,8 @@ OFFICIALS = frozenset({"official"})
 RESIDENTS = frozenset({"resident"})
 STAFF = frozenset({"official", *LEADER_ROLES})
 ANY_ROLE = frozenset({"official", "resident", *LEADER_ROLES})
+# Anyone, even before registering: moving around, help, language, stopping messages.
+EVERYONE = frozenset({"*"})
 
 
 class InForm(StrEnum):
@@ -59,12 +63,13 @@ class Route:
     codec: type[b.Code]
     handler: Handler
     in_form: InForm = InForm.IDLE
-    # Who may use it: one of these roles is needed (None: anyone, even without a role yet).
+    # Who may use it: one of these roles is needed, or EVERYONE. Every row says it:
+    # tests/integration/test_security_matrix.py fails on a row that does not (None).
     roles: frozenset[str] | None = None
 
     async def check(self, ctx: Context) -> None:
         """Refuses a person without one of the route's roles, before anything runs."""
-        if self.roles is None:
+        if self.roles is None or self.roles is EVERYONE:
             return
         if not (await ctx.role_names()) & self.roles:
             raise NotALeader() if self.roles <= LEADERS else NotAllowed()
@@ -202,21 +207,21 @@ async def _resume(code: b.Resume, ctx: Context) -> Outcome:
 
 ROUTES: tuple[Route, ...] = (
     # Moving around: these work for everyone, even before registering.
-    Route(b.Menu, _main_menu),
-    Route(b.More, _more),
-    Route(b.Continue, _nothing, InForm.KEEP),
-    Route(b.Leave, _leave, InForm.DROP),
-    Route(b.Help, _help, InForm.KEEP),
-    Route(b.Language, _language, InForm.KEEP),
-    Route(b.Stop, _stop, InForm.KEEP),
-    Route(b.StopConfirmed, _stop_confirmed, InForm.KEEP),
-    Route(b.Resume, _resume, InForm.KEEP),
+    Route(b.Menu, _main_menu, roles=EVERYONE),
+    Route(b.More, _more, roles=EVERYONE),
+    Route(b.Continue, _nothing, InForm.KEEP, roles=EVERYONE),
+    Route(b.Leave, _leave, InForm.DROP, roles=EVERYONE),
+    Route(b.Help, _help, InForm.KEEP, roles=EVERYONE),
+    Route(b.Language, _language, InForm.KEEP, roles=EVERYONE),
+    Route(b.Stop, _stop, InForm.KEEP, roles=EVERYONE),
+    Route(b.StopConfirmed, _stop_confirmed, InForm.KEEP, roles=EVERYONE),
+    Route(b.Resume, _resume, InForm.KEEP, roles=EVERYONE),
     # People's rights over their data: anyone, even before joining or agreeing.
-    Route(b.ConsentYes, _outcome(my_data.agree, "code"), InForm.KEEP),
-    Route(b.ConsentNo, _outcome(my_data.decline, "code"), InForm.KEEP),
-    Route(b.MyData, _outcome(my_data.show), InForm.KEEP),
-    Route(b.MyDataFile, _outcome(my_data.send_file), InForm.KEEP),
-    Route(b.EraseMyData, _outcome(my_data.erase, "sure")),
+    Route(b.ConsentYes, _outcome(my_data.agree, "code"), InForm.KEEP, roles=EVERYONE),
+    Route(b.ConsentNo, _outcome(my_data.decline, "code"), InForm.KEEP, roles=EVERYONE),
+    Route(b.MyData, _outcome(my_data.show), InForm.KEEP, roles=EVERYONE),
+    Route(b.MyDataFile, _outcome(my_data.send_file), InForm.KEEP, roles=EVERYONE),
+    Route(b.EraseMyData, _outcome(my_data.erase, "sure"), roles=EVERYONE),
     Route(b.AccessLog, _outcome(access_log.show, "page"), InForm.KEEP, roles=OFFICIALS),
     # Reports: the form decides who may open it (its `roles`), so those two check it themselves.
     Route(b.Task, _task, roles=LEADERS),
@@ -252,7 +257,16 @@ ROUTES: tuple[Route, ...] = (
     Route(b.NoticeReport, _replies(people.notice_report, "notice"), InForm.KEEP, roles=STAFF),
     Route(b.RecentNotices, _replies(people.recent_notices), InForm.KEEP,
           roles=frozenset({"resident", *LEADER_ROLES})),
-    Route(b.InviteResidents, _replies(people.group_code), InForm.KEEP, roles=LEADERS),
+    # Invite codes of a leader's group.
+    Route(b.InviteResidents, _outcome(invites.group_code), InForm.KEEP, roles=LEADERS),
+    Route(b.GroupCodes, _outcome(invites.listing), InForm.KEEP, roles=LEADERS),
+    Route(b.RevokeCode, _outcome(invites.revoke, "invite", "sure"), InForm.KEEP, roles=LEADERS),
+    Route(b.RenewCode, _outcome(invites.renew, "invite"), InForm.KEEP, roles=LEADERS),
+    # Duties of the officials of the units below (an official of a higher unit).
+    Route(b.Officials, _outcome(duties.units, "unit"), InForm.KEEP, roles=OFFICIALS),
+    Route(b.OfficialDuties, _outcome(duties.official, "unit", "person"), InForm.KEEP, roles=OFFICIALS),
+    Route(b.SetDuty, _outcome(duties.set_duty, "unit", "person", "duty", "grant", "sure"), InForm.KEEP,
+          roles=OFFICIALS),
     # Feedback.
     Route(b.NewFeedback, _outcome(feedback.start), roles=RESIDENTS),
     Route(b.OpenFeedback, _replies(people.open_feedback), InForm.KEEP, roles=LEADERS),

@@ -4,7 +4,7 @@ Persons who were there before this migration have no consent recorded: they are 
 their next message, with the same notice a person joining reads (docs/decisions.md).
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0015 (re-chained after main's 0015 at the merge)
 Create Date: 2026-12-02 16:00:00.000000
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = '0014'
-down_revision: str | None = '0011'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -32,6 +32,7 @@ RECIPIENTS = 100_000
 
 async def occurrence_seconds(url: str, folder: Path) -> tuple[float, int]:
     settings = load_settings({"TOTRUONG_DATABASE__URL": url, "TOTRUONG_APP__DATA_DIR": str(folder / "data"),
+                              "TOTRUONG_PRIVACY__ASK_CONSENT": "false",
                               "TOTRUONG_APP__LOAD_DEMO_WHEN_EMPTY": "false"}, PROJECT_ROOT / "config.toml")
     app = build(settings)
     await prepare_database(app)

@@ -48,7 +48,8 @@ SCRIPT: list[dict[str, str]] = [
 
 async def setup(folder: Path) -> object:
     settings = load_settings({"TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{folder}/bench.db",
-                              "TOTRUONG_APP__DATA_DIR": str(folder / "data")}, PROJECT_ROOT / "config.toml")
+                              "TOTRUONG_APP__DATA_DIR": str(folder / "data"),
+                              "TOTRUONG_PRIVACY__ASK_CONSENT": "false"}, PROJECT_ROOT / "config.toml")
     app = build(settings)
     await prepare_database(app)
     async with app.sessions() as session, session.begin():

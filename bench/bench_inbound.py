@@ -33,7 +33,8 @@ _keys = itertools.count(1)
 async def setup(folder: Path, database_url: str | None) -> App:
     """The app with the demo data and LEADERS leaders of one group (as bench/bench_engine.py)."""
     settings = load_settings({"TOTRUONG_DATABASE__URL": database_url or f"sqlite+aiosqlite:///{folder}/bench.db",
-                              "TOTRUONG_APP__DATA_DIR": str(folder / "data")}, PROJECT_ROOT / "config.toml")
+                              "TOTRUONG_APP__DATA_DIR": str(folder / "data"),
+                              "TOTRUONG_PRIVACY__ASK_CONSENT": "false"}, PROJECT_ROOT / "config.toml")
     app = build(settings)
     await prepare_database(app)
     async with app.sessions() as session, session.begin():

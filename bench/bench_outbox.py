@@ -36,7 +36,8 @@ def rss_mb() -> float:
 
 async def make_app(folder: Path, env: dict[str, str]) -> App:
     base = {"TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{folder}/outbox.db",
-            "TOTRUONG_APP__DATA_DIR": str(folder / "data")}
+            "TOTRUONG_APP__DATA_DIR": str(folder / "data"),
+            "TOTRUONG_PRIVACY__ASK_CONSENT": "false"}
     app = build(load_settings({**base, **env}, PROJECT_ROOT / "config.toml"))
     await prepare_database(app)
     await load_demo(app)  # beside a channel token: only when asked for

@@ -57,6 +57,7 @@ def run_once(folder: Path) -> tuple[float, float, int, int]:
     db = folder / "crash.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")}
     env.update({"TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{db}", "TOTRUONG_APP__DATA_DIR": str(folder / "data"),
+                "TOTRUONG_PRIVACY__ASK_CONSENT": "false",
                 "TOTRUONG_ZALO__TOKEN": TOKEN, "TOTRUONG_ZALO__API_URL": f"http://127.0.0.1:{port}",
                 "TOTRUONG_OUTBOX__RATES": '{"zalo": 300, "sim": 500}',
                 "TOTRUONG_OUTBOX__PER_CHAT_SECONDS": '{"zalo": 0, "sim": 0}',

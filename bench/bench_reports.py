@@ -48,6 +48,7 @@ def city_rows() -> list[UnitRow]:
 
 async def make_app(url: str, folder: Path) -> App:
     settings = load_settings({"TOTRUONG_DATABASE__URL": url, "TOTRUONG_APP__DATA_DIR": str(folder / "data"),
+                              "TOTRUONG_PRIVACY__ASK_CONSENT": "false",
                               "TOTRUONG_APP__LOAD_DEMO_WHEN_EMPTY": "false"}, PROJECT_ROOT / "config.toml")
     app = build(settings)
     await prepare_database(app)

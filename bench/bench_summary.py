@@ -170,6 +170,7 @@ def report_rows(groups: list[tuple[int, str]], reporter: int, stored: int = STOR
 
 async def make_app(url: str, folder: Path) -> tuple[App, list[tuple[int, str]], int]:
     settings = load_settings({"TOTRUONG_DATABASE__URL": url, "TOTRUONG_APP__DATA_DIR": str(folder / "data"),
+                              "TOTRUONG_PRIVACY__ASK_CONSENT": "false",
                               "TOTRUONG_APP__LOAD_DEMO_WHEN_EMPTY": "false"}, PROJECT_ROOT / "config.toml")
     app = build(settings)
     await prepare_database(app)

@@ -147,6 +147,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     ticker.every("campaigns", settings.campaigns.check_seconds, jobs.run_campaigns)
     ticker.every("digests", settings.campaigns.check_seconds, jobs.run_digests)
     ticker.every("forget-handled-updates", 3600, jobs.forget_handled_updates)
+    # Hourly, so that a restart never skips a day; the job purges once a day (scheduler/retention.py).
+    ticker.every("purge-expired", 3600, jobs.purge_expired)
     return app
 
 

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from handlers.flows import consent
 from models.repos import Repo
 from models.settings import Settings
-from models.tables import Identity, Invite, Person, RoleAssignment, Unit
+from models.tables import Identity, Invite, Person, RoleAssignment, Unit, utcnow
 from models.units import UnitRow, import_units
 
 # The city and wards under their official post-2025 codes (the national list, models/provinces.py):
@@ -47,8 +48,8 @@ PERSONAS = [
      "about": "Cán bộ trực Phường Hải Châu (nhận tin khẩn)"},
     {"id": "demo-canbo-xh", "name": "Chị Đặng Thu Hà", "role": "official", "unit": "20242", "duties": "social",
      "about": "Cán bộ văn hóa - xã hội Phường Hải Châu (xem dữ liệu giảm nghèo)"},
-    {"id": "demo-thanhpho", "name": "Bà Võ Thị Hoa", "role": "official", "unit": "48", "duties": "on_duty",
-     "about": "Cán bộ trực Thành phố Đà Nẵng (nhận tin khẩn chuyển cấp)"},
+    {"id": "demo-thanhpho", "name": "Bà Võ Thị Hoa", "role": "official", "unit": "48", "duties": "on_duty,privacy",
+     "about": "Cán bộ trực Thành phố Đà Nẵng (nhận tin khẩn chuyển cấp, xem nhật ký truy cập dữ liệu)"},
 ]
 
 # Unlimited codes so that every person trying the demo can use them.
@@ -73,7 +74,10 @@ async def load(session: AsyncSession, settings: Settings) -> None:
         )
         if exists:
             continue
-        person = Person(name=persona["name"], language=settings.app.language)
+        # Fictional people: registered personas count as having agreed to the privacy notice.
+        agreed = bool(persona["role"])
+        person = Person(name=persona["name"], language=settings.app.language,
+                        consented_at=utcnow() if agreed else None, consent_version=consent.VERSION if agreed else "")
         session.add(person)
         await session.flush()
         assert person.id is not None

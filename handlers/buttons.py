@@ -531,3 +531,49 @@ class CloseFeedback(Code):
     prefix = "fc"
     feedback: int
     sure: int = 0
+
+
+# --- People's rights over their data (handlers/flows/consent.py, handlers/flows/my_data.py). ---
+
+@dataclass(frozen=True)
+class ConsentYes(Code):
+    """"✅ Đồng ý" to the privacy notice; `code` is the invite to use then ("" when none)."""
+
+    prefix = "pv.ok"
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class ConsentNo(Code):
+    prefix = "pv.no"
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class MyData(Code):
+    """"🔒 Dữ liệu của tôi": what the system holds about this person."""
+
+    prefix = "pv.me"
+
+
+@dataclass(frozen=True)
+class MyDataFile(Code):
+    """All of it as a file."""
+
+    prefix = "pv.file"
+
+
+@dataclass(frozen=True)
+class EraseMyData(Code):
+    """Delete it: asks first, saying what goes and what stays; `sure` = 1 is the confirming tap."""
+
+    prefix = "pv.del"
+    sure: int = 0
+
+
+@dataclass(frozen=True)
+class AccessLog(Code):
+    """The audit log of views of personal data in an official's area, page by page."""
+
+    prefix = "pv.log"
+    page: int = 0

@@ -77,6 +77,10 @@ class Context:
     reads: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None
     # The message being handled (its channel, user id and address: the invite limiter counts by them).
     msg: Incoming | None = None
+    # The name the messenger gives for the sender: stored only once they agree (flows/consent.py).
+    display_name: str = ""
+    # Set when this message deleted the person's data: their conversation is not saved again.
+    erased: bool = False
     _roles: list[HeldRole] | None = None
 
     @asynccontextmanager

@@ -25,7 +25,7 @@ from handlers.buttons import version_tag
 from handlers.context import Context, Flow, Outcome, State
 from handlers.delivery import outbox
 from handlers.errors import UserError
-from handlers.flows import campaign, draft, feedback, notice, return_reason
+from handlers.flows import campaign, consent, draft, feedback, notice, return_reason
 from handlers.flows import form as form_flow
 from handlers.flows.menu import main_menu, main_menu_buttons
 from handlers.flows.start import register
@@ -144,13 +144,16 @@ class Engine:
             return Handled([Reply.from_json(reply) for reply in who.handled], replay=True)
         if who is None:
             language = msg.language if msg.language in LANGUAGES else self.settings.app.language
+            # Until they agree to the privacy notice only the account is stored, not their name.
+            named = "" if self.settings.privacy.ask_consent else msg.display_name
             who = await repo.create_who(channel=msg.channel, external_id=msg.user_id, chat_id=msg.chat_id,
-                                        display_name=msg.display_name, language=language)
+                                        display_name=named, language=language)
         elif who.blocked:  # they wrote to us, so they unblocked the bot
             await repo.set_identity_blocked(who.identity_id, False)
         state = State(who.flow, who.step, dict(who.data or {}), who.version)
         ctx = self._context(who, repo, state)
         ctx.msg = msg
+        ctx.display_name = msg.display_name
         try:
             outcome = await self._dispatch(msg, state, ctx)
         except UserError as error:
@@ -162,8 +165,9 @@ class Engine:
         # The buttons just shown, in order, with their folded labels: a typed label or a number
         # (Zalo) can then stand for a press.
         next_state.data = {**next_state.data, "_buttons": [[button.id, fold(button.label)] for button in shown][:40]}
-        await repo.save_conversation(who.identity_id, flow=next_state.flow, step=next_state.step,
-                                     data=next_state.data, expected_version=state.version)
+        if not ctx.erased:  # a person who deleted their data has no conversation left to save
+            await repo.save_conversation(who.identity_id, flow=next_state.flow, step=next_state.step,
+                                         data=next_state.data, expected_version=state.version)
         if outcome.deliveries:  # in this transaction: they are sent if and only if it commits
             await outbox.enqueue(repo, outcome.deliveries, now=self.clock.now(), settings=self.settings)
         if msg.update_key is not None:  # in this transaction: recorded if and only if the effects are
@@ -199,6 +203,9 @@ class Engine:
         if ctx.who.opted_out and ((not in_flow and text is not None and is_resume_word(text))
                                   or (msg.command == "start" and not msg.argument)):
             return await self._route(b.Resume(), state, ctx)
+        if consent.needed(ctx) and not self._about_consent(msg, text, state) and await ctx.roles():
+            # There before the notice existed: asked once, before anything else, with the same notice.
+            return consent.ask(ctx, state=state if state.flow else None)
         if msg.command is not None:
             return await self._command(msg, state, ctx)
         if msg.button is not None:
@@ -222,6 +229,15 @@ class Engine:
         """True in a flow that a menu entry or command must not drop without asking. The offer to
         send typed text as feedback is only a question: anything else simply replaces it."""
         return state.flow in self.flows and state.flow != draft.NAME
+
+    def _about_consent(self, msg: Incoming, text: str | None, state: State) -> bool:
+        """True for what works before agreeing: the notice's answers, one's own data (to see or
+        delete it), help and the language."""
+        if msg.command in ("dulieu", "help", "lang"):
+            return True
+        pressed = msg.button or (self._button_named(text, state) if text else None)
+        return isinstance(b.parse(pressed or ""), (b.ConsentYes, b.ConsentNo, b.MyData, b.MyDataFile, b.EraseMyData,
+                                                     b.Help, b.Language))
 
     def _button_named(self, text: str, state: State) -> str | None:
         """The id of a button just shown whose label the user typed (Zalo, reply keyboards)."""
@@ -252,6 +268,8 @@ class Engine:
             return Outcome([], menu=True)
         if command == "help":
             return await self._route(b.Help(), state, ctx)
+        if command in ("dulieu", "mydata"):
+            return await self._route(b.MyData(), state, ctx)
         if command in CANCEL_COMMANDS:
             if in_flow and has_progress(state):  # answers would be lost: ask first
                 return Outcome(await self._leave_prompt(state, ctx, cancel=True), state)

@@ -290,6 +290,8 @@ def display_value(field: FieldDef, value: Any, t: Translator) -> str:
     if field.type == "date":
         year, month, day = str(value).split("-")
         return f"{day}/{month}/{year}"
+    if isinstance(value, dict) and value.get("removed"):
+        return t("📷 ảnh đã xoá (hết thời hạn lưu hoặc người gửi đã xoá)")
     if field.type == "photo" or (isinstance(value, dict) and value.get("attachment")):
         return t("📷 đã gửi ảnh")
     if field.type == "location":

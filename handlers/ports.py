@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -45,6 +46,10 @@ class FileStore(Protocol):
 
     async def record(self, repo: Repo, stored: StoredFile, *, uploader: int | None) -> int:
         """The Attachment row of a file already put (no I/O but the database); returns its id."""
+        ...
+
+    async def remove(self, paths: Sequence[str]) -> int:
+        """Deletes stored files from disk (their rows are gone); returns how many were there."""
         ...
 
 

@@ -24,6 +24,7 @@ from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
 from handlers.flows import (
+    access_log,
     campaign,
     duties,
     feedback,
@@ -31,6 +32,7 @@ from handlers.flows import (
     menu,
     monthly,
     monthly_open,
+    my_data,
     notice,
     people,
     return_reason,
@@ -214,6 +216,13 @@ ROUTES: tuple[Route, ...] = (
     Route(b.Stop, _stop, InForm.KEEP, roles=EVERYONE),
     Route(b.StopConfirmed, _stop_confirmed, InForm.KEEP, roles=EVERYONE),
     Route(b.Resume, _resume, InForm.KEEP, roles=EVERYONE),
+    # People's rights over their data: anyone, even before joining or agreeing.
+    Route(b.ConsentYes, _outcome(my_data.agree, "code"), InForm.KEEP, roles=EVERYONE),
+    Route(b.ConsentNo, _outcome(my_data.decline, "code"), InForm.KEEP, roles=EVERYONE),
+    Route(b.MyData, _outcome(my_data.show), InForm.KEEP, roles=EVERYONE),
+    Route(b.MyDataFile, _outcome(my_data.send_file), InForm.KEEP, roles=EVERYONE),
+    Route(b.EraseMyData, _outcome(my_data.erase, "sure"), roles=EVERYONE),
+    Route(b.AccessLog, _outcome(access_log.show, "page"), InForm.KEEP, roles=OFFICIALS),
     # Reports: the form decides who may open it (its `roles`), so those two check it themselves.
     Route(b.Task, _task, roles=LEADERS),
     Route(b.OpenForm, _outcome(open_form, "key"), roles=ANY_ROLE),

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.tables import AuditLog, Person, RoleAssignment
 
-# "on_duty": receives the unit's urgent incidents; "social": may see household-level poverty data.
-DUTIES = ("on_duty", "social")
+# "on_duty": receives the unit's urgent incidents; "social": may see household-level poverty data;
+# "privacy": in charge of personal data protection, reads the audit log of the unit's area.
+DUTIES = ("on_duty", "social", "privacy")
 
 
 class DutyError(Exception):

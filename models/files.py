@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from models.repos import Repo
 from models.tables import Attachment
 
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
-              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx"}
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+              "application/json": ".json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,21 @@ class LocalFileStore:
         )
         assert attachment.id is not None
         return attachment.id
+
+    async def remove(self, paths: Sequence[str]) -> int:
+        """Deletes these stored files from disk (a thread); returns how many were there."""
+        return await asyncio.to_thread(self._remove, [self.root / path for path in paths])
+
+    @staticmethod
+    def _remove(paths: list[Path]) -> int:
+        removed = 0
+        for path in paths:
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
 
     def path_of(self, attachment: Attachment) -> Path:
         return self.root / attachment.path

@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models.sqlite_inloop import InLoopConnection
 
 # A row of find_who: identity id, person id, name, language, opted out, blocked, flow, step,
-# data (a dict or None), version, replies of the update if it was handled (a list or None).
+# data (a dict or None), version, consent version, replies of the update if it was handled (a list or None).
 WhoRow = tuple[Any, ...]
 
 _FIND_WHO = (
     "SELECT identity.id, identity.person_id, person.name, person.language, person.opted_out, identity.blocked, "
-    "conversation.flow, conversation.step, conversation.data, conversation.version{handled} "
+    "conversation.flow, conversation.step, conversation.data, conversation.version, person.consent_version"
+    "{handled} "
     "FROM identity JOIN person ON person.id = identity.person_id "
     "LEFT OUTER JOIN conversation ON conversation.identity_id = identity.id "
     "WHERE identity.channel = {p} AND identity.external_id = {p}"
@@ -72,12 +73,12 @@ class SqliteDirect(Direct):
     async def find_who(self, channel: str, external_id: str, update_key: str | None) -> WhoRow | None:
         if update_key is None:
             row = (await self.raw.run(self.FIND, (channel, external_id))).fetchone()
-            return None if row is None else (*row[:8], json.loads(row[8]) if row[8] else None, row[9], None)
+            return None if row is None else (*row[:8], json.loads(row[8]) if row[8] else None, row[9], row[10], None)
         row = (await self.raw.run(self.FIND_KEYED, (channel, update_key, channel, external_id))).fetchone()
         if row is None:
             return None
-        return (*row[:8], json.loads(row[8]) if row[8] else None, row[9],
-                json.loads(row[10]) if row[10] is not None else None)
+        return (*row[:8], json.loads(row[8]) if row[8] else None, row[9], row[10],
+                json.loads(row[11]) if row[11] is not None else None)
 
     async def save_conversation(self, identity_id: int, flow: str, step: str, data: dict[str, Any],
                                 new_version: int, expected_version: int, now: datetime) -> int:

@@ -20,7 +20,9 @@ from models.repo_invites import InviteQueries
 from models.repo_notices import NoticeQueries
 from models.repo_outbox import QueueQueries
 from models.repo_people import PeopleQueries
+from models.repo_privacy import PrivacyQueries
 from models.repo_reports import ReportQueries
+from models.repo_retention import RetentionQueries
 from models.roles import HeldRole, UnitRef
 from models.summary_queries import SummaryQueries
 from models.tables import (
@@ -55,6 +57,8 @@ class Who:
     version: int = 0
     # With an update key: the replies stored when that update was handled, None if it was not.
     handled: list[dict[str, Any]] | None = None
+    # The version of the privacy notice the person agreed to ("" when they have not).
+    consent_version: str = ""
 
 
 _identity = Identity.__table__  # type: ignore[attr-defined]
@@ -65,7 +69,7 @@ _conversation = Conversation.__table__  # type: ignore[attr-defined]
 _FIND_WHO = (
     select(_identity.c.id, _identity.c.person_id, _person.c.name, _person.c.language, _person.c.opted_out,
            _identity.c.blocked, _conversation.c.flow, _conversation.c.step, _conversation.c.data,
-           _conversation.c.version)
+           _conversation.c.version, _person.c.consent_version)
     .select_from(_identity.join(_person, _person.c.id == _identity.c.person_id)
                  .outerjoin(_conversation, _conversation.c.identity_id == _identity.c.id))
     .where(_identity.c.channel == bindparam("channel"), _identity.c.external_id == bindparam("external_id"))
@@ -99,7 +103,8 @@ class StaleConversation(Exception):
     """Someone else saved this conversation first (another instance or a parallel message)."""
 
 
-class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, CampaignQueries, QueueQueries, InviteQueries):
+class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, CampaignQueries, QueueQueries, InviteQueries,
+           PrivacyQueries, RetentionQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._conn: AsyncConnection | None = None
@@ -162,11 +167,13 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
             return None
         return Who(identity_id=row[0], person_id=row[1], name=row[2], language=row[3], opted_out=bool(row[4]),
                    blocked=bool(row[5]), flow=row[6] or "", step=row[7] or "", data=row[8], version=row[9] or 0,
-                   handled=list(row[10]) if row[10] is not None else None)
+                   consent_version=row[10] or "", handled=list(row[11]) if row[11] is not None else None)
 
     async def create_who(
         self, *, channel: str, external_id: str, chat_id: str, display_name: str, language: str
     ) -> Who:
+        """The identity and person of someone writing for the first time. Pass `display_name` = ""
+        while they have not agreed to the privacy notice: only the account is stored then."""
         person = Person(name=display_name[:200], language=language)
         self.session.add(person)
         await self.session.flush()

@@ -145,6 +145,26 @@ class LimitSettings(_Section):
     resident_code_days: int = Field(default=90, ge=1, le=3660)
 
 
+class PrivacySettings(_Section):
+    """People's rights over their data (Law 91/2025, Decree 356/2025): consent at joining and how long
+    each kind of personal data is kept before the daily purge deletes it (docs/privacy.md)."""
+
+    # Ask for consent in the chat before storing a person's role and name. Off only where the
+    # operator collected consent otherwise (on paper at the group's meeting) and keeps that record.
+    ask_consent: bool = True
+    # Photos of reports closed (resolved or returned) this many days ago.
+    photo_days: int = Field(default=365, ge=1, le=36_500)
+    # Feedback closed this many days ago: its text, photo and place.
+    feedback_days: int = Field(default=730, ge=1, le=36_500)
+    # Messages the simulator page keeps for its users.
+    sim_message_days: int = Field(default=30, ge=1, le=36_500)
+    # The audit log (who saw and exported what): kept long enough to answer for an access.
+    audit_days: int = Field(default=1095, ge=30, le=36_500)
+    # When the daily purge runs (local time), and how many rows one statement deletes.
+    purge_time: str = Field(default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    purge_batch: int = Field(default=500, ge=1, le=100_000)
+
+
 class IncidentSettings(_Section):
     ack_minutes: int = Field(default=15, ge=1, le=24 * 60)  # unacknowledged this long: next level up
     check_seconds: int = Field(default=30, ge=1, le=3600)  # how often the ticker looks for them
@@ -271,6 +291,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings = WebSettings()
     limits: LimitSettings = LimitSettings()
+    privacy: PrivacySettings = PrivacySettings()
     incidents: IncidentSettings = IncidentSettings()
     notices: NoticeSettings = NoticeSettings()
     campaigns: CampaignSettings = CampaignSettings()

@@ -65,6 +65,9 @@ class Person(SQLModel, table=True):
     opted_out: bool = Field(default=False)
     # The scheduled digests an official receives (comma separated: daily, weekly, monthly).
     digests: str = Field(default="daily,weekly,monthly", max_length=64)
+    # Consent to the privacy notice (handlers/flows/consent.py): when, and which version of the notice.
+    consented_at: datetime | None = Field(default=None)
+    consent_version: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow)
 
 

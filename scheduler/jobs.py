@@ -25,6 +25,7 @@ from handlers.summaries import digests
 from models.files import LocalFileStore
 from models.outbox import Claimed, Outcome
 from models.settings import Settings
+from scheduler import retention
 from scheduler.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class Jobs:
     # Per campaign, the moment up to which this process has looked (a restart looks back two days).
     campaign_marks: dict[int, datetime] = field(default_factory=dict)
     digest_mark: datetime | None = None
+    # When this process last purged expired personal data (a restart purges at its first tick).
+    purge_mark: datetime | None = None
 
     async def deliver_to_person(self, person_id: int, replies: Sequence[Reply], *, broadcast: bool = False) -> None:
         """Queues messages for every identity of the person, on whichever channel it is."""
@@ -111,6 +114,19 @@ class Jobs:
             self.wake()
             log.info("escalated urgent incidents: %d messages", len(deliveries))
         return len(deliveries)
+
+    async def purge_expired(self) -> dict[str, int]:
+        """Once a day (at `privacy.purge_time`, or at the first tick after a restart past it): deletes
+        the personal data past its time (docs/privacy.md), batch by batch in short transactions,
+        and logs how much went. Returns the counts (empty when it was not time yet)."""
+        now = self.clock.now()
+        due = retention.due_at(now, self.settings)
+        if self.purge_mark is not None and self.purge_mark >= due:
+            return {}
+        counts = await retention.purge(self.sessions, files=self.files, now=now, settings=self.settings)
+        self.purge_mark = now
+        log.info("purged personal data past its time: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return counts
 
     async def forget_handled_updates(self) -> int:
         """Drops the keys of updates handled more than a week ago."""

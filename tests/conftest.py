@@ -16,6 +16,10 @@ from models.db import upgrade_sync
 from models.settings import PROJECT_ROOT, Settings, load_settings
 
 POSTGRES_URL = os.environ.get("TOTRUONG_TEST_POSTGRES_URL", "")
+# The journeys of the other tests start from people who agreed to the privacy notice outside the
+# chat (privacy.ask_consent = false, as where consent is collected on paper); the notice itself is
+# tested with it on, in tests/integration/test_data_rights.py and its neighbours.
+CONSENT_COLLECTED = {"TOTRUONG_PRIVACY__ASK_CONSENT": "false"}
 
 
 class FakeClock:
@@ -89,6 +93,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         "TOTRUONG_APP__DATA_DIR": str(tmp_path / "data"),
         "TOTRUONG_APP__LOAD_DEMO_WHEN_EMPTY": "true",
         "TOTRUONG_WEB__PORT": "0",
+        **CONSENT_COLLECTED,
     }
     return load_settings(env, PROJECT_ROOT / "config.toml")
 

@@ -14,10 +14,12 @@ from models.duties import DUTIES, OfficialDuties
 from models.roles import HeldRole
 from models.tables import Unit
 
-DUTY_LABELS = {"on_duty": _("trực tin khẩn"), "social": _("văn hóa - xã hội")}
+DUTY_LABELS = {"on_duty": _("trực tin khẩn"), "social": _("văn hóa - xã hội"),
+               "privacy": _("bảo vệ dữ liệu cá nhân")}
 GRANTED = {
     "on_duty": _("Từ nay bạn nhận tin khẩn của {unit} và xử lý chúng."),
     "social": _("Từ nay bạn xem được dữ liệu giảm nghèo từng hộ của {unit}; mỗi lần xem đều được ghi lại."),
+    "privacy": _("Từ nay bạn xem được nhật ký truy cập dữ liệu cá nhân của {unit} (☰ Thêm… › 🗂️ Nhật ký truy cập)."),
 }
 
 

@@ -63,7 +63,10 @@ def _entries(ctx: Context, names: set[str], roles: list[HeldRole]) -> tuple[list
         main.append(b.NewFeedback().button(t("💬 Gửi phản ánh")))
     if names & {"resident", *LEADER_ROLES}:
         (main if "resident" in names else rest).append(b.RecentNotices().button(t("📰 Thông báo gần đây")))
-    rest += [b.Help().button(t("❓ Hướng dẫn")), b.Language().button(t("🌐 Ngôn ngữ")), _stop_button(ctx)]
+    if any(held.role == "official" and "privacy" in held.duties for held in roles):
+        rest.append(b.AccessLog().button(t("🗂️ Nhật ký truy cập")))
+    rest += [b.Help().button(t("❓ Hướng dẫn")), b.Language().button(t("🌐 Ngôn ngữ")),
+             b.MyData().button(t("🔒 Dữ liệu của tôi")), _stop_button(ctx)]
     seen: set[str] = set()
     unique: list[list[Button]] = [[], []]
     for index, group in enumerate((main, rest)):
@@ -213,6 +216,7 @@ async def help_text(ctx: Context) -> Reply:
         t("• /menu: về menu chính"),
         t("• /huy: hủy việc đang làm"),
         t("• /lang: đổi ngôn ngữ"),
+        t("• /dulieu: xem, tải về hoặc xoá dữ liệu của bạn"),
         t("• DỪNG: tắt thông báo và lời nhắc (vẫn nhận trả lời); BẮT ĐẦU: bật lại"),
         "",
         t(EMERGENCY),

@@ -83,6 +83,9 @@ async def feedback_view(ctx: Context, feedback_id: int) -> list[Reply]:
     """One feedback as the leader received it, with its buttons (answer, pass on, close)."""
     item, unit = await feedback.load_for_leader(ctx, feedback_id)
     resident = await ctx.repo.person_name(item.resident_id) or "?"
+    if not await ctx.leader_roles():  # an official reading a resident's own words: audited (DESIGN §7)
+        await ctx.repo.audit(person_id=ctx.person_id, action="view_feedback", target=f"unit:{unit.id}",
+                             feedback=item.code)
     return [feedback.leader_message(item, resident, unit.name, ctx.t)]
 
 

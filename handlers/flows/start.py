@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context, Outcome
-from handlers.flows import invite_limits
+from handlers.flows import consent, invite_limits
 from handlers.flows.menu import ROLE_LABELS
 from handlers.messages import Reply
 from handlers.text import normalize_code
@@ -52,6 +52,8 @@ async def register(code_text: str, ctx: Context, *, quiet_if_unknown: bool = Fal
             name, _parents = await unit_with_parents(ctx, invite.unit_id)
             role = t(ROLE_LABELS[invite.role]).lower()
             return Outcome([Reply(t("Bạn đã là {role} của {unit} rồi.", role=role, unit=name))], menu=True)
+    if consent.needed(ctx):  # nothing is stored until the person agrees to the privacy notice
+        return consent.ask(ctx, invite.code)
     if not await ctx.repo.use_invite(invite.id or 0):
         await invite_limits.record_failure(ctx, code, "used up", quiet=quiet_if_unknown)
         return Outcome([Reply(t("Mã mời «{code}» đã được dùng hết. Hãy xin mã mới từ người đã mời bạn.",

@@ -88,6 +88,8 @@ class AppProcess:
         env.update({
             "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{self.database}",
             "TOTRUONG_APP__DATA_DIR": str(folder / "data"),
+            # As in tests/conftest.py: consent was collected outside the chat (the notice has its own tests).
+            "TOTRUONG_PRIVACY__ASK_CONSENT": "false",
             "PYTHONUNBUFFERED": "1",
         })
         self.env = env

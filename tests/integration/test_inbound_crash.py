@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from bot.bootstrap import build, load_demo, prepare_database
 from handlers.messages import Incoming
 from models.settings import PROJECT_ROOT, load_settings
+from tests.conftest import CONSENT_COLLECTED
 from tests.fakes.telegram_api import TOKEN
 from tests.integration.test_outbox_crash import free_port
 
@@ -112,7 +113,7 @@ def run_interrupted(database_url: str, tmp_path: Path, sig: signal.Signals) -> N
     fake = Fake()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")}
     env.update({"TOTRUONG_DATABASE__URL": database_url, "TOTRUONG_APP__DATA_DIR": str(tmp_path / "data"),
-                "TOTRUONG_TELEGRAM__TOKEN": TOKEN, "TOTRUONG_TELEGRAM__API_URL": fake.url})
+                "TOTRUONG_TELEGRAM__TOKEN": TOKEN, "TOTRUONG_TELEGRAM__API_URL": fake.url, **CONSENT_COLLECTED})
     log = tmp_path / "app.log"
     users = [9_100_000 + n for n in range(USERS)]
     try:

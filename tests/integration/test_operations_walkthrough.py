@@ -121,14 +121,26 @@ def test_an_operator_follows_the_operations_guide_on_postgres(empty_database: st
         assert posted.status_code == 200
         assert fake.get("wait", method="sendMessage", count=1, timeout=30)["ok"]
         answers = [a for a in fake.get("answers") if str(a["chat_id"]) == "777001"]
-        assert len(answers) == 1 and "Tổ dân phố Thạch Thang 3" in answers[0]["text"], answers
+        # First the privacy notice (docs/privacy.md); tapping «✅ Đồng ý» joins.
+        assert len(answers) == 1 and "🔒 Trước khi tham gia" in answers[0]["text"], answers
+        agree = {"update_id": 5002, "callback_query": {
+            "id": "q1", "from": user, "chat_instance": "ci777001", "data": f"m.pv.ok.{code.group(1)}",
+            "message": {"message_id": 2, "date": int(time.time()), "text": answers[0]["text"],
+                        "chat": {"id": 777001, "type": "private", "first_name": "Bác Hùng"},
+                        "from": {"id": 1, "is_bot": True, "first_name": "Tổ trưởng"}}}}
+        posted = httpx.post(hook, content=json.dumps(agree), timeout=30,
+                            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"})
+        assert posted.status_code == 200
+        assert fake.get("wait", method="sendMessage", count=3, timeout=30)["ok"]  # the thanks, then the welcome
+        answers = [a for a in fake.get("answers") if str(a["chat_id"]) == "777001" and a["method"] == "sendMessage"]
+        assert len(answers) == 3 and "Tổ dân phố Thạch Thang 3" in answers[-1]["text"], answers
         # /metrics answers on both instances, with the update counted by the one that took it.
         for index, (_process, port, _log) in enumerate(instances):
             metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
             assert metrics.status_code == 200 and "totruong_outbox_messages" in metrics.text
             handled = re.findall(r'^totruong_updates_total\{channel="telegram",[^}]*outcome="handled"[^}]*\} (\S+)$',
                                  metrics.text, re.M)
-            assert sum(float(v) for v in handled) == (1 if index == 0 else 0), \
+            assert sum(float(v) for v in handled) == (2 if index == 0 else 0), \
                 [line for line in metrics.text.splitlines() if line.startswith("totruong_updates")]
     finally:
         for process, _port, _log in instances:

@@ -24,7 +24,7 @@ from handlers.delivery import outbox
 from models import sqlite_inloop
 from models.tables import Attachment, Conversation, Feedback, Identity, Outbox, Report, ReportEvent
 from tests import images
-from tests.conftest import POSTGRES_URL, FakeClock, _truncate_postgres
+from tests.conftest import CONSENT_COLLECTED, POSTGRES_URL, FakeClock, _truncate_postgres
 from tests.helpers import Chat
 from tests.integration.test_reports import PNG
 from tests.integration.test_status_races import Gate
@@ -144,7 +144,8 @@ async def proxied_app(postgres_database: str, tmp_path: Path) -> AsyncIterator[t
     await proxy.start()
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     settings = load_settings({"TOTRUONG_DATABASE__URL": proxied, "TOTRUONG_DATABASE__AUTO_MIGRATE": "false",
-                              "TOTRUONG_APP__DATA_DIR": str(tmp_path / "data"), "TOTRUONG_WEB__PORT": "0"},
+                              "TOTRUONG_APP__DATA_DIR": str(tmp_path / "data"), "TOTRUONG_WEB__PORT": "0",
+                              **CONSENT_COLLECTED},
                              PROJECT_ROOT / "config.toml")
     app = build(settings, clock=FakeClock())
     await prepare_database(app)

@@ -116,7 +116,7 @@ async def test_a_ward_with_nobody_on_duty_alerts_all_its_officials_and_warns_the
 async def test_the_role_command_names_what_is_wrong(app, settings) -> None:
     unknown = await asyncio.to_thread(role, settings, "grant", "--unit", "20242", "--person", "Anh Phạm Minh Tuấn",
                                       "--duty", "boss")
-    assert unknown.exit_code == 1 and "unknown duty 'boss': use one of on_duty, social" in unknown.output
+    assert unknown.exit_code == 1 and "unknown duty 'boss': use one of on_duty, social, privacy" in unknown.output
     leader = await asyncio.to_thread(role, settings, "grant", "--unit", "HC-TT3", "--person", "Ông Hồ Văn Sáu",
                                      "--duty", "on_duty")
     assert leader.exit_code == 1 and "names 0 officials of HC-TT3" in leader.output

@@ -56,7 +56,7 @@ async def test_leader_registers_by_deep_link_and_files_a_report_with_photo_and_l
     commands = {c["command"]: c["description"] for c in fake.commands[""]}
     assert commands == {"start": "Bắt đầu, đăng ký bằng mã mời", "menu": "Về menu chính",
                         "help": "Hướng dẫn sử dụng", "huy": "Hủy việc đang làm", "lang": "Đổi ngôn ngữ",
-                        "stop": "Dừng nhận mọi tin nhắn"}
+                        "stop": "Dừng nhận mọi tin nhắn", "dulieu": "Xem, tải về hoặc xoá dữ liệu của tôi"}
     hung = person(fake, telegram, 5001, "Hùng")
     # https://t.me/totruong_test_bot?start=HUNG05 makes Telegram send "/start HUNG05".
     answer = await hung.send("/start HUNG05")

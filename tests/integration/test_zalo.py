@@ -23,6 +23,7 @@ from handlers.ports import RetryLater
 from models.settings import PROJECT_ROOT, Settings, load_settings
 from models.tables import Attachment, Identity, Person, Report
 from tests import images
+from tests.conftest import CONSENT_COLLECTED
 from tests.fakes.zalo_api import FakeZaloApi
 
 PNG = images.png(color=(90, 120, 200, 128))  # a real image: photos are decoded
@@ -44,6 +45,7 @@ def zalo_settings(database_url: str, tmp_path: Path, fake: FakeZaloApi, **env: s
         "TOTRUONG_WEB__PORT": "0",
         "TOTRUONG_ZALO__TOKEN": fake.token,
         "TOTRUONG_ZALO__API_URL": fake.url,
+        **CONSENT_COLLECTED,
     }
     return load_settings({**base, **env}, PROJECT_ROOT / "config.toml")
 
@@ -385,3 +387,20 @@ async def test_an_official_on_zalo_acknowledges_an_urgent_incident_by_number(
                 break
             await asyncio.sleep(0.05)
         assert acknowledged in fake.texts_to(leader.user_id)[-1]
+
+
+async def test_a_resident_agrees_to_the_privacy_notice_by_number_and_reads_their_data(
+        database_url: str, tmp_path: Path, fake: FakeZaloApi, clock: Any) -> None:
+    settings = zalo_settings(database_url, tmp_path, fake, TOTRUONG_PRIVACY__ASK_CONSENT="true")
+    async with running(settings, clock) as app:
+        lan = ZaloUser(app, fake, "7f7f7f7f7f7f7f7f7f7f", "Lan Zalo")
+        notice = await lan.say("/start TT3DAN")
+        assert "🔒 Trước khi tham gia, xin bạn đọc và đồng ý:" in notice
+        assert "Đăng ký thành công" not in notice
+        declined = await lan.say(number_of(notice, "❌ Không đồng ý"))
+        assert "hãy gửi lại mã mời TT3DAN" in declined
+        joined = await lan.say(number_of(declined, "✅ Tôi đồng ý"))
+        assert "Cảm ơn bạn đã đồng ý." in joined and "Bạn là người dân của Tổ dân phố Thạch Thang 3" in joined
+        mine = await lan.say("/dulieu")
+        assert "Tên: Lan Zalo" in mine and "Tài khoản: Zalo (Lan Zalo)" in mine
+        assert number_of(mine, "🗑️ Xoá dữ liệu của tôi")

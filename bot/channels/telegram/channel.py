@@ -57,6 +57,7 @@ COMMANDS = [
     ("huy", _("Hủy việc đang làm")),
     ("lang", _("Đổi ngôn ngữ")),
     ("stop", _("Dừng nhận mọi tin nhắn")),
+    ("dulieu", _("Xem, tải về hoặc xoá dữ liệu của tôi")),
 ]
 PHOTO_TOO_BIG = _("Ảnh quá lớn ({size} MB). Giới hạn là {limit} MB; hãy gửi ảnh nhỏ hơn.")
 APOLOGY = _("Xin lỗi, đã có lỗi xảy ra. Vui lòng thử lại sau ít phút, hoặc gõ /menu.")

@@ -73,21 +73,30 @@ class Code:
             Code._registry[cls.prefix] = cls
 
     def pack(self) -> str:
+        return _checked(self._joined())
+
+    def _joined(self) -> str:
+        """The id, its fields checked but not yet its length (`pack` and `Button` check that)."""
         names = _FIELD_NAMES.get(type(self))
         if names is None:
             names = _FIELD_NAMES[type(self)] = tuple(item.name for item in dataclasses.fields(self))
         if not names:  # a codec without fields always packs as its prefix
-            return _checked(f"{MENU}.{self.prefix}")
+            return f"{MENU}.{self.prefix}"
         parts = [MENU, self.prefix]
         for name in names:
             value = str(getattr(self, name))
             if "." in value or not value.isascii():
                 raise CodecError(f"{type(self).__name__}.{name} cannot hold {value!r}")
             parts.append(value)
-        return _checked(".".join(parts))
+        return ".".join(parts)
 
     def button(self, label: str) -> Button:
-        return Button(self.pack(), label)
+        try:
+            return Button(self._joined(), label)  # Button checks the length and ASCII, once
+        except ValueError as error:
+            if isinstance(error, CodecError):
+                raise
+            raise CodecError(str(error)) from None
 
     @classmethod
     def _layout(cls) -> tuple[tuple[str, bool, bool], ...]:
@@ -154,13 +163,13 @@ class Step:
     action: str
 
     def pack(self) -> str:
-        return Step.id_of(self.version, self.action)
+        return _checked(Step.id_of(self.version, self.action))
 
     @staticmethod
     def id_of(version: int, action: str) -> str:
-        """What `Step(version, action).pack()` gives, without building the instance (every
-        question's buttons are packed on each step)."""
-        return _checked(f"{version_tag(version)}.{action}")
+        """What `Step(version, action).pack()` gives, without building the instance and without
+        checking the length (every question's buttons are made on each step: `Button` checks)."""
+        return f"{version_tag(version)}.{action}"
 
     @classmethod
     def unpack(cls, button_id: str) -> tuple[str, str] | None:

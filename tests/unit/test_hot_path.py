@@ -33,11 +33,17 @@ def test_a_step_id_is_what_its_codec_packs(version: int) -> None:
     assert b.Step.unpack(b.Step.id_of(version, b.step_action("e", "ngay"))) == (b.version_tag(version), "e.ngay")
 
 
-def test_a_step_id_past_telegrams_limit_is_refused() -> None:
+def test_a_button_id_past_telegrams_limit_is_refused() -> None:
     with pytest.raises(b.CodecError):
-        b.Step.id_of(1, "x" * 70)
+        b.Step(1, "x" * 70).pack()
     with pytest.raises(b.CodecError):
-        b.Step.id_of(1, "ô")
+        b.Step(1, "ô").pack()
+    with pytest.raises(ValueError, match="short ASCII"):  # what Context.button makes of an id
+        Button(b.Step.id_of(1, "x" * 70), "Có")
+    with pytest.raises(b.CodecError):
+        b.OpenForm("x" * 70).button("Mở")
+    with pytest.raises(b.CodecError):
+        b.OpenForm("x" * 70).pack()
 
 
 def test_codecs_without_fields_pack_as_their_prefix() -> None:

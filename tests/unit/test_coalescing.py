@@ -1,6 +1,5 @@
 """The Telegram adapter's httpx connections send a request's head and body in one write, the same
-bytes in the same order, before the answer is read; requests beyond the connections wait in the
-adapter's own queue, in order, at most the pool timeout (bot/channels/telegram/transport.py)."""
+bytes in the same order, before the answer is read (bot/channels/telegram/transport.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +10,7 @@ import httpcore
 import httpx
 import pytest
 
-from bot.channels.telegram.transport import (
-    CoalescingBackend,
-    GatedTransport,
-    _CoalescingStream,
-    bot_request,
-    coalescing_transport,
-)
+from bot.channels.telegram.transport import CoalescingBackend, _CoalescingStream, bot_request, coalescing_transport
 
 
 class Recording(httpcore.AsyncNetworkStream):
@@ -95,62 +88,4 @@ async def test_the_bots_requests_reach_a_server_through_the_coalescing_backend()
     server.close()
     await server.wait_closed()
     request = bot_request(4, read_timeout=5.0)
-    gate = request._client._transport  # type: ignore[attr-defined]
-    assert isinstance(gate, GatedTransport) and isinstance(gate._inner._pool._network_backend, CoalescingBackend)
-
-
-class Held(httpx.AsyncBaseTransport):
-    """Answers each request once `go` is set, counting how many are in hand at once."""
-
-    def __init__(self) -> None:
-        self.go = asyncio.Event()
-        self.in_hand = 0
-        self.most = 0
-        self.order: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.in_hand += 1
-        self.most = max(self.most, self.in_hand)
-        self.order.append(request.url.path)
-        await self.go.wait()
-        self.in_hand -= 1
-        return httpx.Response(200, json={"ok": True, "result": request.url.path})
-
-
-async def test_requests_beyond_the_connections_wait_their_turn_in_order() -> None:
-    held = Held()
-    async with httpx.AsyncClient(transport=GatedTransport(held, 2), base_url="http://telegram.invalid") as client:
-        calls = [asyncio.create_task(client.post(f"/call{n}")) for n in range(6)]
-        await asyncio.sleep(0.05)
-        assert held.in_hand == 2 and held.order == ["/call0", "/call1"]
-        held.go.set()
-        answers = await asyncio.gather(*calls)
-    assert [answer.json()["result"] for answer in answers] == [f"/call{n}" for n in range(6)]
-    assert held.most == 2 and held.order == [f"/call{n}" for n in range(6)]
-
-
-async def test_a_request_that_waits_past_the_pool_timeout_never_left() -> None:
-    held = Held()
-    timeout = httpx.Timeout(5.0, pool=0.05)
-    async with httpx.AsyncClient(transport=GatedTransport(held, 1), base_url="http://telegram.invalid",
-                                 timeout=timeout) as client:
-        first = asyncio.create_task(client.post("/first"))
-        await asyncio.sleep(0.01)
-        with pytest.raises(httpx.PoolTimeout):
-            await client.post("/second")
-        held.go.set()
-        assert (await first).status_code == 200
-        assert (await client.post("/third")).status_code == 200  # the place given back, once
-    assert held.order == ["/first", "/third"]
-
-
-async def test_a_failed_request_gives_its_place_back() -> None:
-    class Failing(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            raise httpx.ConnectError("refused", request=request)
-
-    async with httpx.AsyncClient(transport=GatedTransport(Failing(), 1), base_url="http://telegram.invalid",
-                                 timeout=httpx.Timeout(5.0, pool=0.05)) as client:
-        for _ in range(3):
-            with pytest.raises(httpx.ConnectError):
-                await client.post("/call")
+    assert isinstance(request._client._transport._pool._network_backend, CoalescingBackend)  # type: ignore[attr-defined]

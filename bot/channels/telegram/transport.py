@@ -10,10 +10,8 @@ Small pieces plugged into python-telegram-bot's extension points:
   each update on its own, so one bad update is logged and skipped; reading the batch as a whole,
   one bad update would fail it and the same updates would be fetched again forever.
 - `bot_request` is PTB's httpx request with the head and body of each call sent in one write
-  (`CoalescingBackend`: httpcore writes them apart, two system calls and two packets per call),
-  and with the requests beyond the pool's connections waiting in a queue of ours
-  (`GatedTransport`: httpcore's pool costs each request a pass over all queued ones), together a
-  sixth of the app's CPU on the webhook path at 200 users (docs/benchmarks.md).
+  (`CoalescingBackend`): httpcore writes them apart, two system calls and two packets per call,
+  a fifth of the app's CPU on the webhook path at 200 users (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -260,59 +258,6 @@ class CoalescingBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-class _Released(httpx.AsyncByteStream):
-    """A response's body that gives its place in the gate back when it is closed (httpx closes it
-    once the body is read, or when the request fails)."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
-
-    async def __aiter__(self) -> Any:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
-
-
-class GatedTransport(httpx.AsyncBaseTransport):
-    """Lets at most `connections` requests into httpx's pool at once; the others wait their turn
-    here, first come first served, at most the request's pool timeout (then httpx's PoolTimeout, as
-    the pool itself raises: a request that never left). httpcore's pool looks over every queued
-    request against every connection each time a request comes or goes, so 200 replies queued for
-    8 connections cost thousands of calls each; here a waiting request costs nothing."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, connections: int) -> None:
-        self._inner = inner
-        self._slots = asyncio.Semaphore(connections)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout") or {}
-        try:
-            async with asyncio.timeout(timeouts.get("pool")):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise httpx.PoolTimeout("no connection to Telegram came free in time", request=request) from None
-        try:
-            response = await self._inner.handle_async_request(request)
-        except BaseException:
-            self._slots.release()
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(status_code=response.status_code, headers=response.headers,
-                              stream=_Released(response.stream, self._slots.release),
-                              extensions=response.extensions)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 def coalescing_transport(connections: int) -> httpx.AsyncHTTPTransport:
     """httpx's transport with PTB's limits (`connections` at most, HTTP/1.1), its connections made
     by `CoalescingBackend`. httpx takes no network backend, so it is set on its pool before the
@@ -327,10 +272,9 @@ def coalescing_transport(connections: int) -> httpx.AsyncHTTPTransport:
 
 
 def bot_request(connections: int, **kwargs: Any) -> HTTPXRequest:
-    """PTB's HTTPXRequest (`kwargs`: its timeouts) over `coalescing_transport(connections)`,
-    behind a `GatedTransport` of as many places."""
-    transport = GatedTransport(coalescing_transport(connections), connections)
-    return HTTPXRequest(connection_pool_size=connections, httpx_kwargs={"transport": transport}, **kwargs)
+    """PTB's HTTPXRequest (`kwargs`: its timeouts) over `coalescing_transport(connections)`."""
+    return HTTPXRequest(connection_pool_size=connections, httpx_kwargs={"transport": coalescing_transport(connections)},
+                        **kwargs)
 
 
 class LenientBot(ExtBot[None]):

@@ -35,10 +35,9 @@ import httpx
 from telegram import Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bot.bootstrap import build, load_demo, prepare_database
+from bench.common import demo_app
 from bot.channels.telegram.channel import CONCURRENCY, CONNECTIONS, TelegramChannel
-from models.db import upgrade_sync
-from models.settings import PROJECT_ROOT, load_settings
+from models.settings import PROJECT_ROOT
 from tests.fakes.telegram_api import TOKEN
 
 USERS = 50
@@ -110,18 +109,7 @@ def _cpu() -> float:
 
 async def stack_rate(fake: FakeServer, workdir: Path, updates: int) -> Measure:
     """Updates per second through the whole app."""
-    database = workdir / "bench.db"
-    await asyncio.to_thread(upgrade_sync, f"sqlite+aiosqlite:///{database}")
-    settings = load_settings({
-        "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{database}",
-        "TOTRUONG_DATABASE__AUTO_MIGRATE": "false",
-        "TOTRUONG_APP__DATA_DIR": str(workdir / "data"),
-        "TOTRUONG_TELEGRAM__TOKEN": TOKEN,
-        "TOTRUONG_TELEGRAM__API_URL": fake.url,
-    }, PROJECT_ROOT / "config.toml")
-    app = build(settings)
-    await prepare_database(app)
-    await load_demo(app)  # beside a channel token: only when asked for
+    app = await demo_app(workdir, {"TOTRUONG_TELEGRAM__TOKEN": TOKEN, "TOTRUONG_TELEGRAM__API_URL": fake.url})
     channel = app.channels["telegram"] = TelegramChannel(app.host, overall_rate=UNLIMITED)
     await channel.start()
     users = [7_000_000 + n for n in range(USERS)]

@@ -1,4 +1,5 @@
-"""What several benchmarks need: a scratch PostgreSQL database, and `totruong run` in a subprocess."""
+"""What several benchmarks need: a scratch PostgreSQL database, `totruong run` in a subprocess, and a
+fresh in-process app with the demo data."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import httpx
 
-from models.db import upgrade
+from bot.bootstrap import App, build, load_demo, prepare_database
+from models.db import upgrade, upgrade_sync
+from models.settings import PROJECT_ROOT, load_settings
 
 
 @contextmanager
@@ -106,3 +109,21 @@ def running_app(
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+async def demo_app(workdir: Path, channel: dict[str, str]) -> App:
+    """A fresh app on a migrated SQLite file in workdir, with the demo data (asked for: beside a
+    channel token it is not loaded by itself); channel holds the channel's TOTRUONG_ variables."""
+    database = workdir / "bench.db"
+    await asyncio.to_thread(upgrade_sync, f"sqlite+aiosqlite:///{database}")
+    settings = load_settings({
+        "TOTRUONG_DATABASE__URL": f"sqlite+aiosqlite:///{database}",
+        "TOTRUONG_DATABASE__AUTO_MIGRATE": "false",
+        "TOTRUONG_APP__DATA_DIR": str(workdir / "data"),
+        **channel,
+    }, PROJECT_ROOT / "config.toml")
+    app = build(settings)
+    await prepare_database(app)
+    await load_demo(app)
+    return app
+

@@ -310,7 +310,8 @@ def summary(
     period: Annotated[str | None, typer.Option(
         help="2026-11, 2026-W47, 2026-Q4, 2026 or 2026-11-26 (default: this month).")] = None,
     xlsx: Annotated[Path | None, typer.Option("--xlsx", dir_okay=False, help="Also write the Excel file.")] = None,
-    chart: Annotated[Path | None, typer.Option("--chart", dir_okay=False, help="Also write the chart (PNG).")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", dir_okay=False, help=(
+        "Also write the charts (PNG): this file, then NAME-2.png, NAME-3.png…"))] = None,
     households: Annotated[bool, typer.Option(
         help="Put household-level poverty rows in the Excel file (written to the audit log).")] = False,
     language: Annotated[str, typer.Option("--lang", help="vi or en.")] = "vi",
@@ -318,8 +319,7 @@ def summary(
 ) -> None:
     """Print the summary of a unit for a period, with the change from the period before."""
     from handlers.summaries import periods
-    from handlers.summaries.exports import chart_png
-    from handlers.summaries.summary import render_text, summarize, workbook
+    from handlers.summaries.summary import complete, draw_charts, render_text, summarize, workbook
     from models.repos import Repo
 
     settings = settings_from_env(config)
@@ -330,7 +330,7 @@ def summary(
         raise typer.Exit(2) from None
     migrate(settings)
 
-    async def go() -> tuple[str, bytes | None, bytes | None]:
+    async def go() -> tuple[str, bytes | None, list[bytes]]:
         app_ = _build(settings)
         try:
             async with app_.sessions() as session, session.begin():
@@ -345,18 +345,25 @@ def summary(
                 t = app_.catalogs.translator(language, settings.app.tz)
                 book = await workbook(repo, result, t=t, viewer_id=None, households=households,
                                       via="cli") if xlsx else None
-                return render_text(result, t), book, chart_png(result, t) if chart else None
+                if chart:
+                    await complete(repo, result)  # each group's reports by task, for the charts
+                pngs = [c.png for c in draw_charts(result, t).charts] if chart else []
+                return render_text(result, t), book, pngs
         finally:
             await app_.db_engine.dispose()
 
-    text, book, png = asyncio.run(go())
+    text, book, pngs = asyncio.run(go())
     typer.echo(text)
     if xlsx is not None and book is not None:
         xlsx.write_bytes(book)
         typer.echo(f"Excel file written to {xlsx}", err=True)
-    if chart is not None and png is not None:
-        chart.write_bytes(png)
-        typer.echo(f"Chart written to {chart}", err=True)
+    if chart is not None:
+        for n, png in enumerate(pngs, 1):
+            path = chart if n == 1 else chart.with_name(f"{chart.stem}-{n}{chart.suffix}")
+            path.write_bytes(png)
+            typer.echo(f"Chart written to {path}", err=True)
+        if not pngs:
+            typer.echo("No chart: nothing to show in this period", err=True)
 
 
 def _build(settings: Settings):  # type: ignore[no-untyped-def]

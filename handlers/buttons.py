@@ -363,6 +363,15 @@ class SummaryShow(Code):
 
 
 @dataclass(frozen=True)
+class SummaryDetails(Code):
+    """The whole text of a summary, behind its headline: the unit and the period's key ("2026-11")."""
+
+    prefix = "sum.d"
+    unit: int
+    period: str
+
+
+@dataclass(frozen=True)
 class Digests(Code):
     """An official's scheduled digests: the list, or one of them toggled."""
 

@@ -374,4 +374,4 @@ def _normal(text: str) -> str:
 def has_progress(state: State) -> bool:
     """True when dropping the flow would lose something the person typed or chose."""
     data = state.data
-    return bool(data.get("ans") or data.get("text") or data.get("photo") or data.get("trail"))
+    return bool(data.get("ans") or data.get("text") or data.get("photo") or data.get("trail") or data.get("long"))

@@ -66,6 +66,50 @@ class Prefill(_Strict):
     equals: str | int | float | bool | None = None
 
 
+# What a relation compares an answer with: another answer, a figure of the group, a date.
+FIELD_PREFIX = "field:"
+UNIT_VALUES = {"unit.households": "number", "unit.since": "date"}
+OPERATORS = ("at_most", "at_least", "not_before", "not_after")
+
+
+class Check(_Strict):
+    """A relation an answer must keep (docs/forms.md, "Relations"): `field` at most / at least /
+    not before / not after another answer ("field:KEY"), the group's household count
+    ("unit.households"), the first day the group's records may be about ("unit.since"), "today",
+    a number or a date ("2025-07-01"). Checked as soon as both sides are known."""
+
+    field: str
+    at_most: str | int | float | None = None
+    at_least: str | int | float | None = None
+    not_before: str | None = None
+    not_after: str | None = None
+    # Said instead of the generic "A (62) không thể nhiều hơn B (50)." (a message id, translated).
+    message: str = ""
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Check:
+        given = [name for name in OPERATORS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a check needs exactly one of {', '.join(OPERATORS)}")
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(name for name in OPERATORS if getattr(self, name) is not None)
+
+    @property
+    def other(self) -> str | int | float:
+        value = getattr(self, self.operator)
+        assert value is not None
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def other_field(self) -> str | None:
+        """The other answer this check compares with, when it is one."""
+        other = self.other
+        return other[len(FIELD_PREFIX):] if isinstance(other, str) and other.startswith(FIELD_PREFIX) else None
+
+
 class FieldDef(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     type: FieldType
@@ -97,6 +141,9 @@ class FieldDef(_Strict):
     show_if: Condition | None = None
     # monthly report: the value proposed from this month's reports
     prefill: Prefill | None = None
+    # A figure the group's unit keeps ("households"): offered as a one-tap answer ("Giữ 87 hộ");
+    # another number typed updates the unit when the report is sent.
+    from_unit: Literal["households"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldDef:
@@ -110,6 +157,8 @@ class FieldDef(_Strict):
             raise ValueError(f"options make no sense for a {self.type} field")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is greater than max")
+        if self.from_unit is not None and self.type != "number":
+            raise ValueError("from_unit needs a number field")
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
@@ -140,6 +189,33 @@ class FormDef(_Strict):
     # A one-tap "nothing happened this month" report offered beside this form, with this label.
     nil_report: str = ""
     fields: list[FieldDef] = Field(min_length=1)
+    # Relations between answers and with the group (docs/forms.md, "Relations").
+    checks: list[Check] = []
+
+    @model_validator(mode="after")
+    def _checks_name_fields(self) -> FormDef:
+        for check in self.checks:
+            field = self.field(check.field)
+            if field is None:
+                raise ValueError(f"check on {check.field!r}: no such field")
+            wanted = "date" if check.operator in ("not_before", "not_after") else "number"
+            if field.type != wanted:
+                raise ValueError(f"check on {check.field!r}: {check.operator} needs a {wanted} field")
+            other = check.other
+            if check.other_field is not None:
+                named = self.field(check.other_field)
+                if named is None or named.type != field.type or named.key == field.key:
+                    raise ValueError(f"check on {check.field!r}: {other!r} is not another {wanted} field")
+            elif isinstance(other, str) and other.startswith("unit."):
+                if UNIT_VALUES.get(other) != wanted:
+                    raise ValueError(f"check on {check.field!r}: {other!r} is not a {wanted} of the unit "
+                                     f"(known: {', '.join(UNIT_VALUES)})")
+            elif wanted == "date":
+                if other != "today" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(other)):
+                    raise ValueError(f"check on {check.field!r}: {other!r} is not a date, today or unit.since")
+            elif not isinstance(other, int | float):
+                raise ValueError(f"check on {check.field!r}: {other!r} is not a number, a field or unit.households")
+        return self
 
     @model_validator(mode="after")
     def _fields_refer_backwards(self) -> FormDef:

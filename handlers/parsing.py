@@ -22,26 +22,77 @@ def _plain(text: str) -> str:
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn" and not ch.isspace())
 
 
+class NumberError(ValueError):
+    """Why a typed answer is not the number a field wants: `kind` is "words" (not a number at
+    all), "negative" or "decimal" (a fraction where a whole number is needed); `value` is what was
+    read, when something was."""
+
+    def __init__(self, kind: str, value: float | int | None = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.value = value
+
+
 def parse_number(text: str, *, integer: bool) -> float | int | None:
     """Reads "1.500.000", "1 500 000", "2,5" or "2.5"; None when it is not a number.
 
     Vietnamese writes thousands with dots and decimals with a comma. A lone separator
     followed by exactly three digits is read as thousands ("1.500" → 1500). Amounts may be
-    spoken: "500k", "2 triệu", "1tr5" (1.500.000), "1,5 tỷ".
+    spoken: "500k", "2 triệu", "1tr5" (1.500.000), "1,5 tỷ", or in words: "hai mươi".
     """
+    try:
+        return read_number(text, integer=integer, negative=True)
+    except NumberError:
+        return None
+
+
+def read_number(text: str, *, integer: bool, negative: bool = False) -> float | int:
+    """The number in `text`, or a NumberError saying why not (see `NumberError.kind`)."""
+    value = number_value(text)
+    if value is None:
+        raise NumberError("words")
+    if value < 0 and not negative:
+        raise NumberError("negative", value)
+    if integer and not float(value).is_integer():
+        raise NumberError("decimal", value)
+    return int(value) if float(value).is_integer() else value
+
+
+_MINUS = re.compile(r"^\s*(?:-|−|âm\s+|am\s+)(?=\S)", re.I)
+
+
+def number_value(text: str) -> float | int | None:
+    """The number written in `text` however people write it, with its sign; None when none is."""
     raw = text.strip().replace("\u00a0", " ")
+    minus = _MINUS.match(raw)
+    sign = -1 if minus else 1
+    if minus:
+        raw = raw[minus.end():]
+        if raw.startswith(("-", "+", "−")):
+            return None
+    elif raw.startswith("+"):
+        raw = raw[1:]
+    value = _digits(raw)
+    if value is None:
+        value = _words(raw)
+    if value is None:
+        return None
+    value *= sign
+    return int(value) if float(value).is_integer() else value
+
+
+def _digits(raw: str) -> float | int | None:
     scaled = _SCALED.match(_plain(raw))
     if scaled:
         base = float(scaled.group(1).replace(",", "."))
         factor = _MULTIPLIERS[scaled.group(2)]
         rest = scaled.group(3)  # "1tr5": the digits after the unit are its next digits
         value = base * factor + (int(rest) * factor // 10 ** len(rest) if rest else 0)
-        return int(value) if value.is_integer() else (None if integer else value)
-    raw = re.sub(r"\s*(đ|d|vnd|vnđ|đồng|dong|kg|người|nguoi|hộ|ho|bao|túi|tui)$", "", raw, flags=re.I)
+        return int(value) if value.is_integer() else value
+    raw = _UNIT_SUFFIX.sub("", raw)
     if not raw or not _NUMBER.match(raw):
         return None
-    sign = -1 if raw.startswith("-") else 1
-    body = raw.lstrip("+-").replace(" ", "")
+    body = raw.replace(" ", "")
     dots, commas = body.count("."), body.count(",")
     if dots and commas:
         # The separator that comes last is the decimal one.
@@ -60,12 +111,54 @@ def parse_number(text: str, *, integer: bool) -> float | int | None:
     if not body or body.startswith(".") or body.endswith("."):
         return None
     try:
-        value = float(body) * sign
+        value = float(body)
     except ValueError:
         return None
-    if integer:
-        return int(value) if value.is_integer() else None
     return int(value) if value.is_integer() else value
+
+
+_UNIT_SUFFIX = re.compile(r"\s*(đ|d|vnd|vnđ|đồng|dong|kg|ký|ki lô|người|nguoi|hộ|ho|bao|túi|tui|lượt|luot"
+                          r"|buổi|buoi|cuộc|cuoc|lần|lan|vụ|vu|điểm|diem)$", re.I)
+# Number words without their tone marks, as people type them on a phone without a Vietnamese
+# keyboard: each maps to the word vietnam-number reads. "muoi" is "mươi" after a digit word
+# ("hai muoi" 20) and "mười" elsewhere ("muoi lam" 15). Slang the library also knows ("củ",
+# "chai", "lít", "xị") is left out: in a count of people it would read nonsense as a number.
+_WORDS = {
+    "khong": "không", "mot": "một", "mốt": "mốt", "hai": "hai", "ba": "ba", "bon": "bốn", "tu": "tư",
+    "nam": "năm", "lam": "lăm", "nham": "nhăm", "sau": "sáu", "bay": "bảy", "tam": "tám", "chin": "chín",
+    "ruoi": "rưỡi", "chuc": "chục", "tram": "trăm", "nghin": "nghìn", "ngan": "ngàn", "trieu": "triệu",
+    "ty": "tỷ", "ti": "tỷ", "linh": "linh", "le": "lẻ",
+}
+_DIGIT_WORDS = {"một", "mốt", "hai", "ba", "bốn", "tư", "năm", "lăm", "nhăm", "sáu", "bảy", "tám", "chín"}
+_WORD_UNITS = {"người", "hộ", "đồng", "kg", "ký", "lượt", "buổi", "cuộc", "lần", "vụ", "điểm", "cái"}
+
+
+def _words(raw: str) -> int | None:
+    """ "hai mươi", "một trăm linh năm", "hai tỷ", "một triệu rưỡi" (with or without tone marks)."""
+    tokens = raw.casefold().replace(",", " ").split()
+    if tokens and tokens[-1] in _WORD_UNITS | {fold(u) for u in _WORD_UNITS}:
+        tokens = tokens[:-1]
+    if not tokens or len(tokens) > 12:
+        return None
+    words: list[str] = []
+    for token in tokens:
+        folded = fold(token)
+        if token in ("mười", "mươi") or folded == "muoi":
+            after_digit = bool(words) and words[-1] in _DIGIT_WORDS
+            words.append(token if token in ("mười", "mươi") else ("mươi" if after_digit else "mười"))
+        elif token in _WORDS.values():
+            words.append(token)
+        elif folded in _WORDS and folded == token:
+            words.append(_WORDS[folded])
+        else:
+            return None
+    try:
+        from vietnam_number import w2n  # imported on first use: most answers are digits
+
+        value = w2n(" ".join(words))
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def parse_date(text: str, today: date) -> date | None:

@@ -218,6 +218,7 @@ ROUTES: tuple[Route, ...] = (
     Route(b.SummaryUnits, _replies(summary.choose_unit, "unit", "page"), roles=STAFF),
     Route(b.SummaryPeriods, _replies(summary.choose_period, "unit"), roles=STAFF),
     Route(b.SummaryShow, _replies(summary.show, "unit", "period"), roles=STAFF),
+    Route(b.SummaryDetails, _replies(summary.details, "unit", "period"), roles=STAFF),
     Route(b.Digests, _digests, InForm.KEEP, roles=OFFICIALS),
     # Campaigns.
     Route(b.Campaigns, _replies(campaign.listing), InForm.KEEP, roles=OFFICIALS),

@@ -262,6 +262,10 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
     async def unit(self, unit_id: int) -> Unit | None:
         return await self.session.get(Unit, unit_id)
 
+    async def set_households(self, unit_id: int, households: int) -> None:
+        """The group's household count, as its leader gave it in a report."""
+        await self.session.execute(update(Unit).where(Unit.id == unit_id).values(households=households))
+
     async def unit_by_code(self, code: str) -> Unit | None:
         return (await self.session.scalars(select(Unit).where(Unit.code == code))).first()
 

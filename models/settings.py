@@ -10,6 +10,7 @@ import ipaddress
 import json
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -223,6 +224,10 @@ class DigestSettings(_Section):
 
 class UnitSettings(_Section):
     levels: list[str] = ["city", "district", "ward", "group"]
+    # The first day a group's reports may be about ("unit.since" in a form's checks): the units as
+    # they are since the reform of 1 July 2025. The unit rows' own dates are when they were
+    # imported, not when the groups began (docs/decisions.md).
+    since: date = date(2025, 7, 1)
     labels: dict[str, str] = {
         "city": "Thành phố",
         "district": "Quận/Huyện",

@@ -236,6 +236,20 @@ class SummaryQueries:
         query = select(*leading, func.count(), *(func.sum(sql.number(field)) for field in fields))
         return await sql.rows(query.where(*sql.where(scope, form_key)).group_by(*grouped))
 
+    async def part_of_whole(
+        self, scope: Scope, form_key: str, part: str, whole: str, *, by_path: bool
+    ) -> Sequence[Any]:
+        """(path, reports, sum of `part`, sum of `whole`, reports whose part is larger than the whole)
+        for one form. The sums leave out those reports (filed before the forms checked it, e.g. 62
+        households present out of 50) and count them instead: a rate of the sums is never above 100%."""
+        sql = Sql(self.session, _BY_FORM)
+        leading, grouped = _grouped(sql, by_path)
+        a, b = sql.number(part), sql.number(whole)
+        sound = a <= b  # NULL (an answer missing) is not sound either: left out of both sums
+        query = select(*leading, func.count(), func.sum(case((sound, a), else_=0)),
+                       func.sum(case((sound, b), else_=0)), sql.count_if(a > b))
+        return await sql.rows(query.where(*sql.where(scope, form_key)).group_by(*grouped))
+
     async def flags(
         self, scope: Scope, form_key: str, wanted: Sequence[Flag], *, by_path: bool
     ) -> Sequence[Any]:

@@ -4,7 +4,7 @@ the field's type and limits; a refusal says what is expected."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import images
@@ -13,7 +13,7 @@ from handlers.errors import UserError
 from handlers.forms import FieldDef
 from handlers.i18n import _
 from handlers.messages import Incoming
-from handlers.parsing import parse_coordinates, parse_date, parse_number
+from handlers.parsing import NumberError, parse_coordinates, parse_date, read_number
 from handlers.text import clean, fold
 
 YES = {"co", "c", "yes", "y", "dung", "u", "uh", "ok", "da co", "roi", "da", "da roi", "co roi"}
@@ -80,6 +80,8 @@ async def read_answer(
         if action == "n" or folded in NO:
             return False, True
         raise Invalid(_("Hãy bấm «Có» hoặc «Không»."))
+    if field.type == "text" and action == "keep":
+        return keep_first_part(field, state, ctx), True
     if field.type == "date" and (spoken := _as_date_action(action)):
         return _date(field, spoken, ctx), True
     if action is not None:
@@ -91,20 +93,65 @@ async def read_answer(
     if field.type == "text":
         if not text:
             raise Invalid(_("Câu trả lời đang trống. Vui lòng gõ nội dung."))
-        limit = max_length(field, ctx)
-        if len(text) > limit:
-            raise Invalid(_("Câu trả lời dài {n} ký tự, quá giới hạn {limit} ký tự. Vui lòng viết ngắn lại."),
-                          n=t.number(len(text)), limit=t.number(limit))
-        if len(text) < field.min_length:
-            raise Invalid(_("Câu trả lời quá ngắn: cần ít nhất {n} ký tự."), n=field.min_length)
-        if field.upper:
-            text = text.upper()
-        if field.pattern and not re.fullmatch(field.pattern, text):
-            raise Invalid(field.pattern_message or _("Câu trả lời không đúng dạng yêu cầu."))
-        return text, True
+        return check_text(field, _continued(field, text, state, ctx), state, ctx), True
     if field.type == "photo":
         return await _photo(msg, ctx, field), True
     return _location(field, msg, text, ctx), True
+
+
+class TooLong(Invalid):
+    """A text longer than the field takes: kept in the state (`long`) until the person chooses to
+    keep its first part or types a shorter one."""
+
+
+def check_text(field: FieldDef, text: str, state: State, ctx: Context) -> str:
+    """A typed text checked against the field's lengths and pattern; a too-long one is kept."""
+    t = ctx.t
+    limit = max_length(field, ctx)
+    if len(text) > limit and field.pattern:  # a code: its first part would be no code at all
+        raise Invalid(_("Câu trả lời dài {n} ký tự, quá giới hạn {limit} ký tự. Vui lòng viết ngắn lại."),
+                      n=t.number(len(text)), limit=t.number(limit))
+    if len(text) > limit:
+        state.data.update(long=text, long_field=field.key, long_at=ctx.clock.now().isoformat())
+        raise TooLong(_("Câu trả lời dài {n} ký tự; câu này nhận tối đa {limit} ký tự. Bài đã gõ vẫn được giữ: "
+                        "bấm «Giữ {limit} ký tự đầu», hoặc gõ lại bản ngắn hơn."),
+                      n=t.number(len(text)), limit=t.number(limit))
+    state.data.pop("long", None)
+    state.data.pop("long_field", None)
+    if len(text) < field.min_length:
+        raise Invalid(_("Câu trả lời quá ngắn: cần ít nhất {n} ký tự."), n=field.min_length)
+    if field.upper:
+        text = text.upper()
+    if field.pattern and not re.fullmatch(field.pattern, text):
+        raise Invalid(field.pattern_message or _("Câu trả lời không đúng dạng yêu cầu."))
+    return text
+
+
+# Telegram's apps send a text longer than 4,096 characters as several messages of up to 4,096,
+# a moment apart: a kept text of about that length followed at once by more is one answer.
+SPLIT_PART = range(4000, 4097)
+SPLIT_SECONDS = 5
+
+
+def _continued(field: FieldDef, text: str, state: State, ctx: Context) -> str:
+    """The rest of a long text that the messenger split in two: joined to the part kept just before."""
+    kept, at = state.data.get("long"), state.data.get("long_at")
+    if not kept or not at or state.data.get("long_field") != field.key or len(str(kept)) not in SPLIT_PART:
+        return text
+    gap = (ctx.clock.now() - datetime.fromisoformat(str(at))).total_seconds()
+    return f"{kept} {text}" if 0 <= gap <= SPLIT_SECONDS else text
+
+
+def keep_first_part(field: FieldDef, state: State, ctx: Context) -> str:
+    """[Giữ 500 ký tự đầu]: the kept text cut to the field's limit, at a word where one is near."""
+    text = str(state.data.get("long") or "") if state.data.get("long_field") == field.key else ""
+    if not text:
+        raise Invalid(_("Không còn bài đã gõ. Vui lòng gõ lại câu trả lời."))
+    limit = max_length(field, ctx)
+    cut = text[:limit]
+    if len(text) > limit and " " in cut[limit * 4 // 5:]:
+        cut = cut[: cut.rfind(" ")]
+    return check_text(field, cut.rstrip(), state, ctx)
 
 
 def _option_from(field: FieldDef, action: str | None, text: str) -> str | None:
@@ -144,12 +191,20 @@ def _multi(field: FieldDef, state: State, action: str | None, text: str) -> tupl
 
 
 def _number(field: FieldDef, text: str, ctx: Context) -> int | float:
-    value = parse_number(text, integer=field.integer)
-    out_of_range = value is not None and (
-        (field.min is not None and value < field.min) or (field.max is not None and value > field.max)
-    )
-    if value is None or out_of_range:
-        raise Invalid(number_rule(field, ctx))
+    t = ctx.t
+    try:
+        value = read_number(text, integer=field.integer)
+    except NumberError as error:
+        if error.kind == "negative":
+            raise Invalid(_("Số {value} là số âm, không dùng được ở đây. {rule}"),
+                          value=t.number(error.value or 0), rule=number_rule(field, ctx)) from None
+        if error.kind == "decimal":
+            raise Invalid(_("Câu này cần một số nguyên (đếm được), không phải {value}. {rule}"),
+                          value=t.number(error.value or 0), rule=number_rule(field, ctx)) from None
+        raise Invalid(_("«{text}» không phải là một số. Gõ bằng chữ số như 25, 1.500 hoặc 500k, "
+                        "hay bằng chữ như «hai mươi». {rule}"), text=text[:30], rule=number_rule(field, ctx)) from None
+    if (field.min is not None and value < field.min) or (field.max is not None and value > field.max):
+        raise Invalid(_("Số {value} nằm ngoài giới hạn. {rule}"), value=t.number(value), rule=number_rule(field, ctx))
     return value
 
 

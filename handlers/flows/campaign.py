@@ -15,7 +15,7 @@ from handlers.campaigns.schedules import ScheduleError, next_event, validate
 from handlers.context import Context, Outcome, State
 from handlers.delivery.notices import AUDIENCES
 from handlers.errors import NotAllowed, UserError
-from handlers.flows.notice import may_address, unit_choices
+from handlers.flows.notice import ask_unit, may_address, read_unit
 from handlers.flows.wizard import Answer, Wizard, cancel_button
 from handlers.flows.wizard import Step as WizardStep
 from handlers.i18n import Translator, _
@@ -202,18 +202,7 @@ async def _read_name(answer: Answer, state: State, ctx: Context) -> str:
 
 
 async def _ask_unit(state: State, ctx: Context) -> list[Reply]:
-    units = await unit_choices(state, ctx)
-    return _choose(ctx, ctx.t("Chiến dịch cho đơn vị nào? (gồm mọi tổ bên dưới)"),
-                   [ctx.button("u", u.name, u.id) for u in units[:12]])
-
-
-async def _read_unit(answer: Answer, state: State, ctx: Context) -> str:
-    unit_id = answer.number("u")
-    unit = await ctx.repo.unit(unit_id) if unit_id is not None else None
-    if unit is None or not await may_address(ctx, unit):
-        raise UserError(_("Hãy chọn một đơn vị trong danh sách."))
-    state.data["unit"] = unit.id
-    return Step.AUDIENCE
+    return await ask_unit(state, ctx, ctx.t("Chiến dịch cho đơn vị nào? (gồm mọi tổ bên dưới)"))
 
 
 async def _ask_audience(state: State, ctx: Context) -> list[Reply]:
@@ -412,7 +401,7 @@ async def _retime(state: State, ctx: Context, at: str) -> Outcome:
 
 WIZARD = Wizard(NAME, [
     WizardStep(Step.NAME, _ask_name, _read_name),
-    WizardStep(Step.UNIT, _ask_unit, _read_unit),
+    WizardStep(Step.UNIT, _ask_unit, read_unit),
     WizardStep(Step.AUDIENCE, _ask_audience, _read_audience),
     WizardStep(Step.KIND, _ask_kind, _read_kind),
     WizardStep(Step.WEEKDAY, _ask_weekday, _read_weekday),

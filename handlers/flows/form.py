@@ -12,7 +12,7 @@ from typing import Any
 from handlers import buttons as b
 from handlers.context import Context, Outcome, State
 from handlers.errors import UserError
-from handlers.flows import answers
+from handlers.flows import answers, relations
 from handlers.forms import FieldDef, FormDef, display_value
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Incoming, Keyboard, Reply, rows
@@ -29,6 +29,9 @@ async def start(
                             "trail": [], "edit": False, "sel": []}
     if supersedes:
         data["supersedes"] = supersedes
+    if form.checks or any(f.from_unit for f in form.fields):
+        unit = await ctx.repo.unit(unit_id)
+        data["hh"] = unit.households if unit else None  # offered as "Giữ 87 hộ", compared in checks
     first = _next_field(form, data["ans"], after=None)
     assert first is not None  # a form has at least one field, and the first has no condition
     data["cur"] = first.key
@@ -97,12 +100,18 @@ def question(form: FormDef, field: FieldDef, state: State, ctx: Context) -> Repl
     lines = [f"{counter(form, field, state.data['ans'], t)} {t(field.question)}"]
     if field.hint:
         lines.append(t(field.hint))
+    kept = state.data.get("hh") if field.from_unit == "households" else None
+    if kept is not None:
+        lines.append(t("Số hộ của tổ đang ghi là {n}. Bấm «Giữ {n}» nếu không đổi, hoặc gõ số mới.",
+                       n=display(field, kept, ctx)))
     lines.append(_expectation(field, ctx))
     current = state.data["ans"].get(field.key)
     if state.data.get("edit") and field.key in state.data["ans"]:
         lines.append(t("Câu trả lời hiện tại: {value}", value=display(field, current, ctx)))
     buttons: list[list[Button]] = []
     keyboard = Keyboard.INLINE
+    if kept is not None:
+        buttons.append([ctx.button("unit", t("Giữ {n}", n=display(field, kept, ctx)))])
     if field.type == "choice":
         buttons += [[ctx.button("o", t(o.label), o.id)] for o in field.options]
     elif field.type == "multi_choice":
@@ -118,6 +127,9 @@ def question(form: FormDef, field: FieldDef, state: State, ctx: Context) -> Repl
         keyboard = Keyboard.REQUEST_LOCATION
     elif field.type == "photo" or field.accept_photo:
         keyboard = Keyboard.REQUEST_PHOTO
+    if field.type == "text" and state.data.get("long") and state.data.get("long_field") == field.key:
+        limit = t.number(answers.max_length(field, ctx))
+        buttons.append([ctx.button("keep", t("✂️ Giữ {n} ký tự đầu", n=limit))])
     nav = []
     if state.data.get("trail") or state.data.get("edit"):
         nav.append(ctx.button("back", t("⬅️ Quay lại")))
@@ -133,7 +145,10 @@ def _expectation(field: FieldDef, ctx: Context) -> str:
     if field.type == "number":
         return answers.number_rule(field, ctx)
     if field.type == "text":
-        return t("Gõ câu trả lời (tối đa {n} ký tự).", n=t.number(answers.max_length(field, ctx)))
+        longest = t.number(answers.max_length(field, ctx))
+        if field.min_length > 1:  # said before the first try, not only after a refusal
+            return t("Gõ câu trả lời (ít nhất {min}, tối đa {n} ký tự).", min=t.number(field.min_length), n=longest)
+        return t("Gõ câu trả lời (tối đa {n} ký tự).", n=longest)
     if field.type == "choice":
         return t("Bấm một nút bên dưới.")
     if field.type == "multi_choice":
@@ -162,7 +177,13 @@ def summary(form: FormDef, state: State, ctx: Context) -> Reply:
     lines = [t("Kiểm tra lại báo cáo «{title}»:", title=t(form.title)), ""]
     for field in form.fields:
         if form.visible(field, answers):
-            lines.append(f"• {t(field.label)}: {display(field, answers.get(field.key), ctx)}")
+            line = f"• {t(field.label)}: {display(field, answers.get(field.key), ctx)}"
+            if (change := _unit_change(form, field, state)) is not None and change[0] is None:
+                line += " " + t("(sẽ được ghi làm số hộ của tổ)")
+            elif change is not None:
+                line += " " + t("(số hộ của tổ sẽ đổi từ {old} thành {new})",
+                                old=display(field, change[0], ctx), new=display(field, change[1], ctx))
+            lines.append(line)
     lines += ["", t("Nếu đúng, bấm «Gửi báo cáo».")]
     buttons = [
         [ctx.button("send", t("✅ Gửi báo cáo"))],
@@ -189,7 +210,7 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     form = _form(state, ctx)
     data = state.data
     if action == "cancel":
-        if data.get("ans"):  # answers would be lost: ask first
+        if data.get("ans") or data.get("long"):  # answers (or a kept long text) would be lost: ask first
             return Outcome([cancel_question(form, ctx)], state)
         return Outcome([Reply(ctx.t("Đã hủy, báo cáo chưa được gửi."))], None)
     if state.step == "summary":
@@ -208,14 +229,26 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     if action == "back":
         return _go_back(form, state, ctx)
     try:
-        answer, finished = await answers.read_answer(field, msg, state, ctx, action)
+        if action == "unit" and field.from_unit and data.get("hh") is not None:
+            answer, finished = data["hh"], True  # [Giữ 87 hộ]: the unit's own figure
+        else:
+            answer, finished = await answers.read_answer(field, msg, state, ctx, action)
     except answers.Invalid as error:
         again = question(form, field, state, ctx)
         return Outcome([Reply(ctx.t(error.message, **error.values)), again], state)
+    if finished and answer is not None and form.checks:
+        trial = {**data["ans"], field.key: answer}
+        facts = await _facts(form, trial, state, ctx)
+        if (check := relations.broken(form, trial, facts, about=field.key)) is not None:
+            said = relations.message(check, form, trial, facts, field, ctx.t)
+            return Outcome([Reply(said), question(form, field, state, ctx)], state)
     if not finished:  # a multi-choice toggle: show the selection again, in place where possible
         return Outcome([replace(question(form, field, state, ctx), edit=True)], state)
     data["ans"][field.key] = answer
     data["sel"] = []
+    if data.get("long_field") == field.key:  # the kept long text is answered for: let it go
+        data.pop("long", None)
+        data.pop("long_field", None)
     return await _advance(form, state, ctx)
 
 
@@ -262,7 +295,35 @@ async def _on_summary(form: FormDef, state: State, ctx: Context, action: str | N
     if action != "send":
         return Outcome([Reply(ctx.t("Bấm «Gửi báo cáo» để gửi, hoặc «Sửa một câu».")),
                         summary(form, state, ctx)], state)
+    if form.checks:  # an answer edited since, or a figure of the group changed: asked again
+        facts = await _facts(form, data["ans"], state, ctx)
+        if (check := relations.broken(form, data["ans"], facts)) is not None:
+            field = form.field(check.field)
+            assert field is not None
+            data.update(cur=field.key, edit=True, sel=[])
+            asking = State(NAME, "ask", data)
+            said = relations.message(check, form, data["ans"], facts, field, ctx.t)
+            return Outcome([Reply(said), question(form, field, asking, ctx)], asking)
     return await _send(form, state, ctx)
+
+
+async def _facts(form: FormDef, answers: dict[str, Any], state: State, ctx: Context) -> relations.UnitFacts:
+    """What the checks compare with; the household count is the one this report gives, if it does."""
+    facts = await relations.unit_facts(ctx, int(state.data["unit"]))
+    given = next((answers.get(f.key) for f in form.fields if f.from_unit == "households"
+                  and answers.get(f.key) is not None), None)
+    return relations.UnitFacts(int(given), facts.since, facts.today) if given is not None else facts
+
+
+def _unit_change(form: FormDef, field: FieldDef, state: State) -> tuple[int | None, int] | None:
+    """(old, new) when this answer changes the unit's figure it came from ("Giữ 87 hộ" not taken);
+    old is None when the unit had none."""
+    if field.from_unit != "households" or "hh" not in state.data:  # a form begun before the count was offered
+        return None
+    old, new = state.data.get("hh"), state.data["ans"].get(field.key)
+    if new is None or old == new or not form.visible(field, state.data["ans"]):
+        return None
+    return (int(old) if old is not None else None), int(new)
 
 
 def monthly_key(ctx: Context) -> str:
@@ -282,6 +343,11 @@ async def _send(form: FormDef, state: State, ctx: Context) -> Outcome:
         form, answers, unit_id=int(data["unit"]), reporter_id=ctx.person_id, reporter_name=ctx.who.name,
         repo=ctx.repo, forms=ctx.forms, settings=ctx.settings, now=ctx.clock.now(), t=ctx.t,
         translate=ctx.translate, supersedes_id=data.get("supersedes"))
+    for field in form.fields:  # a household count typed instead of "Giữ 87 hộ" is the group's new one
+        if (change := _unit_change(form, field, state)) is not None:
+            await ctx.repo.set_households(int(data["unit"]), change[1])
+            said = ctx.t("Đã cập nhật số hộ của tổ: {n}.", n=display(field, change[1], ctx))
+            replies[0] = replace(replies[0], text=f"{replies[0].text}\n{said}")
     steps = [] if form.urgent else [b.ViewReport(report.id or 0).button(ctx.t("🔎 Xem báo cáo"))]
     return Outcome(replies, State("", "", {"sent": report.code}), deliveries, next_steps=steps)
 

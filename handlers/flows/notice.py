@@ -65,7 +65,8 @@ async def may_address(ctx: Context, unit: Unit) -> bool:
                for h in await ctx.roles())
 
 
-async def _ask_unit(state: State, ctx: Context) -> list[Reply]:
+async def ask_unit(state: State, ctx: Context, question: str) -> list[Reply]:
+    """The units an official may address, eight to a page; shared by the notice and campaign wizards."""
     t = ctx.t
     units = await unit_choices(state, ctx)
     page = int(state.data.get("page", 0))
@@ -76,10 +77,11 @@ async def _ask_unit(state: State, ctx: Context) -> list[Reply]:
         more.append(ctx.button("prev", t("◀️ Trang trước")))
     if len(units) > (page + 1) * PAGE:
         more.append(ctx.button("next", t("Trang sau ▶️")))
-    return [Reply(t("Gửi cho đơn vị nào? (gồm mọi tổ bên dưới)"), (*rows(buttons), tuple(more), (cancel_button(ctx),)))]
+    return [Reply(question, (*rows(buttons), tuple(more), (cancel_button(ctx),)))]
 
 
-async def _read_unit(answer: Answer, state: State, ctx: Context) -> str:
+async def read_unit(answer: Answer, state: State, ctx: Context) -> str:
+    """A page turn (stays on the step "unit") or the chosen unit (goes on to "audience")."""
     if answer.action in ("prev", "next"):
         state.data["page"] = max(0, int(state.data.get("page", 0)) + (1 if answer.action == "next" else -1))
         return Step.UNIT
@@ -89,6 +91,10 @@ async def _read_unit(answer: Answer, state: State, ctx: Context) -> str:
         raise UserError(_("Hãy chọn một đơn vị trong danh sách."))
     state.data["unit"] = unit.id
     return Step.AUDIENCE
+
+
+async def _ask_unit(state: State, ctx: Context) -> list[Reply]:
+    return await ask_unit(state, ctx, ctx.t("Gửi cho đơn vị nào? (gồm mọi tổ bên dưới)"))
 
 
 async def _ask_audience(state: State, ctx: Context) -> list[Reply]:
@@ -256,7 +262,7 @@ async def _send(state: State, ctx: Context) -> Outcome:
 
 
 WIZARD = Wizard(NAME, [
-    WizardStep(Step.UNIT, _ask_unit, _read_unit),
+    WizardStep(Step.UNIT, _ask_unit, read_unit),
     WizardStep(Step.AUDIENCE, _ask_audience, _read_audience),
     WizardStep(Step.TEXT, _ask_text, _read_text),
     WizardStep(Step.PHOTO, _ask_photo, _read_photo),

@@ -10,8 +10,8 @@ from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotAllowed, UserError
 from handlers.i18n import _
 from handlers.messages import Button, Reply, rows
-from handlers.summaries.periods import Period, containing
-from handlers.summaries.summary import may_see_households, record, render, summarize
+from handlers.summaries.periods import Period, containing, parse
+from handlers.summaries.summary import may_see_households, record, render, render_text, summarize
 from models.tables import Unit
 
 PAGE = 8
@@ -103,7 +103,7 @@ def period_for(code: str, ctx: Context) -> Period:
 
 
 async def show(ctx: Context, unit_id: int, code: str) -> list[Reply]:
-    """The summary of the unit for the period: text, chart, Excel file."""
+    """The summary of the unit for the period: the headline, the charts, the Excel file."""
     t = ctx.t
     if code not in PERIODS:
         raise UserError(_("Nút này không hợp lệ."))
@@ -116,5 +116,23 @@ async def show(ctx: Context, unit_id: int, code: str) -> list[Reply]:
                                   now=ctx.clock.now())
         rendered = await render(reads, summary, t=t, files=ctx.files,
                                 households=may_see_households(roles, summary.unit))
-    nav = rows([b.SummaryPeriods(unit_id).button(t("🔁 Chọn kỳ khác")), b.Menu().button(t("☰ Menu"))], per_row=2)
-    return await record(ctx.repo, rendered, t=t, files=ctx.files, viewer_id=ctx.person_id, buttons=nav)
+    return await record(ctx.repo, rendered, t=t, files=ctx.files, viewer_id=ctx.person_id, buttons=_nav(ctx, unit_id))
+
+
+def _nav(ctx: Context, unit_id: int) -> tuple[tuple[Button, ...], ...]:
+    t = ctx.t
+    return rows([b.SummaryPeriods(unit_id).button(t("🔁 Chọn kỳ khác")), b.Menu().button(t("☰ Menu"))], per_row=2)
+
+
+async def details(ctx: Context, unit_id: int, key: str) -> list[Reply]:
+    """The whole text of a summary (every task, the ranking), behind its headline's [Xem chi tiết]:
+    figured again for the same unit and period, so a digest's button still works days later."""
+    try:
+        period = parse(key, ctx.settings.app.tz)
+    except ValueError:
+        raise UserError(_("Nút này không hợp lệ.")) from None
+    unit = await _unit(ctx, unit_id)
+    async with ctx.long_read() as reads:
+        summary = await summarize(reads, unit_path=unit.path, period=period, settings=ctx.settings,
+                                  now=ctx.clock.now())
+    return [Reply(render_text(summary, ctx.t), _nav(ctx, unit_id))]

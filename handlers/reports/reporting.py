@@ -328,6 +328,8 @@ async def escalate_due(
             deliveries.append(Delivery(person_id, incident_reply(report, unit, reporter, lines, other, note=note)))
         other = translate(await repo.person_language(report.reporter_id))
         deliveries.append(Delivery(report.reporter_id, Reply(other(
-            "⚠️ Tin khẩn {code} chưa được {ward} tiếp nhận sau {n} phút; đã chuyển lên {target}.\n{emergency}",
-            code=report.code, ward=ward.name, n=minutes, target=target.name, emergency=other(EMERGENCY)))))
+            "⚠️ {name} chưa được {ward} tiếp nhận sau {n} phút; đã chuyển lên {target}. "
+            "Mã báo cáo: {code}\n{emergency}",
+            name=name_of(report, forms, other), code=report.code, ward=ward.name, n=minutes, target=target.name,
+            emergency=other(EMERGENCY)))))
     return deliveries

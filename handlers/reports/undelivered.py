@@ -13,14 +13,15 @@ from handlers.buttons import Acknowledge
 from handlers.forms import FormRegistry
 from handlers.i18n import _
 from handlers.messages import Delivery, Reply
-from handlers.reports.reporting import EMERGENCY, Translate, answer_lines, incident_reply, recipients, ward_of
+from handlers.reports.reporting import EMERGENCY, Translate, answer_lines, incident_reply, name_of, recipients, ward_of
 from models.repos import Repo
 from models.settings import Settings
 
 NOTE = _("⚠️ Tin khẩn không gửi được tới {name} ({unit}); chuyển tới bạn.")
-TOLD = _("⚠️ Tin khẩn {code} chưa tới được {name}; đã chuyển tới cán bộ {target}.\n{emergency}")
-TOLD_NOBODY = _("⚠️ Tin khẩn {code} chưa tới được {name} và chưa có cán bộ cấp trên nào trên hệ thống.\n"
-                "{emergency}")
+TOLD = _("⚠️ {report} chưa tới được {name}; đã chuyển tới cán bộ {target}. Mã báo cáo: {code}\n"
+         "{emergency}")
+TOLD_NOBODY = _("⚠️ {report} chưa tới được {name} và chưa có cán bộ cấp trên nào trên hệ thống. "
+                "Mã báo cáo: {code}\n{emergency}")
 
 
 @dataclass(slots=True)
@@ -69,9 +70,10 @@ async def alert_next(repo: Repo, failed: Undelivered, *, forms: FormRegistry, se
             target = candidate
             break
     reporter_t = translate(await repo.person_language(report.reporter_id))
+    told = {"report": name_of(report, forms, reporter_t), "code": report.code, "name": official,
+            "emergency": reporter_t(EMERGENCY)}
     if target is None:
-        return [Delivery(report.reporter_id, Reply(reporter_t(
-            TOLD_NOBODY, code=report.code, name=official, emergency=reporter_t(EMERGENCY))))]
+        return [Delivery(report.reporter_id, Reply(reporter_t(TOLD_NOBODY, **told)))]
     await repo.escalated(report, level=level, at=now, next_at=now + timedelta(minutes=settings.incidents.ack_minutes),
                          note=f"{target.name} (undelivered to {official})")
     reporter = await repo.person_name(report.reporter_id)
@@ -82,6 +84,5 @@ async def alert_next(repo: Repo, failed: Undelivered, *, forms: FormRegistry, se
         note = other(NOTE, name=official, unit=failed_unit.name)
         deliveries.append(Delivery(person_id, incident_reply(report, unit, reporter, answer_lines(form, report, other),
                                                              other, note=note)))
-    deliveries.append(Delivery(report.reporter_id, Reply(reporter_t(
-        TOLD, code=report.code, name=official, target=target.name, emergency=reporter_t(EMERGENCY)))))
+    deliveries.append(Delivery(report.reporter_id, Reply(reporter_t(TOLD, **told, target=target.name))))
     return deliveries

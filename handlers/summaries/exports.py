@@ -1,7 +1,7 @@
-"""The summary as a chart (PNG, matplotlib, headless) and as an Excel workbook (openpyxl).
+"""The summary as an Excel workbook (openpyxl); its charts are in handlers/summaries/charts.py.
 
-Both libraries are imported when a file is made, not when the bot starts, so an idle bot does not
-carry them. Both functions are CPU work: callers run them in a thread.
+openpyxl is imported when a file is made, not when the bot starts, so an idle bot does not carry
+it. Writing the file is CPU work: callers run it in a thread.
 """
 
 from __future__ import annotations
@@ -11,92 +11,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from handlers.i18n import Translator, _
+from handlers.i18n import Translator
 from handlers.summaries.summary_text import CATEGORIES, INCIDENT_KINDS, RESIDENCE_LABELS, SOURCES, SUPPORT_KINDS, label
 
 if TYPE_CHECKING:
     from handlers.summaries.summary_figures import Figures, GroupLine, Summary, Totals
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CHART_SIZE = (8.0, 5.0)  # inches at 100 dpi: 800 × 500 pixels
-CHART_BARS = 15
-TASK_LABELS = {"an_ninh": _("An ninh"), "ve_sinh": _("Vệ sinh"), "giam_ngheo": _("Giảm nghèo"),
-               "dan_chu": _("Dân chủ")}
-
-
-def _short(name: str, limit: int = 24) -> str:
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
-
-
-def chart_png(summary: Summary, t: Translator) -> bytes:
-    """800 × 500 pixels: monthly reporting (or reports) by unit on the left, urgent incidents over
-    the period on the right."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
-
-    figure = Figure(figsize=CHART_SIZE, dpi=100)
-    FigureCanvasAgg(figure)
-    figure.suptitle(f"{summary.unit.name} · {summary.current.period.label(t)}", fontsize=11,
-                    fontfamily="DejaVu Sans")
-    left, right = figure.subplots(1, 2, width_ratios=(1.25, 1))
-    names, values, title, as_rate = _left_panel(summary, t)
-    bars = left.barh(range(len(values)), values, color="#2e7d32")
-    left.bar_label(bars, labels=[f"{round(v)}%" if as_rate else t.number(round(v)) for v in values], fontsize=7,
-                   padding=2)
-    left.set_yticks(range(len(values)), [_short(n) for n in names], fontsize=7)
-    left.invert_yaxis()
-    left.set_title(title, fontsize=9)
-    if as_rate:
-        left.set_xlim(0, 112)
-        left.set_xticks([0, 25, 50, 75, 100])
-        left.xaxis.set_major_formatter(PercentFormatter())
-    else:
-        left.xaxis.set_major_locator(MaxNLocator(integer=True))
-    tz = summary.current.period.tz
-    pattern = "%m/%Y" if summary.bucket_kind == "month" else "%d/%m"
-    ticks = [start.astimezone(tz).strftime(pattern) for start, _n in summary.buckets]
-    bars = right.bar(range(len(ticks)), [n for _start, n in summary.buckets], color="#c62828")
-    right.bar_label(bars, labels=[str(n) if n else "" for _start, n in summary.buckets], fontsize=7, padding=2)
-    step = max(1, len(ticks) // 8)
-    right.set_xticks(range(0, len(ticks), step), ticks[::step], fontsize=7, rotation=45)
-    right.yaxis.set_major_locator(MaxNLocator(integer=True))
-    right.set_ylim(bottom=0, top=max([1, *(n for _s, n in summary.buckets)]) * 1.15)
-    by = {"day": t("Tin khẩn theo ngày"), "week": t("Tin khẩn theo tuần"), "month": t("Tin khẩn theo tháng")}
-    right.set_title(by[summary.bucket_kind], fontsize=9)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def _left_panel(summary: Summary, t: Translator) -> tuple[list[str], list[float], str, bool]:
-    """(names, values, title, values are percentages)."""
-    if not summary.children:
-        counts = summary.current.figures.reports_by_task
-        keys = sorted(counts, key=lambda key: list(TASK_LABELS).index(key) if key in TASK_LABELS else 99)
-        return [label(t, TASK_LABELS, k) for k in keys], [counts[k] for k in keys], t("Báo cáo theo nhiệm vụ"), False
-    if summary.current.months:
-        rated = sorted(((100 * f.filed / f.months_due if f.months_due else 0.0, name)
-                        for name, f in summary.children), key=lambda pair: (pair[0], pair[1]))
-        title = t("Tỷ lệ nộp báo cáo tháng")
-        if len(rated) > CHART_BARS:
-            rated = rated[:CHART_BARS]
-            title = t("Nộp báo cáo tháng: {n} đơn vị thấp nhất", n=CHART_BARS)
-        return [name for _rate, name in rated], [rate for rate, _name in rated], title, True
-    counted = sorted(((f.reports, name) for name, f in summary.children), key=lambda pair: (pair[0], pair[1]))
-    title = t("Số báo cáo theo đơn vị")
-    if len(counted) > CHART_BARS:
-        counted = counted[:CHART_BARS]
-        title = t("Số báo cáo: {n} đơn vị ít nhất", n=CHART_BARS)
-    return [name for _n, name in counted], [float(n) for n, _name in counted], title, False
-
-
-# --- Excel --------------------------------------------------------------------------------------
-
 Column = tuple[str, Callable[["GroupLine"], Any], str]  # header, value, number format ("" = general)
 PERCENT = "0%"
 MONEY = "#,##0"
@@ -145,6 +66,7 @@ def _task_columns(t: Translator) -> list[tuple[str, list[Column]]]:
         (t("Hộ dự họp"), lambda g: g.figures.attended, ""),
         (t("Số hộ của tổ (theo biên bản)"), lambda g: g.figures.invited, ""),
         (t("Tỷ lệ dự họp"), lambda g: _ratio(g.figures.attended, g.figures.invited), PERCENT),
+        (t("Biên bản số hộ không hợp lý (không tính)"), lambda g: g.figures.meetings_flagged, ""),
         (t("Phản ánh nhận được"), lambda g: g.figures.feedback, ""),
         (t("Đã chuyển phường"), lambda g: g.figures.feedback_passed, ""),
         (t("Đã giải quyết xong"), lambda g: g.figures.feedback_closed, ""),
@@ -276,6 +198,7 @@ def _summary_rows(t: Translator) -> list[SummaryRow]:
         (t("Hộ thoát nghèo"), of(lambda f: f.left_poverty), ""),
         (t("Cuộc họp tổ"), of(lambda f: f.meetings), ""),
         (t("Tỷ lệ hộ dự họp"), of(lambda f: _ratio(f.attended, f.invited)), PERCENT),
+        (t("Biên bản số hộ không hợp lý (không tính)"), of(lambda f: f.meetings_flagged), ""),
         (t("Phản ánh nhận được"), of(lambda f: f.feedback), ""),
         (t("Đã chuyển phường"), of(lambda f: f.feedback_passed), ""),
         (t("Đã giải quyết xong"), of(lambda f: f.feedback_closed), ""),

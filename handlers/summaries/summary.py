@@ -15,18 +15,19 @@ from handlers import buttons as b
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply, rows
 from handlers.ports import FileStore
-from handlers.summaries.exports import XLSX_MIME, chart_png, workbook_xlsx
+from handlers.summaries.charts import Charts, charts
+from handlers.summaries.exports import XLSX_MIME, workbook_xlsx
 from handlers.summaries.periods import Period, containing
 from handlers.summaries.summary_figures import SUPPORT_FORM, Figures, Summary, add_counts, complete, summarize
-from handlers.summaries.summary_text import daily_text, render_text
+from handlers.summaries.summary_text import daily_text, headline, render_text
 from models import summary_queries as q
 from models.files import StoredFile
 from models.repos import HeldRole, Repo
 from models.settings import Settings
 
 __all__ = ["Figures", "Rendered", "Summary", "build_summary", "complete", "digest_renders", "digest_replies",
-           "may_see_households", "record", "record_digest", "render", "render_text", "summarize", "summary_replies",
-           "workbook"]
+           "draw_charts", "headline", "may_see_households", "record", "record_digest", "render", "render_text",
+           "summarize", "summary_replies", "workbook"]
 
 DigestKind = Literal["daily", "weekly", "monthly"]
 
@@ -78,52 +79,74 @@ async def _audit_export(repo: Repo, summary: Summary, *, viewer_id: int | None, 
                      period=summary.current.period.key, rows=rows, **({"via": via} if via != "bot" else {}))
 
 
+def draw_charts(summary: Summary, t: Translator) -> Charts:
+    """The summary's charts (CPU work: run it in a thread)."""
+    return charts(summary, t)
+
+
 @dataclass(slots=True)
 class Rendered:
-    """A summary made into its text, chart and Excel file, written to disk, nothing recorded yet."""
+    """A summary made into its headline, charts and Excel file, the files written to disk, nothing
+    recorded yet. (The whole text is figured again when [Xem chi tiết] is pressed.)"""
 
     summary: Summary
-    text: str
-    photo: StoredFile
+    headline: str
+    charts: list[tuple[str, StoredFile]]  # (title, PNG), one chart each
+    empty: list[str]  # the titles of the charts left out: nothing to show
     document: StoredFile
     sensitive_rows: int | None
 
 
 async def render(reads: Repo, summary: Summary, *, t: Translator, files: FileStore, households: bool) -> Rendered:
-    """The slow part of a summary: the Excel file's queries (on the long-read path), the chart and
-    the workbook (in threads), both files written to disk. No write to the database."""
-    await complete(reads, summary)  # before the chart's thread reads the summary
-    png, (xlsx, rows) = await asyncio.gather(asyncio.to_thread(chart_png, summary, t),
-                                             _workbook(reads, summary, t=t, households=households))
-    photo, document = await asyncio.gather(files.put(png, "image/png"), files.put(xlsx, XLSX_MIME))
-    return Rendered(summary, render_text(summary, t), photo, document, rows)
+    """The slow part of a summary: the Excel file's queries (on the long-read path), the charts
+    and the workbook (in threads), the files written to disk. No write to the database."""
+    await complete(reads, summary)  # before the charts' thread reads the summary
+    drawn, (xlsx, rows) = await asyncio.gather(asyncio.to_thread(draw_charts, summary, t),
+                                               _workbook(reads, summary, t=t, households=households))
+    stored = await asyncio.gather(*(files.put(chart.png, "image/png") for chart in drawn.charts),
+                                  files.put(xlsx, XLSX_MIME))
+    pictures = [(chart.title, photo) for chart, photo in zip(drawn.charts, stored[:-1], strict=True)]
+    return Rendered(summary, headline(summary, t), pictures, drawn.empty, stored[-1], rows)
+
+
+def details_button(summary: Summary, t: Translator) -> Button:
+    """[📋 Xem chi tiết]: the whole text of this summary (handlers/flows/summary.details)."""
+    return b.SummaryDetails(summary.unit.id, summary.current.period.key).button(t("📋 Xem chi tiết"))
 
 
 async def record(
     repo: Repo, rendered: Rendered, *, t: Translator, files: FileStore, viewer_id: int | None,
     buttons: tuple[tuple[Button, ...], ...] = (),
 ) -> list[Reply]:
-    """The quick part: the two attachment rows and the audit line, then the replies."""
+    """The quick part: the attachment rows and the audit line, then the replies: the headline with
+    [Xem chi tiết], each chart as its own photo, the Excel file."""
     summary = rendered.summary
     if rendered.sensitive_rows is not None:
         await _audit_export(repo, summary, viewer_id=viewer_id, rows=rendered.sensitive_rows, via="bot")
-    photo = await files.record(repo, rendered.photo, uploader=None)
+    where = f"{summary.unit.name}, {summary.current.period.label(t)}"
+    missing = t("Chưa có số liệu: {charts}.", charts="; ".join(rendered.empty)) if rendered.empty else ""
+    replies = [Reply(rendered.headline, ((details_button(summary, t),),))]
+    total = len(rendered.charts)
+    for n, (title, stored) in enumerate(rendered.charts, 1):
+        photo = await files.record(repo, stored, uploader=None)
+        caption = t("📈 Biểu đồ {n}/{total}: {title}", n=n, total=total, title=title) + "\n" + where
+        if n == total and missing:
+            caption += "\n" + missing
+        replies.append(Reply(caption, photo_id=photo))
     document = await files.record(repo, rendered.document, uploader=None)
     name = f"tom-tat_{summary.unit.code}_{summary.current.period.key}.xlsx"
-    return [
-        Reply(rendered.text),
-        Reply(t("Biểu đồ: {unit}, {period}", unit=summary.unit.name, period=summary.current.period.label(t)),
-              photo_id=photo),
-        Reply(t("📎 Tệp Excel {name}: mỗi nhiệm vụ một trang, mỗi tổ một dòng.", name=name), buttons,
-              document_id=document),
-    ]
+    text = t("📎 Tệp Excel {name}: mỗi nhiệm vụ một trang, mỗi tổ một dòng.", name=name)
+    if not rendered.charts:
+        text += "\n" + t("📉 Biểu đồ: chưa có số liệu.")
+    replies.append(Reply(text, buttons, document_id=document))
+    return replies
 
 
 async def summary_replies(
     repo: Repo, summary: Summary, *, t: Translator, files: FileStore, viewer_id: int | None, households: bool,
     buttons: tuple[tuple[Button, ...], ...] = (), reads: Repo | None = None,
 ) -> list[Reply]:
-    """The text, the chart as a photo and the Excel file as a document (see `workbook`): the slow
+    """The headline, the charts as photos and the Excel file as a document (see `workbook`): the slow
     work first (queries on `reads` when given), then the few writes."""
     rendered = await render(reads or repo, summary, t=t, files=files, households=households)
     return await record(repo, rendered, t=t, files=files, viewer_id=viewer_id, buttons=buttons)
@@ -166,7 +189,7 @@ async def digest_replies(
 ) -> list[Reply]:
     """One official's digest for each unit they hold: "daily" lists the urgent incidents of the last
     24 hours (nothing at all when there were none); "weekly" and "monthly" summarise the last
-    whole week or month with the chart and the Excel file."""
+    whole week or month with the headline, the charts and the Excel file."""
     parts = await digest_renders(reads or repo, person_id=person_id, kind=kind, now=now, settings=settings, t=t,
                                  files=files)
     return await record_digest(repo, parts, person_id=person_id, t=t, files=files)

@@ -80,6 +80,8 @@ class Figures:
     meetings: int = 0
     attended: int = 0  # households at the meetings
     invited: int = 0  # households of the group, as each meeting reported
+    # Meetings whose households present outnumber the group's (old rows): flagged, not in the rate.
+    meetings_flagged: int = 0
     feedback: int = 0
     feedback_passed: int = 0
     feedback_closed: int = 0
@@ -137,7 +139,7 @@ class Summary:
     current: Totals
     previous: Totals
     groups: list[GroupLine]  # every group under the unit, this period
-    children: list[tuple[str, Figures]]  # the units directly under it, for the chart
+    children: list[tuple[q.UnitRow, Figures]]  # the units directly under it, for the charts
     buckets: list[tuple[datetime, int]]  # urgent incidents by day, week or month (start of each)
     bucket_kind: str
     wards: int
@@ -184,8 +186,10 @@ async def summarize(
     lines = [GroupLine(g, parents[g.parent_id].name if g.parent_id in parents else "", by_path.get(g.path, Figures()))
              for g in groups]
     wards = 0 if unit.level == group_level else await queries.count_units(unit.path, WARD_LEVEL)
+    # Every group counts in the charts, those without a report in the period too.
+    children = await _children(repo, unit, {line.unit.path: line.figures for line in lines})
     return Summary(unit=unit, current=current, previous=previous, groups=lines,
-                   children=await _children(repo, unit, by_path), bucket_kind=kind, wards=wards, ack_minutes=ack,
+                   children=children, bucket_kind=kind, wards=wards, ack_minutes=ack,
                    buckets=[(edge, current.urgent_by_bucket.get(n, 0)) for n, edge in enumerate(edges[:-1])],
                    now=now)
 
@@ -299,9 +303,11 @@ async def _add_answers(repo: Repo, scope: q.Scope, at: defaultdict[str, Figures]
             at[path].model_new += n
         else:
             at[path].model_upkeep += n
-    for path, _n, attended, invited in await s.sums(scope, MEETING_FORM, MEETING, by_path=by_path):
+    for path, _n, attended, invited, flagged in await s.part_of_whole(scope, MEETING_FORM, *MEETING,
+                                                                       by_path=by_path):
         at[path].attended += _whole(attended)
         at[path].invited += _whole(invited)
+        at[path].meetings_flagged += int(flagged or 0)
     for path, _n, passed, closed in await s.flags(scope, FEEDBACK_FORM, FEEDBACK, by_path=by_path):
         at[path].feedback_passed += int(passed or 0)
         at[path].feedback_closed += int(closed or 0)
@@ -366,7 +372,7 @@ async def _reporting(
     return at, months
 
 
-async def _children(repo: Repo, unit: q.UnitRow, by_path: dict[str, Figures]) -> list[tuple[str, Figures]]:
+async def _children(repo: Repo, unit: q.UnitRow, by_path: dict[str, Figures]) -> list[tuple[q.UnitRow, Figures]]:
     """The figures of each unit directly under `unit`, from its groups' paths."""
     found: defaultdict[int, Figures] = defaultdict(Figures)
     for path, figures in by_path.items():
@@ -374,7 +380,7 @@ async def _children(repo: Repo, unit: q.UnitRow, by_path: dict[str, Figures]) ->
         if rest.isdigit():
             found[int(rest)].add(figures)
     names = await repo.summaries.units_by_id(list(found))
-    return sorted(((names[i].name, f) for i, f in found.items() if i in names), key=lambda pair: pair[0])
+    return sorted(((names[i], f) for i, f in found.items() if i in names), key=lambda pair: pair[0].name)
 
 
 def _bucket_edges(period: Period) -> tuple[str, list[datetime]]:

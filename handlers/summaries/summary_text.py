@@ -188,6 +188,10 @@ def _democracy(now: Figures, before: Figures, t: Translator) -> list[str]:
              + change(t, now.meetings, before.meetings)]
     if now.meetings:
         lines.append(t("  Hộ dự họp: {rate}", rate=percent(t, now.attended, now.invited)))
+    if now.meetings_flagged:  # never shown as 124%: left out of the rate, and said
+        lines.append(t.ngettext("  ⚠️ {n} biên bản ghi số hộ dự họp nhiều hơn số hộ của tổ: không tính vào tỷ lệ.",
+                                "  ⚠️ {n} biên bản ghi số hộ dự họp nhiều hơn số hộ của tổ: không tính vào tỷ lệ.",
+                                now.meetings_flagged))
     lines.append(t("• Phản ánh: {n}", n=t.number(now.feedback)) + change(t, now.feedback, before.feedback))
     if now.feedback:
         lines.append(t("  Chuyển phường {passed} · đã xong {closed}", passed=t.number(now.feedback_passed),
@@ -228,3 +232,43 @@ def daily_text(t: Translator, *, unit: str, total: int, acked: int, still_open: 
     if total > len(listed):
         lines.append(t.ngettext("… và {n} tin khác.", "… và {n} tin khác.", total - len(listed)))
     return "\n".join(lines)
+
+
+HEADLINE_LINES = 5
+
+
+def headline(summary: Summary, t: Translator) -> str:
+    """What an official reads first, in at most five lines: the unit and period, monthly reports
+    filed, the groups to remind, urgent incidents still open, reports sent. The whole text
+    (`render_text`) is behind the "Xem chi tiết" button."""
+    now, before = summary.current.figures, summary.previous.figures
+    groups = summary.groups
+    lines = [t("📊 {unit} · {period}", unit=summary.unit.name, period=summary.current.period.label(t))]
+    months = summary.current.months
+    if months:
+        rate = percent(t, now.filed, now.months_due)
+        if len(months) == 1:
+            lines.append(t.ngettext("📝 Báo cáo tháng: {filed}/{groups} tổ đã nộp ({rate})",
+                                    "📝 Báo cáo tháng: {filed}/{groups} tổ đã nộp ({rate})", len(groups),
+                                    filed=t.number(now.filed), groups=t.number(len(groups)), rate=rate))
+        else:
+            lines.append(t("📝 Báo cáo tháng: {filed}/{due} báo cáo đã nộp ({rate})", filed=t.number(now.filed),
+                           due=t.number(now.months_due), rate=rate))
+        missing = sum(1 for line in groups if line.figures.filed < line.figures.months_due)
+        if len(groups) == 1:
+            attention = t("⚠️ Chưa nộp đủ báo cáo tháng") if missing else t("✅ Đã nộp đủ báo cáo tháng")
+        elif missing:
+            attention = t.ngettext("⚠️ Chưa nộp đủ: {n} tổ", "⚠️ Chưa nộp đủ: {n} tổ", missing)
+        else:
+            attention = t("✅ Các tổ đã nộp đủ")
+        if now.late:
+            attention += " · " + t.ngettext("trễ hạn: {n} báo cáo", "trễ hạn: {n} báo cáo", now.late)
+        lines.append(attention)
+    elif len(groups) > 1 and (silent := sum(1 for line in groups if not line.figures.reports)):
+        lines.append(t.ngettext("⚠️ Chưa gửi báo cáo nào: {n} tổ", "⚠️ Chưa gửi báo cáo nào: {n} tổ", silent))
+    urgent = t("🚨 Tin khẩn: {n}", n=t.number(now.urgent))
+    if now.urgent:
+        urgent += " · " + t("còn mở: {n}", n=t.number(now.urgent_open))
+    lines.append(urgent)
+    lines.append(t("📨 Số báo cáo: {n}", n=t.number(now.reports)) + change(t, now.reports, before.reports))
+    return "\n".join(lines[:HEADLINE_LINES])

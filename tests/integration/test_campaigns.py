@@ -193,6 +193,26 @@ async def test_the_report_deadline_reminds_nudges_and_tells_the_ward(app, clock)
     assert not any("Xuân Hà 9" in m["text"] for m in official)
 
 
+async def test_a_ward_with_many_groups_chooses_the_campaign_unit_page_by_page(app, clock) -> None:
+    """The campaign wizard lists the units as the notice wizard does, eight to a page: a group on
+    the second page can be chosen (it once showed the first twelve and no more)."""
+    from models.units import UnitRow, import_units
+
+    async with app.sessions() as session, session.begin():
+        rows = [UnitRow(f"HC-N{n:02}", f"Tổ dân phố Hải Châu {n:02}", "group", "20242", 80) for n in range(1, 13)]
+        await import_units(session, rows, levels=app.settings.units.levels)
+    official = Chat(app, "demo-canbo")
+    await official.press_id("m.cp")
+    await official.press("Tạo chiến dịch")
+    first = await official.send("Tổng vệ sinh kiệt hẻm")
+    assert "Chiến dịch cho đơn vị nào?" in first
+    assert "Tổ dân phố Hải Châu 12" not in official.labels and "Trang sau ▶️" in official.labels
+    while "Tổ dân phố Hải Châu 12" not in official.labels:
+        await official.press("Trang sau")
+    assert "◀️ Trang trước" in official.labels
+    assert "Nhắc ai?" in await official.press("Tổ dân phố Hải Châu 12")
+
+
 async def test_a_campaign_edited_between_two_events(app, clock) -> None:
     await pause_config_campaigns(app)
     clock.current = local(2026, 11, 20, 0, 0)

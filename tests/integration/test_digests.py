@@ -1,4 +1,4 @@
-"""Scheduled digests: weekly on Monday 07:30 with the chart and the Excel file, daily only when
+"""Scheduled digests: weekly on Monday 07:30 with the charts and the Excel file, daily only when
 there were urgent incidents, monthly on the 1st — each once, through the outbox, and an official
 can turn theirs off."""
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.bootstrap import build
+from models.repos import Repo
 from tests.helpers import Chat
 from tests.integration.test_reports import leader_files_an_incident
 
@@ -24,6 +25,12 @@ async def received(app, user: str) -> list[dict]:
 
 
 async def test_the_weekly_digest_arrives_once_on_monday_morning(app, clock, settings) -> None:
+    async with app.sessions() as session, session.begin():  # last week's figures: something to chart
+        repo = Repo(session)
+        reporter = await repo.find_who("sim", "demo-topho")
+        await repo.add_report(form_key="an_ninh_vu_viec", form_version=1, task="an_ninh",
+                              unit=await repo.unit_by_code("HC-TT3"), reporter_id=reporter.person_id,
+                              data={"loai": "trom_cap"}, at=local(2026, 11, 18, 9, 0))
     clock.current = local(2026, 11, 23, 7, 0)  # Monday
     await app.run_digests()
     assert await received(app, "demo-canbo") == []  # the daily digest: no incident, nothing at all

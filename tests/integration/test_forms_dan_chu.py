@@ -26,11 +26,13 @@ async def test_a_community_meeting(app) -> None:
     assert "📝 Cuộc họp tổ dân phố" in chat.text
     assert "(1/6) Tổ họp ngày nào?" in chat.text
     assert "Ngày 01/09/2026 đã quá xa (quá 62 ngày trước)." in await chat.send("01/09/2026")
-    assert "Bao nhiêu hộ đến dự họp?" in await chat.press("Hôm nay")
+    # The group's total comes first, offered from the unit: one tap (issue 14).
+    assert "Tổ mình có tổng cộng bao nhiêu hộ?" in await chat.press("Hôm nay")
+    assert "Số hộ của tổ đang ghi là 87 hộ." in chat.text and "Giữ 87 hộ" in chat.labels
+    assert "Bao nhiêu hộ đến dự họp?" in await chat.press("Giữ 87 hộ")
     assert "Vui lòng nhập một số từ 1 đến 1.000." in await chat.send("0")
     assert "Vui lòng nhập một số từ 1 đến 1.000." in await chat.send("đông đủ")
-    assert "Tổ mình có tổng cộng bao nhiêu hộ?" in await chat.send("62")
-    assert "Cuộc họp bàn những việc gì?" in await chat.send("87 hộ")
+    assert "Cuộc họp bàn những việc gì?" in await chat.send("62 hộ")
     await chat.press("Vệ sinh môi trường")
     await chat.press("Đóng góp các loại quỹ")
     await chat.press("Bầu tổ trưởng")
@@ -63,14 +65,16 @@ async def test_a_community_meeting(app) -> None:
 async def test_a_meeting_without_a_photo(app) -> None:
     chat = await open_form(app, "Cuộc họp tổ dân phố")
     await chat.send("15/11")
-    await chat.send("40")
     await chat.send("87")
+    await chat.send("40")
+    assert "Bao nhiêu hộ đến dự họp?" in await chat.press("Quay lại")
     assert "Tổ mình có tổng cộng bao nhiêu hộ?" in await chat.press("Quay lại")
-    await chat.send("90")
+    assert "Bao nhiêu hộ đến dự họp?" in await chat.send("90")
+    await chat.send("40")
     await chat.send("1,2,4")  # numbered topics typed with commas
     await chat.send("Thống nhất lịch trực an ninh ban đêm.")
     summary = await chat.press("Bỏ qua")
-    assert "• Tổng số hộ của tổ: 90 hộ" in summary
+    assert "• Tổng số hộ của tổ: 90 hộ (số hộ của tổ sẽ đổi từ 87 hộ thành 90 hộ)" in summary
     assert "• Nội dung họp: An ninh trật tự, Vệ sinh môi trường, Xây dựng nông thôn mới, đô thị văn minh" in summary
     assert "• Ảnh cuộc họp: (không có)" in summary
     await chat.press("Gửi báo cáo")

@@ -141,7 +141,8 @@ async def test_an_urgent_alert_that_cannot_be_delivered_goes_up_and_the_reporter
     assert len(city) == 1 and f"🚨 TIN KHẨN {code}" in city[0]["text"]
     assert "⚠️ Tin khẩn không gửi được tới Anh Phạm Minh Tuấn (Phường Hải Châu); chuyển tới bạn." in city[0]["text"]
     told = (await inbox(app, "demo-totruong"))[-1]["text"]
-    assert (f"⚠️ Tin khẩn {code} chưa tới được Anh Phạm Minh Tuấn; đã chuyển tới cán bộ Thành phố Đà Nẵng."
+    assert told.startswith("⚠️ «Báo tin khẩn» ")
+    assert (f"chưa tới được Anh Phạm Minh Tuấn; đã chuyển tới cán bộ Thành phố Đà Nẵng. Mã báo cáo: {code}"
             in told) and "115 Cấp cứu" in told
     # The escalation job does not send it to the city a second time.
     clock.advance(minutes=16)

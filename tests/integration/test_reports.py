@@ -92,8 +92,10 @@ async def test_nobody_acknowledges_so_it_goes_up_and_the_leader_is_told(app, clo
     assert "⚠️ Chuyển cấp: Phường Hải Châu chưa tiếp nhận sau 15 phút." in city[0]["text"]
     assert f"🚨 TIN KHẨN {code}" in city[0]["text"]
     told = (await inbox(app, "demo-totruong"))[-1]["text"]
-    assert (f"⚠️ Tin khẩn {code} chưa được Phường Hải Châu tiếp nhận sau 15 phút; "
-            "đã chuyển lên Thành phố Đà Nẵng.") in told
+    # The leader's status message names the incident first and gives its code last (issue 13).
+    assert told.startswith("⚠️ «Báo tin khẩn» ")
+    assert ("chưa được Phường Hải Châu tiếp nhận sau 15 phút; "
+            f"đã chuyển lên Thành phố Đà Nẵng. Mã báo cáo: {code}") in told
     # Nothing above the city: no more escalation, and a restart of the ticker sends nothing twice.
     clock.advance(minutes=20)
     assert await app.escalate_incidents() == 0

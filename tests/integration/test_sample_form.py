@@ -114,7 +114,9 @@ async def test_bad_answers_are_refused_with_a_reason_and_nothing_is_lost(app, cl
     assert "Ảnh quá lớn" in await chat.photo(huge), chat.text
     assert "Ghi chú thêm" in await chat.press("Bỏ qua"), chat.text
     long_text = "Rác " * 1200
-    assert "quá giới hạn 1.000 ký tự" in await chat.send(long_text)
+    kept = await chat.send(long_text)  # kept, not lost (issue 14): the first part or a shorter one
+    assert "Câu trả lời dài 4.799 ký tự; câu này nhận tối đa 1.000 ký tự." in kept
+    assert "✂️ Giữ 1.000 ký tự đầu" in chat.labels
     summary = await chat.send("<b>Cảm ơn</b> bà con & các cháu 🌿")
     assert "• Ghi chú: <b>Cảm ơn</b> bà con & các cháu 🌿" in summary
     assert "• Số người tham gia: 1.500 người" in summary

@@ -67,8 +67,13 @@ def test_the_summary_command_prints_the_text_and_writes_the_files(env: dict[str,
     assert "Chi tiết hộ" not in workbook.sheetnames
     assert [c.value for c in workbook["Nộp báo cáo"][2]][:5] == ["HC-TT3", "Tổ dân phố Thạch Thang 3",
                                                                 "Phường Hải Châu", 1, 1]
-    png = chart.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (800, 500)
+    # The charts, one file each: hc.png, hc-2.png… (each 1080 pixels wide).
+    written = sorted(tmp_path.glob("hc*.png"))
+    assert chart in written and len(written) >= 2
+    for path in written:
+        png = path.read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] == 1080
+        assert f"Chart written to {path}" in result.stderr
     # Household rows only when asked, and the export is audited.
     result = runner.invoke(cli, ["summary", "--unit", "HC-TT3", "--period", "2026-10", "--xlsx", str(book),
                                  "--households", "--lang", "en"], env=env)

@@ -71,3 +71,58 @@ def test_broken_toml_and_duplicate_keys(tmp_path: Path) -> None:
     write(tmp_path, GOOD, "b.toml")
     with pytest.raises(FormError, match=r"b\.toml: form key .thu. is used by another form"):
         load_forms(tmp_path, TASKS)
+
+
+TWO_NUMBERS_AND_A_DATE = GOOD + """
+[[fields]]
+key = "tong"
+type = "number"
+label = "Tổng"
+[[fields]]
+key = "ngay"
+type = "date"
+label = "Ngày"
+"""
+
+
+@pytest.mark.parametrize(("check", "expected"), [
+    ('field = "so"\nat_most = "field:tong"', None),
+    ('field = "so"\nat_most = "unit.households"', None),
+    ('field = "so"\nat_least = 2', None),
+    ('field = "ngay"\nnot_before = "unit.since"', None),
+    ('field = "ngay"\nnot_after = "today"', None),
+    ('field = "ngay"\nnot_before = "2025-07-01"', None),
+    ('field = "khong_co"\nat_most = 5', "check on 'khong_co': no such field"),
+    ('field = "so"\nat_most = "field:khong_co"', "is not another number field"),
+    ('field = "so"\nat_most = "field:ngay"', "is not another number field"),
+    ('field = "so"\nnot_before = "unit.since"', "not_before needs a date field"),
+    ('field = "ngay"\nnot_before = "unit.households"', "is not a date of the unit"),
+    ('field = "so"\nat_most = "unit.dan_so"', "is not a number of the unit"),
+    ('field = "so"\nat_most = 5\nat_least = 1', "exactly one of"),
+    ('field = "so"', "exactly one of"),
+])
+def test_relations_name_fields_of_the_right_type(tmp_path: Path, check: str, expected: str | None) -> None:
+    """A form's [[checks]] are checked at start-up like its fields (docs/forms.md, "Relations")."""
+    write(tmp_path, TWO_NUMBERS_AND_A_DATE + "[[checks]]\n" + check + "\n")
+    if expected is None:
+        form = load_forms(tmp_path, TASKS).get("thu")
+        assert form is not None and len(form.checks) == 1
+        return
+    with pytest.raises(FormError) as error:
+        load_forms(tmp_path, TASKS)
+    assert "f.toml" in str(error.value) and expected in str(error.value)
+
+
+def test_from_unit_needs_a_number_field(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.replace('type = "number"', 'type = "text"') + 'from_unit = "households"\n')
+    with pytest.raises(FormError, match="from_unit needs a number field"):
+        load_forms(tmp_path, TASKS)
+
+
+def test_a_kept_long_text_is_progress_that_a_cancel_asks_about() -> None:
+    """/huy or a menu command asks before dropping a form whose only input is a kept long text."""
+    from handlers.context import State
+    from handlers.engine import has_progress
+
+    assert has_progress(State("form", "ask", {"ans": {}, "trail": [], "long": "Cống " * 1200}))
+    assert not has_progress(State("form", "ask", {"ans": {}, "trail": []}))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.messages import Button, split_command
-from handlers.parsing import parse_coordinates, parse_date, parse_number
+from handlers.parsing import NumberError, parse_coordinates, parse_date, parse_number, read_number
 from handlers.text import clean, fold, looks_like_code, normalize_code
 
 TODAY = date(2026, 11, 22)
@@ -95,3 +96,72 @@ def test_button_ids_must_fit_telegram() -> None:
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+# How people write numbers in a form's answer (issue 14): what is read, or why it is refused.
+NUMBERS_AS_WRITTEN = [
+    ("3,5", False, 3.5),
+    ("3.5", False, 3.5),
+    ("1.500", True, 1500),
+    ("1.500.000", True, 1_500_000),
+    ("1.500.000đ", True, 1_500_000),
+    ("1.500.000 đồng", True, 1_500_000),
+    ("1 500 000 VNĐ", True, 1_500_000),
+    ("500k", True, 500_000),
+    ("500 nghìn", True, 500_000),
+    ("1,5 triệu", True, 1_500_000),
+    ("1tr5", True, 1_500_000),
+    ("2 tỷ", True, 2_000_000_000),
+    ("hai mươi", True, 20),
+    ("hai muoi", True, 20),  # typed without tone marks
+    ("mười lăm", True, 15),
+    ("muoi lam", True, 15),
+    ("ba mươi mốt", True, 31),
+    ("một trăm linh năm", True, 105),
+    ("hai mươi người", True, 20),
+    ("năm trăm nghìn", True, 500_000),
+    ("một triệu rưỡi", True, 1_500_000),
+    ("hai tỷ", True, 2_000_000_000),
+    ("không", True, 0),
+    ("35 người", True, 35),
+    ("12,5 kg", False, 12.5),
+    ("+7", True, 7),
+    ("-2", True, "negative"),
+    ("âm 5", True, "negative"),
+    ("-500k", True, "negative"),
+    ("3,5", True, "decimal"),
+    ("2.5", True, "decimal"),
+    ("1,5 nghìn", True, 1500),  # a decimal of thousands is still a whole number
+    ("rất đông", True, "words"),
+    ("hai con gà", True, "words"),
+    ("khoảng hai triệu", True, "words"),
+    ("", True, "words"),
+    ("1..2", False, "words"),
+    ("--3", True, "words"),
+    ("1.50.000", True, "words"),
+]
+
+
+@pytest.mark.parametrize(("written", "integer", "expected"), NUMBERS_AS_WRITTEN)
+def test_numbers_as_people_write_them(written: str, integer: bool, expected: float | str) -> None:
+    if isinstance(expected, str):
+        with pytest.raises(NumberError) as refused:
+            read_number(written, integer=integer)
+        assert refused.value.kind == expected
+    else:
+        value = read_number(written, integer=integer)
+        assert value == expected and type(value) is type(expected)
+
+
+NUMBER_WORDS = ["không", "một", "mốt", "hai", "ba", "bốn", "tư", "năm", "lăm", "sáu", "bảy", "tám", "chín", "mười",
+                "mươi", "trăm", "nghìn", "triệu", "tỷ", "linh", "lẻ", "rưỡi", "muoi", "tram"]
+
+
+@given(st.lists(st.sampled_from(NUMBER_WORDS), min_size=1, max_size=8))
+def test_any_run_of_number_words_reads_or_is_refused_never_crashes(words: list[str]) -> None:
+    try:
+        value = read_number(" ".join(words), integer=True)
+    except NumberError as refused:
+        assert refused.kind == "words"
+    else:
+        assert isinstance(value, int) and value >= 0

@@ -10,8 +10,8 @@ Small pieces plugged into python-telegram-bot's extension points:
   each update on its own, so one bad update is logged and skipped; reading the batch as a whole,
   one bad update would fail it and the same updates would be fetched again forever.
 - `bot_request` is PTB's httpx request with the head and body of each call sent in one write
-  (`CoalescingBackend`): httpcore writes them apart, two system calls and two packets per call,
-  a fifth of the app's CPU on the webhook path at 200 users (docs/benchmarks.md).
+  (`CoalescingBackend`): httpcore writes them apart, two system calls and two packets per call;
+  those writes were a fifth of py-spy's samples on the webhook path at 200 users (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -236,8 +236,8 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     except answers.Invalid as error:
         again = question(form, field, state, ctx)
         return Outcome([Reply(ctx.t(error.message, **error.values)), again], state)
-    if finished and answer is not None and form.checks:
-        trial = {**data["ans"], field.key: answer}
+    if finished and answer is not None and any(field.key in (check.field, check.other_field) for check in form.checks):
+        trial = {**data["ans"], field.key: answer}  # only checks about this answer can break now
         facts = await _facts(form, trial, state, ctx, about=field.key)
         if (check := relations.broken(form, trial, facts, about=field.key)) is not None:
             said = relations.message(check, form, trial, facts, field, ctx.t)

@@ -182,13 +182,14 @@ def create_web(app: App) -> FastAPI:
         return {"messages": stored}
 
     @web.post("/api/send")
-    async def send(body: SendIn) -> dict[str, Any]:
+    async def send(body: SendIn, request: Request) -> dict[str, Any]:
         """Sends a text, a button press or a location as the given user; returns the bot's replies."""
         given = [body.text is not None, body.button is not None, body.location is not None]
         if sum(given) != 1:
             raise HTTPException(422, "send exactly one of text, button, location")
         base: dict[str, Any] = {"channel": CHANNEL, "user_id": body.user, "chat_id": body.user,
-                                "display_name": body.name, "at": app.clock.now()}
+                                "display_name": body.name, "at": app.clock.now(),
+                                "address": request.client.host if request.client else ""}
         if body.location is not None:
             return await run(Incoming(**base, location=Location(body.location.latitude, body.location.longitude)))
         if body.button is not None:

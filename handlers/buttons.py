@@ -444,6 +444,59 @@ class InviteResidents(Code):
 
 
 @dataclass(frozen=True)
+class GroupCodes(Code):
+    """A leader's list of the group's invite codes, each to renew or revoke."""
+
+    prefix = "ic"
+
+
+@dataclass(frozen=True)
+class RevokeCode(Code):
+    """Revoke one of the group's invite codes: asks first; `sure` = 1 is the confirming tap."""
+
+    prefix = "icr"
+    invite: int
+    sure: int = 0
+
+
+@dataclass(frozen=True)
+class RenewCode(Code):
+    """Renew a group's code for residents: it works `limits.resident_code_days` from today."""
+
+    prefix = "icn"
+    invite: int
+
+
+@dataclass(frozen=True)
+class Officials(Code):
+    """An official of a higher unit: the units under theirs (unit = 0), or one unit's officials."""
+
+    prefix = "ofl"
+    unit: int = 0
+
+
+@dataclass(frozen=True)
+class OfficialDuties(Code):
+    """One official of a unit and the duties to grant or remove."""
+
+    prefix = "ofd"
+    unit: int
+    person: int
+
+
+@dataclass(frozen=True)
+class SetDuty(Code):
+    """Grant (grant = 1) or remove a duty of an official: asks first; `sure` = 1 confirms."""
+
+    prefix = "ofs"
+    unit: int
+    person: int
+    duty: str
+    grant: int
+    sure: int = 0
+
+
+@dataclass(frozen=True)
 class NewFeedback(Code):
     prefix = "fb"
 

@@ -75,6 +75,8 @@ class Context:
     # Sessions for long reads (summaries, exports): on SQLite a connection whose queries run on a
     # thread, so that a long summary does not hold the event loop (models/db.py).
     reads: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None
+    # The message being handled (its channel, user id and address: the invite limiter counts by them).
+    msg: Incoming | None = None
     _roles: list[HeldRole] | None = None
 
     @asynccontextmanager

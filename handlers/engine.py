@@ -150,6 +150,7 @@ class Engine:
             await repo.set_identity_blocked(who.identity_id, False)
         state = State(who.flow, who.step, dict(who.data or {}), who.version)
         ctx = self._context(who, repo, state)
+        ctx.msg = msg
         try:
             outcome = await self._dispatch(msg, state, ctx)
         except UserError as error:

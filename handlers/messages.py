@@ -52,6 +52,9 @@ class Incoming:
     # The platform's id of the update this came in ("<bot id>:<update_id>", a Zalo message_id):
     # the engine records it with the effects, so the same update handled again changes nothing.
     update_key: str | None = None
+    # The network address the person wrote from, where it is theirs: the simulator page's client.
+    # "" for messengers (a webhook comes from the platform's servers, shared by all its users).
+    address: str = ""
 
     @property
     def kind(self) -> str:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from datetime import date, timedelta
 
+from handlers.i18n import _
 from handlers.text import fold
 
 _NUMBER = re.compile(r"^[+-]?\d[\d.,\s]*$")
@@ -190,3 +191,19 @@ def parse_coordinates(text: str) -> tuple[float, float] | None:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
     return lat, lon
+
+
+# The refusal of (0, 0), where a phone without a GPS fix yet puts you: in the sea off Africa.
+NO_GPS_FIX = _("Vị trí gửi tới là 0, 0: điện thoại chưa xác định được chỗ bạn đang đứng. Hãy bật định vị "
+               "(GPS), chờ một lát rồi gửi lại vị trí.")
+
+
+def location_problem(lat: float, lon: float, bbox: tuple[float, float, float, float]) -> str | None:
+    """Why a sent location cannot be kept: "zero" (0, 0: a phone that had no GPS fix yet sends it),
+    "outside" (outside the area the service covers, `app.area_bbox`; NaN too), or None."""
+    if lat == 0 and lon == 0:
+        return "zero"
+    south, west, north, east = bbox
+    if not (south <= lat <= north and west <= lon <= east):
+        return "outside"
+    return None

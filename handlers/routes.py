@@ -23,7 +23,19 @@ from typing import Any
 from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
 from handlers.errors import NotALeader, NotAllowed, UnknownForm, UserError
-from handlers.flows import campaign, feedback, menu, monthly, notice, people, return_reason, review, summary
+from handlers.flows import (
+    campaign,
+    duties,
+    feedback,
+    invites,
+    menu,
+    monthly,
+    notice,
+    people,
+    return_reason,
+    review,
+    summary,
+)
 from handlers.flows import form as form_flow
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Reply, rows
@@ -34,6 +46,8 @@ OFFICIALS = frozenset({"official"})
 RESIDENTS = frozenset({"resident"})
 STAFF = frozenset({"official", *LEADER_ROLES})
 ANY_ROLE = frozenset({"official", "resident", *LEADER_ROLES})
+# Anyone, even before registering: moving around, help, language, stopping messages.
+EVERYONE = frozenset({"*"})
 
 
 class InForm(StrEnum):
@@ -47,12 +61,13 @@ class Route:
     codec: type[b.Code]
     handler: Handler
     in_form: InForm = InForm.IDLE
-    # Who may use it: one of these roles is needed (None: anyone, even without a role yet).
+    # Who may use it: one of these roles is needed, or EVERYONE. Every row says it:
+    # tests/integration/test_security_matrix.py fails on a row that does not (None).
     roles: frozenset[str] | None = None
 
     async def check(self, ctx: Context) -> None:
         """Refuses a person without one of the route's roles, before anything runs."""
-        if self.roles is None:
+        if self.roles is None or self.roles is EVERYONE:
             return
         if not (await ctx.role_names()) & self.roles:
             raise NotALeader() if self.roles <= LEADERS else NotAllowed()
@@ -190,15 +205,15 @@ async def _resume(code: b.Resume, ctx: Context) -> Outcome:
 
 ROUTES: tuple[Route, ...] = (
     # Moving around: these work for everyone, even before registering.
-    Route(b.Menu, _main_menu),
-    Route(b.More, _more),
-    Route(b.Continue, _nothing, InForm.KEEP),
-    Route(b.Leave, _leave, InForm.DROP),
-    Route(b.Help, _help, InForm.KEEP),
-    Route(b.Language, _language, InForm.KEEP),
-    Route(b.Stop, _stop, InForm.KEEP),
-    Route(b.StopConfirmed, _stop_confirmed, InForm.KEEP),
-    Route(b.Resume, _resume, InForm.KEEP),
+    Route(b.Menu, _main_menu, roles=EVERYONE),
+    Route(b.More, _more, roles=EVERYONE),
+    Route(b.Continue, _nothing, InForm.KEEP, roles=EVERYONE),
+    Route(b.Leave, _leave, InForm.DROP, roles=EVERYONE),
+    Route(b.Help, _help, InForm.KEEP, roles=EVERYONE),
+    Route(b.Language, _language, InForm.KEEP, roles=EVERYONE),
+    Route(b.Stop, _stop, InForm.KEEP, roles=EVERYONE),
+    Route(b.StopConfirmed, _stop_confirmed, InForm.KEEP, roles=EVERYONE),
+    Route(b.Resume, _resume, InForm.KEEP, roles=EVERYONE),
     # Reports: the form decides who may open it (its `roles`), so those two check it themselves.
     Route(b.Task, _task, roles=LEADERS),
     Route(b.OpenForm, _outcome(open_form, "key"), roles=ANY_ROLE),
@@ -233,7 +248,16 @@ ROUTES: tuple[Route, ...] = (
     Route(b.NoticeReport, _replies(people.notice_report, "notice"), InForm.KEEP, roles=STAFF),
     Route(b.RecentNotices, _replies(people.recent_notices), InForm.KEEP,
           roles=frozenset({"resident", *LEADER_ROLES})),
-    Route(b.InviteResidents, _replies(people.group_code), InForm.KEEP, roles=LEADERS),
+    # Invite codes of a leader's group.
+    Route(b.InviteResidents, _outcome(invites.group_code), InForm.KEEP, roles=LEADERS),
+    Route(b.GroupCodes, _outcome(invites.listing), InForm.KEEP, roles=LEADERS),
+    Route(b.RevokeCode, _outcome(invites.revoke, "invite", "sure"), InForm.KEEP, roles=LEADERS),
+    Route(b.RenewCode, _outcome(invites.renew, "invite"), InForm.KEEP, roles=LEADERS),
+    # Duties of the officials of the units below (an official of a higher unit).
+    Route(b.Officials, _outcome(duties.units, "unit"), InForm.KEEP, roles=OFFICIALS),
+    Route(b.OfficialDuties, _outcome(duties.official, "unit", "person"), InForm.KEEP, roles=OFFICIALS),
+    Route(b.SetDuty, _outcome(duties.set_duty, "unit", "person", "duty", "grant", "sure"), InForm.KEEP,
+          roles=OFFICIALS),
     # Feedback.
     Route(b.NewFeedback, _outcome(feedback.start), roles=RESIDENTS),
     Route(b.OpenFeedback, _replies(people.open_feedback), InForm.KEEP, roles=LEADERS),

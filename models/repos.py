@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import SQLModel
 
-from models.codes import new_code, subtree_range
+from models.codes import subtree_range
 from models.repo_campaigns import CampaignQueries
 from models.repo_direct import Direct, direct_of
 from models.repo_feedback import FeedbackQueries
+from models.repo_invites import InviteQueries
 from models.repo_notices import NoticeQueries
 from models.repo_outbox import QueueQueries
 from models.repo_people import PeopleQueries
@@ -28,7 +29,6 @@ from models.tables import (
     Conversation,
     Identity,
     InboundUpdate,
-    Invite,
     Person,
     RoleAssignment,
     Unit,
@@ -102,7 +102,7 @@ class StaleConversation(Exception):
     """Someone else saved this conversation first (another instance or a parallel message)."""
 
 
-class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, CampaignQueries, QueueQueries):
+class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, CampaignQueries, QueueQueries, InviteQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._conn: AsyncConnection | None = None
@@ -331,63 +331,6 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
         else:
             self.session.add(RoleAssignment(person_id=person_id, unit_id=unit_id, role=role))
         await self.session.flush()
-
-    # --- invites ---------------------------------------------------------------------------
-
-    async def invite_by_code(self, code: str) -> Invite | None:
-        return (await self.session.scalars(select(Invite).where(Invite.code == code))).first()
-
-    async def create_invite(
-        self,
-        *,
-        unit_id: int,
-        role: str,
-        max_uses: int,
-        expires_at: datetime | None,
-        created_by: int | None = None,
-        code: str | None = None,
-    ) -> Invite:
-        for _ in range(10):
-            candidate = code or new_code(6)
-            if await self.invite_by_code(candidate) is None:
-                break
-            if code:
-                raise ValueError(f"invite code {code} exists")
-        invite = Invite(
-            code=candidate,
-            unit_id=unit_id,
-            role=role,
-            max_uses=max_uses,
-            expires_at=expires_at,
-            created_by=created_by,
-        )
-        self.session.add(invite)
-        await self.session.flush()
-        return invite
-
-    async def use_invite(self, invite_id: int) -> bool:
-        """Counts one use if any is left (atomically, so two people cannot take the last one)."""
-        result = await self.session.execute(
-            update(Invite)
-            .where(
-                Invite.id == invite_id,  # type: ignore[arg-type]
-                (Invite.max_uses == 0) | (Invite.used < Invite.max_uses),  # type: ignore[arg-type,operator]
-            )
-            .values(used=Invite.used + 1)
-            .execution_options(synchronize_session=False)
-        )
-        return getattr(result, "rowcount", 0) == 1
-
-    async def group_invite(self, unit_id: int, *, created_by: int) -> Invite:
-        """The group's unlimited resident code (made the first time it is asked for)."""
-        found = (await self.session.scalars(
-            select(Invite).where(Invite.unit_id == unit_id, Invite.role == "resident", Invite.max_uses == 0,
-                                 Invite.expires_at.is_(None)).order_by(Invite.id)
-        )).first()
-        if found is not None:
-            return found
-        return await self.create_invite(unit_id=unit_id, role="resident", max_uses=0, expires_at=None,
-                                        created_by=created_by)
 
     # --- attachments -----------------------------------------------------------------------
 

@@ -135,6 +135,14 @@ class LimitSettings(_Section):
     photo_max_pixels: int = Field(default=50_000_000, ge=10_000, le=89_000_000)
     correction_window_hours: int = Field(default=24, ge=0)
     invite_default_days: int = Field(default=30, ge=1)
+    # Failed `/start CODE` attempts allowed within invite_wrong_minutes, per identity (channel and
+    # user id) and per network address (the simulator's client; messengers give none): over
+    # either, no code is checked until the window has passed. Arithmetic: docs/security.md.
+    invite_wrong_per_identity: int = Field(default=5, ge=1, le=100)
+    invite_wrong_per_address: int = Field(default=20, ge=1, le=1000)
+    invite_wrong_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # A group's code for residents works this long after it was made or last renewed.
+    resident_code_days: int = Field(default=90, ge=1, le=3660)
 
 
 class IncidentSettings(_Section):

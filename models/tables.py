@@ -99,6 +99,25 @@ class Invite(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None)
     created_by: int | None = Field(default=None, foreign_key="person.id")
     created_at: datetime = Field(default_factory=utcnow)
+    # Set when a leader revoked the code: it no longer registers anyone.
+    revoked_at: datetime | None = Field(default=None)
+
+
+class InviteAttempt(SQLModel, table=True):
+    """A `/start CODE` that did not work: counted per identity and per network address to stop
+    guessing (handlers/invite_limits.py). `address` is "" where the channel gives none."""
+
+    __tablename__ = "invite_attempt"
+    __table_args__ = (
+        Index("ix_invite_attempt_identity", "channel", "external_id", "at"),
+        Index("ix_invite_attempt_address", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    address: str = Field(default="", max_length=64)
+    at: datetime = Field(default_factory=utcnow)
 
 
 class Conversation(SQLModel, table=True):

@@ -234,6 +234,7 @@ class Dispatcher:
                         return False  # stopping: given back below, unsent
                     await writer.mark(row.id)
                     started.add(row.id)
+                    self._chat_sending(row.channel, row.chat_id)
                     outcome = await self._send(row)
             writer.outcomes.append(outcome)
             finished.add(row.id)
@@ -365,6 +366,15 @@ class Dispatcher:
         if channel not in self._buckets:
             self._buckets[channel] = TokenBucket(self._rate(channel))
         return self._buckets[channel]
+
+    def _chat_sending(self, channel: str, chat_id: str) -> None:
+        """The chat's next moment counts from this send's start, not from when its moment was reserved:
+        marking the row as sending (a database write) may take a while on a busy machine, and the
+        gap is between two sends as the platform sees them."""
+        gap = self.settings.per_chat_seconds.get(channel, 0.0)
+        if gap > 0:
+            key = (channel, chat_id)
+            self._next_for_chat[key] = max(self._next_for_chat.get(key, 0.0), time.monotonic() + gap)
 
     def _chat_wait(self, channel: str, chat_id: str) -> float:
         """Reserves the chat's next moment to send; returns how long to wait for it."""

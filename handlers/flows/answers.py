@@ -13,7 +13,7 @@ from handlers.errors import UserError
 from handlers.forms import FieldDef
 from handlers.i18n import _
 from handlers.messages import Incoming
-from handlers.parsing import NumberError, parse_coordinates, parse_date, read_number
+from handlers.parsing import NO_GPS_FIX, NumberError, location_problem, parse_coordinates, parse_date, read_number
 from handlers.text import clean, fold
 
 YES = {"co", "c", "yes", "y", "dung", "u", "uh", "ok", "da co", "roi", "da", "da roi", "co roi"}
@@ -251,8 +251,10 @@ def _location(field: FieldDef, msg: Incoming, text: str, ctx: Context) -> dict[s
         raise Invalid(_("Địa chỉ quá ngắn. Hãy gõ rõ số nhà, tên đường, hoặc gửi vị trí."))
     else:
         raise Invalid(_("Câu này cần một vị trí: gửi vị trí, hoặc gõ địa chỉ."))
-    south, west, north, east = ctx.settings.app.area_bbox
-    if not (south <= lat <= north and west <= lon <= east):
+    problem = location_problem(lat, lon, ctx.settings.app.area_bbox)
+    if problem == "zero":
+        raise Invalid(NO_GPS_FIX)
+    if problem:
         raise Invalid(_("Vị trí {lat}, {lon} nằm ngoài {area}. Vui lòng gửi vị trí trong địa bàn."),
                       lat=f"{lat:.4f}", lon=f"{lon:.4f}", area=ctx.settings.app.area_name)
     return {"lat": lat, "lon": lon, "address": msg.location.address if msg.location else ""}

@@ -19,6 +19,7 @@ from handlers.flows.wizard import Answer, Wizard, cancel_button
 from handlers.flows.wizard import Step as WizardStep
 from handlers.i18n import Translator, _
 from handlers.messages import Button, Delivery, Keyboard, Reply, rows
+from handlers.parsing import NO_GPS_FIX, location_problem
 from handlers.reports import reporting
 from handlers.text import shorten
 from models.codes import new_code
@@ -88,7 +89,14 @@ async def _read_collect(answer: Answer, state: State, ctx: Context) -> str | Out
             raise UserError(_("Ảnh quá lớn. Hãy gửi ảnh nhỏ hơn."))
         data["photo"] = await images.store(msg.photo, ctx)
     elif msg.location is not None:
-        data["loc"] = {"lat": msg.location.latitude, "lon": msg.location.longitude}
+        lat, lon = msg.location.latitude, msg.location.longitude
+        problem = location_problem(lat, lon, ctx.settings.app.area_bbox)
+        if problem == "zero":  # refused, and what was collected stays: the step is asked again
+            raise UserError(NO_GPS_FIX)
+        if problem:
+            raise UserError(_("Vị trí {lat}, {lon} nằm ngoài {area}. Vui lòng gửi vị trí trong địa bàn."),
+                            lat=f"{lat:.4f}", lon=f"{lon:.4f}", area=ctx.settings.app.area_name)
+        data["loc"] = {"lat": lat, "lon": lon}
     else:
         if not answer.text:
             raise UserError(_("Tin nhắn trống. Hãy gõ nội dung phản ánh."))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers import buttons as b
 from handlers.context import LEADER_ROLES, Context, Outcome
+from handlers.flows import duties
 from handlers.i18n import LANGUAGES, _
 from handlers.messages import Button, Reply, rows
 from handlers.reports.reporting import EMERGENCY
@@ -37,7 +38,7 @@ def _form_buttons(ctx: Context, names: set[str]) -> tuple[list[Button], list[But
     return urgent, tasks
 
 
-def _entries(ctx: Context, names: set[str]) -> tuple[list[Button], list[Button]]:
+def _entries(ctx: Context, names: set[str], roles: list[HeldRole]) -> tuple[list[Button], list[Button]]:
     """(what each role does most, the rest), in menu order, without repeats."""
     t = ctx.t
     leader = bool(names & set(LEADER_ROLES))
@@ -45,7 +46,7 @@ def _entries(ctx: Context, names: set[str]) -> tuple[list[Button], list[Button]]
     rest: list[Button] = []
     if leader:
         rest += [b.MyReports().button(t("📜 Báo cáo của tôi")), b.OpenFeedback().button(t("📨 Phản ánh của người dân")),
-                 b.InviteResidents().button(t("👥 Mời người dân"))]
+                 b.InviteResidents().button(t("👥 Mời người dân")), b.GroupCodes().button(t("🔑 Mã mời của tổ"))]
     if "official" in names:
         main += [b.OpenIncidents().button(t("🆘 Tin khẩn đang mở")),
                  b.NewReports().button(t("📥 Báo cáo chưa xử lý"))]
@@ -56,6 +57,8 @@ def _entries(ctx: Context, names: set[str]) -> tuple[list[Button], list[Button]]
     if "official" in names:
         main.append(b.Campaigns().button(t("🎯 Chiến dịch")))
         rest.append(b.Digests().button(t("⚙️ Bản tin tự động")))
+    if any(duties.may_assign(held, ctx.settings.units.levels) for held in roles):
+        rest.append(b.Officials().button(t("🛡️ Phân công cán bộ")))
     if "resident" in names:
         main.append(b.NewFeedback().button(t("💬 Gửi phản ánh")))
     if names & {"resident", *LEADER_ROLES}:
@@ -82,7 +85,7 @@ async def menu_screens(ctx: Context) -> tuple[tuple[tuple[Button, ...], ...], li
     buttons of the second screen, "☰ Thêm…" (empty when everything fits on the first)."""
     names = await ctx.role_names()
     urgent, tasks = _form_buttons(ctx, names)
-    main, rest = _entries(ctx, names)
+    main, rest = _entries(ctx, names, await ctx.roles())
     first = [*tasks, *main]
     room = FIRST_SCREEN - len(urgent)
     if len(first) + len(rest) <= room:

@@ -1,5 +1,5 @@
 """Small things residents, leaders and officials ask for: the latest notices of my group, the
-group's code for residents, the notices I sent and how their delivery went."""
+notices I sent and how their delivery went (the group's codes: handlers/flows/invites.py)."""
 
 from __future__ import annotations
 
@@ -33,19 +33,6 @@ async def recent_notices(ctx: Context) -> list[Reply]:
         replies.append(Reply(f"{t.datetime(notice.send_at)} · {unit.name if unit else ''}\n{notice.text}",
                              photo_id=notice.photo_id))
     return replies
-
-
-async def group_code(ctx: Context) -> list[Reply]:
-    """The code residents type to join the leader's group (to read out or show at a meeting)."""
-    t = ctx.t
-    held = next((h for h in await ctx.roles() if h.role in LEADER_ROLES), None)
-    if held is None:
-        raise NotAllowed(_("Chức năng này chỉ dành cho tổ trưởng, tổ phó."))
-    invite = await ctx.repo.group_invite(held.unit.id, created_by=ctx.person_id)
-    text = t("👥 Mã để người dân tham gia {group}: {code}\n\nNgười dân mở Zalo/Telegram, tìm «Tổ trưởng» rồi "
-             "nhắn mã này (hoặc gõ /start {code}). Mã dùng được nhiều lần, không hết hạn.",
-             group=held.unit.name, code=invite.code)
-    return [Reply(text)]
 
 
 async def sent_notices(ctx: Context) -> list[Reply]:

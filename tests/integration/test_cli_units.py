@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
+from models.codes import CODE_ALPHABET
 from models.repos import Repo
 from models.tables import Invite, Unit
 from models.units import UnitImportError, import_units, parse_csv
@@ -102,7 +103,7 @@ def test_cli_import_invite_demo_and_help(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["invite", "create", "--unit", "Q-HA-1", "--role", "leader", "--uses", "2"], env=env)
     assert result.exit_code == 0, result.output
     code = result.stdout.strip().splitlines()[0]
-    assert len(code) == 6 and code.isalnum()
+    assert len(code) == 8 and set(code) <= set(CODE_ALPHABET)  # invite codes: 8 characters (issue 12)
     result = runner.invoke(cli, ["invite", "create", "--unit", "NOPE", "--role", "leader"], env=env)
     assert result.exit_code == 1 and "no unit with code 'NOPE'" in result.output
     result = runner.invoke(cli, ["invite", "create", "--unit", "Q-HA-1", "--role", "mayor"], env=env)

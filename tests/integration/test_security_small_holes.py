@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from models.tables import Feedback
 from tests.helpers import Chat
 from tests.integration.test_outages import client_for
 
@@ -57,3 +59,34 @@ def test_a_configuration_mistake_stops_start_up_with_one_line_not_a_traceback(
     assert done.returncode == 2, done.stderr
     assert expected.replace("{tmp}", str(tmp_path)) in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_a_feedback_location_at_zero_or_outside_the_area_is_refused_and_the_feedback_kept(app) -> None:
+    resident = Chat(app, "demo-nguoidan")
+    await resident.send("/menu")
+    await resident.press("💬 Gửi phản ánh")
+    await resident.send("Cống trước nhà số 8 bị nghẹt, nước tràn ra đường")
+    answer = await resident.location(0.0, 0.0)
+    assert "0, 0: điện thoại chưa xác định được chỗ bạn đang đứng" in answer
+    assert "Đã có: nội dung." in answer and resident.has("Gửi phản ánh")  # kept, asked again
+    answer = await resident.location(21.0285, 105.8542)  # Hà Nội
+    assert "Vị trí 21.0285, 105.8542 nằm ngoài Thành phố Đà Nẵng" in answer
+    assert "Đã có: nội dung." in answer
+    answer = await resident.location(16.0544, 108.2022)
+    assert "Đã có: nội dung, vị trí." in answer
+    assert "Đã gửi phản ánh" in await resident.press("Gửi phản ánh")
+    async with app.sessions() as session:
+        saved = (await session.scalars(select(Feedback))).all()
+    assert [(f.text, f.location) for f in saved] == [
+        ("Cống trước nhà số 8 bị nghẹt, nước tràn ra đường", {"lat": 16.0544, "lon": 108.2022})]
+
+
+async def test_a_report_location_at_zero_is_refused_like_one_outside_the_area(app) -> None:
+    leader = Chat(app, "demo-totruong-2")
+    await leader.send("/menu")
+    await leader.press("🚨")
+    assert "Ở đâu?" in await leader.press("Cháy, nổ")
+    answer = await leader.location(0.0, 0.0)
+    assert "0, 0: điện thoại chưa xác định được chỗ bạn đang đứng" in answer, answer
+    assert "Ở đâu?" in answer  # the same question again, the choice kept
+    assert "Mô tả ngắn" in await leader.location(16.0544, 108.2022)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar, Self, get_type_hints
 
 from handlers.messages import Button
@@ -24,6 +25,7 @@ from handlers.messages import Button
 MAX_BYTES = 64  # Telegram's callback_data limit
 MENU = "m"
 _LAYOUTS: dict[type[Code], tuple[tuple[str, bool, bool], ...]] = {}
+_FIELD_NAMES: dict[type[Code], tuple[str, ...]] = {}  # each codec's fields, in order, worked out once
 
 
 class CodecError(ValueError):
@@ -40,13 +42,15 @@ def to_base36(number: int) -> str:
             return out
 
 
+@lru_cache(maxsize=4096)
 def version_tag(version: int) -> str:
     """The prefix of a step's button ids: "v" and the state version in base 36 ("v1k")."""
     return "v" + to_base36(version)
 
 
 def _checked(button_id: str) -> str:
-    if not button_id.isascii() or len(button_id.encode()) > MAX_BYTES:
+    # An ASCII string has as many bytes as characters: no need to encode it to count them.
+    if not button_id.isascii() or len(button_id) > MAX_BYTES:
         raise CodecError(f"button id must be ASCII of at most {MAX_BYTES} bytes: {button_id!r}")
     return button_id
 
@@ -69,16 +73,30 @@ class Code:
             Code._registry[cls.prefix] = cls
 
     def pack(self) -> str:
+        return _checked(self._joined())
+
+    def _joined(self) -> str:
+        """The id, its fields checked but not yet its length (`pack` and `Button` check that)."""
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(item.name for item in dataclasses.fields(self))
+        if not names:  # a codec without fields always packs as its prefix
+            return f"{MENU}.{self.prefix}"
         parts = [MENU, self.prefix]
-        for item in dataclasses.fields(self):
-            value = str(getattr(self, item.name))
+        for name in names:
+            value = str(getattr(self, name))
             if "." in value or not value.isascii():
-                raise CodecError(f"{type(self).__name__}.{item.name} cannot hold {value!r}")
+                raise CodecError(f"{type(self).__name__}.{name} cannot hold {value!r}")
             parts.append(value)
-        return _checked(".".join(parts))
+        return ".".join(parts)
 
     def button(self, label: str) -> Button:
-        return Button(self.pack(), label)
+        try:
+            return Button(self._joined(), label)  # Button checks the length and ASCII, once
+        except ValueError as error:
+            if isinstance(error, CodecError):
+                raise
+            raise CodecError(str(error)) from None
 
     @classmethod
     def _layout(cls) -> tuple[tuple[str, bool, bool], ...]:
@@ -145,7 +163,13 @@ class Step:
     action: str
 
     def pack(self) -> str:
-        return _checked(f"{version_tag(self.version)}.{self.action}")
+        return _checked(Step.id_of(self.version, self.action))
+
+    @staticmethod
+    def id_of(version: int, action: str) -> str:
+        """What `Step(version, action).pack()` gives, without building the instance and without
+        checking the length (every question's buttons are made on each step: `Button` checks)."""
+        return f"{version_tag(version)}.{action}"
 
     @classmethod
     def unpack(cls, button_id: str) -> tuple[str, str] | None:
@@ -158,8 +182,9 @@ class Step:
 
 def step_action(name: str, *values: object) -> str:
     """A step button's action with its arguments, "o.3" — the flow reads it back with `action_args`."""
-    parts = [name, *(str(v) for v in values)]
-    return ".".join(parts)
+    if not values:
+        return name
+    return ".".join([name, *map(str, values)])
 
 
 def action_args(action: str | None, name: str) -> str | None:

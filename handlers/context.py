@@ -113,7 +113,7 @@ class Context:
     def button(self, action: str, label: str, *args: object) -> Button:
         """A button that belongs to the question being asked now (a `Step` codec): the flow gets
         `action`, or "action.arg…" when `args` are given, back in `handle`."""
-        return Button(Step(self.next_version, step_action(action, *args)).pack(), label)
+        return Button(Step.id_of(self.next_version, step_action(action, *args) if args else action), label)
 
 
 class Flow(Protocol):

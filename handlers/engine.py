@@ -15,7 +15,7 @@ import logging
 import unicodedata
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,9 +159,9 @@ class Engine:
         except UserError as error:
             outcome = Outcome([Reply(ctx.t(error.message, **error.values)), *await self._show(state, ctx)], state)
         replies = await self._compose(outcome, ctx)
-        outcome = replace(outcome, replies=replies)
+        outcome.replies = replies  # the flow's own outcome, built for this message
         next_state = outcome.state or State()
-        shown = [button for reply in outcome.replies for button in reply.flat_buttons]
+        shown = [button for reply in replies for row in reply.buttons for button in row]
         # The buttons just shown, in order, with their folded labels: a typed label or a number
         # (Zalo) can then stand for a press.
         next_state.data = {**next_state.data, "_buttons": [[button.id, fold(button.label)] for button in shown][:40]}
@@ -343,7 +343,7 @@ class Engine:
         if outcome.menu or not replies:
             buttons = await main_menu_buttons(ctx)
             if replies and not replies[-1].buttons and not replies[-1].document_id:
-                replies[-1] = replace(replies[-1], buttons=buttons)
+                replies[-1] = replies[-1].with_buttons(buttons)
             else:
                 replies += await main_menu(ctx)
             return replies
@@ -354,7 +354,7 @@ class Engine:
         shown = {button.id for button in last.flat_buttons}
         steps = [button for button in outcome.next_steps if button.id not in shown][:3]
         ending = (*steps, b.Menu().button(ctx.t("☰ Menu")))
-        replies[-1] = replace(last, buttons=(*last.buttons, ending))
+        replies[-1] = last.with_buttons((*last.buttons, ending))
         return replies
 
     async def _idle(self, msg: Incoming, text: str | None, state: State, ctx: Context) -> Outcome:

@@ -10,6 +10,7 @@ import contextlib
 import re
 import tomllib
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -96,17 +97,17 @@ class Check(_Strict):
             raise ValueError(f"a check needs exactly one of {', '.join(OPERATORS)}")
         return self
 
-    @property
+    @cached_property  # worked out once: the checks are looked over on every answer
     def operator(self) -> str:
         return next(name for name in OPERATORS if getattr(self, name) is not None)
 
-    @property
+    @cached_property
     def other(self) -> str | int | float:
         value = getattr(self, self.operator)
         assert value is not None
         return value  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def other_field(self) -> str | None:
         """The other answer this check compares with, when it is one."""
         other = self.other

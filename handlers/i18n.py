@@ -37,6 +37,7 @@ class Catalogs:
         self.messages: dict[str, dict[str, str]] = {}
         self.plurals: dict[str, dict[str, tuple[str, ...]]] = {}
         self.plural_rules: dict[str, Callable[[int], int]] = {}
+        self._translators: dict[tuple[str, ZoneInfo], Translator] = {}
         for lang in LANGUAGES:
             po_file = locales_dir / lang / "LC_MESSAGES" / "messages.po"
             table: dict[str, str] = {}
@@ -56,7 +57,13 @@ class Catalogs:
             self.plural_rules[lang] = gettext.c2py(rule)
 
     def translator(self, language: str, tz: ZoneInfo) -> Translator:
-        return Translator(language if language in LANGUAGES else "vi", self, tz)
+        """The translator of a language and time zone (one per pair: a translator holds nothing
+        that changes, and every message asks for one)."""
+        key = (language, tz)
+        found = self._translators.get(key)
+        if found is None:
+            found = self._translators[key] = Translator(language if language in LANGUAGES else "vi", self, tz)
+        return found
 
 
 class Translator:

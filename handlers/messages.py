@@ -78,7 +78,7 @@ class Button:
     label: str
 
     def __post_init__(self) -> None:
-        if len(self.id.encode()) > 64 or not self.id.isascii():
+        if not self.id.isascii() or len(self.id) > 64:  # ASCII: as many bytes as characters
             raise ValueError(f"button id must be short ASCII: {self.id!r}")
 
 
@@ -122,6 +122,11 @@ class Reply:
     @property
     def flat_buttons(self) -> list[Button]:
         return [button for row in self.buttons for button in row]
+
+    def with_buttons(self, buttons: tuple[tuple[Button, ...], ...]) -> Reply:
+        """This reply with other buttons (`dataclasses.replace` costs several times more: the
+        engine does this for nearly every reply)."""
+        return Reply(self.text, buttons, self.keyboard, self.photo_id, self.document_id, self.edit)
 
 
 def rows(buttons: list[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:

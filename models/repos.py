@@ -99,6 +99,9 @@ _RECORD_UPDATE = insert(_inbound)
 
 
 
+_HOUSEHOLDS = select(Unit.households).where(Unit.id == bindparam("unit_id"))  # type: ignore[call-overload]
+
+
 class StaleConversation(Exception):
     """Someone else saved this conversation first (another instance or a parallel message)."""
 
@@ -268,6 +271,12 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
 
     async def unit(self, unit_id: int) -> Unit | None:
         return await self.session.get(Unit, unit_id)
+
+    async def households_of(self, unit_id: int) -> int | None:
+        """The unit's household count (None when unknown or no such unit): one column on the
+        transaction's connection, without an ORM object (form checks read it on answers)."""
+        conn = await self._connection()
+        return (await conn.execute(_HOUSEHOLDS, {"unit_id": unit_id})).scalar()
 
     async def set_households(self, unit_id: int, households: int) -> None:
         """The group's household count, as its leader gave it in a report."""

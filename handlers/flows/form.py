@@ -236,9 +236,9 @@ async def handle(msg: Incoming, state: State, ctx: Context, action: str | None) 
     except answers.Invalid as error:
         again = question(form, field, state, ctx)
         return Outcome([Reply(ctx.t(error.message, **error.values)), again], state)
-    if finished and answer is not None and form.checks:
-        trial = {**data["ans"], field.key: answer}
-        facts = await _facts(form, trial, state, ctx)
+    if finished and answer is not None and any(field.key in (check.field, check.other_field) for check in form.checks):
+        trial = {**data["ans"], field.key: answer}  # only checks about this answer can break now
+        facts = await _facts(form, trial, state, ctx, about=field.key)
         if (check := relations.broken(form, trial, facts, about=field.key)) is not None:
             said = relations.message(check, form, trial, facts, field, ctx.t)
             return Outcome([Reply(said), question(form, field, state, ctx)], state)
@@ -307,11 +307,15 @@ async def _on_summary(form: FormDef, state: State, ctx: Context, action: str | N
     return await _send(form, state, ctx)
 
 
-async def _facts(form: FormDef, answers: dict[str, Any], state: State, ctx: Context) -> relations.UnitFacts:
-    """What the checks compare with; the household count is the one this report gives, if it does."""
-    facts = await relations.unit_facts(ctx, int(state.data["unit"]))
+async def _facts(form: FormDef, answers: dict[str, Any], state: State, ctx: Context, *,
+                 about: str | None = None) -> relations.UnitFacts:
+    """What the checks compare with (those involving `about`, when given); the household count is
+    the one this report gives, if it does, and the unit is read only when a check needs its count."""
     given = next((answers.get(f.key) for f in form.fields if f.from_unit == "households"
                   and answers.get(f.key) is not None), None)
+    needed = given is None and any(check.other == "unit.households" for check in form.checks
+                                   if about is None or about in (check.field, check.other_field))
+    facts = await relations.unit_facts(ctx, int(state.data["unit"]), households=needed)
     return relations.UnitFacts(int(given), facts.since, facts.today) if given is not None else facts
 
 

@@ -35,11 +35,13 @@ class UnitFacts:
     today: date
 
 
-async def unit_facts(ctx: Context, unit_id: int) -> UnitFacts:
-    """The group's household count (if known), the first day its records may be about, today."""
-    unit = await ctx.repo.unit(unit_id)
+async def unit_facts(ctx: Context, unit_id: int, *, households: bool = True) -> UnitFacts:
+    """The group's household count (if known), the first day its records may be about, today.
+    `households=False`: no check at hand compares with the count, so the unit is not read (it
+    would be on every answer of a form with checks) and the count is None (never compared)."""
+    count = await ctx.repo.households_of(unit_id) if households else None
     today = ctx.clock.now().astimezone(ctx.settings.app.tz).date()
-    return UnitFacts(unit.households if unit else None, ctx.settings.units.since, today)
+    return UnitFacts(count, ctx.settings.units.since, today)
 
 
 def _side(form: FormDef, ref: str | int | float, answers: dict[str, Any], facts: UnitFacts) -> Any:

@@ -22,13 +22,12 @@ from fastapi import FastAPI
 from telegram import Bot, BotCommand, CallbackQuery, ChatMemberUpdated, Message, Update
 from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bot.channels.port import BlockedByUser, ChannelHost
 from bot.channels.telegram import render
 from bot.channels.telegram.polling import UpdatePoller
 from bot.channels.telegram.send import TelegramSender
-from bot.channels.telegram.transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter
+from bot.channels.telegram.transport import ChatOrderedProcessor, LenientBot, PerChatRateLimiter, bot_request
 from bot.channels.telegram.webhook import TelegramWebhook
 from handlers.i18n import Translator, _
 from handlers.messages import Incoming, PhotoIn, Reply
@@ -137,11 +136,11 @@ class TelegramChannel:
         _hide_in_logs(self.settings.token)
         root = api_root(self.settings)
         bot = LenientBot(self.settings.token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
-                         request=HTTPXRequest(connection_pool_size=CONNECTIONS, pool_timeout=10.0,
-                                              # A late answer must not look like a failure (and be sent again).
-                                              read_timeout=host.settings.outbox.send_timeout_seconds,
-                                              write_timeout=host.settings.outbox.send_timeout_seconds,
-                                              media_write_timeout=max(20.0, host.settings.outbox.send_timeout_seconds)),
+                         request=bot_request(CONNECTIONS, pool_timeout=10.0,
+                                             # A late answer must not look like a failure (and be sent again).
+                                             read_timeout=host.settings.outbox.send_timeout_seconds,
+                                             write_timeout=host.settings.outbox.send_timeout_seconds,
+                                             media_write_timeout=max(20.0, host.settings.outbox.send_timeout_seconds)),
                          rate_limiter=PerChatRateLimiter(overall_rate=overall_rate))
         # No Updater: it confirms updates as soon as it fetched them. UpdatePoller polls instead.
         builder = (ApplicationBuilder().bot(bot).concurrent_updates(ChatOrderedProcessor(concurrency))

@@ -1,6 +1,6 @@
 """How the Telegram adapter talks to the Bot API robustly: flood limits, update order, bad updates.
 
-Three small pieces plugged into python-telegram-bot's extension points:
+Small pieces plugged into python-telegram-bot's extension points:
 
 - `PerChatRateLimiter` keeps within Telegram's flood limits and, unlike PTB's `AIORateLimiter`
   (which halts *every* request on a 429), makes only the chat that got the 429 wait `retry_after`.
@@ -9,6 +9,9 @@ Three small pieces plugged into python-telegram-bot's extension points:
 - `LenientBot` hands the poller (bot/channels/telegram/polling.py) a `getUpdates` batch unread and reads
   each update on its own, so one bad update is logged and skipped; reading the batch as a whole,
   one bad update would fail it and the same updates would be fetched again forever.
+- `bot_request` is PTB's httpx request with the head and body of each call sent in one write
+  (`CoalescingBackend`): httpcore writes them apart, two system calls and two packets per call;
+  those writes were a fifth of py-spy's samples on the webhook path at 200 users (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpcore
+import httpx
 from aiolimiter import AsyncLimiter
 from telegram import Update
 from telegram.error import RetryAfter
@@ -186,6 +191,90 @@ def _chat_key(update: object) -> int | None:
     if update.effective_user is not None:
         return update.effective_user.id
     return None
+
+
+class _CoalescingStream(httpcore.AsyncNetworkStream):
+    """A connection that holds what httpcore writes (a request's head, then its body) until it
+    reads the answer, and sends it then in one write. Only the timing of the bytes changes: the
+    same bytes go out in the same order before anything is read, and a failed write raises the
+    same httpcore error (httpx's WriteError: a request that may have gone out)."""
+
+    FLUSH_AT = 64 * 1024  # a bigger upload is sent as it comes rather than held whole
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._timeout: float | None = None
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109 (httpcore's)
+        if not buffer:
+            return
+        self._pending.append(buffer)
+        self._size += len(buffer)
+        self._timeout = timeout
+        if self._size >= self.FLUSH_AT:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._size = 0
+            await self._stream.write(data, self._timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        await self._flush()
+        return await self._stream.read(max_bytes, timeout)
+
+    async def aclose(self) -> None:
+        self._pending.clear()
+        await self._stream.aclose()
+
+    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:  # noqa: ASYNC109
+        await self._flush()
+        return _CoalescingStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class CoalescingBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's own network backend (anyio), its connections wrapped in `_CoalescingStream`."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109
+                          local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        return _CoalescingStream(await self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,  # noqa: ASYNC109
+                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        return _CoalescingStream(await self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def coalescing_transport(connections: int) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with PTB's limits (`connections` at most, HTTP/1.1), its connections made
+    by `CoalescingBackend`. httpx takes no network backend, so it is set on its pool before the
+    first connection; if a later httpx keeps its pool elsewhere, the plain transport is used."""
+    transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=connections), http1=True, http2=False)
+    pool = getattr(transport, "_pool", None)
+    if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
+        pool._network_backend = CoalescingBackend()
+    else:  # pragma: no cover - another httpx
+        log.warning("httpx keeps no httpcore pool where expected: Telegram calls are sent in two writes")
+    return transport
+
+
+def bot_request(connections: int, **kwargs: Any) -> HTTPXRequest:
+    """PTB's HTTPXRequest (`kwargs`: its timeouts) over `coalescing_transport(connections)`."""
+    return HTTPXRequest(connection_pool_size=connections, httpx_kwargs={"transport": coalescing_transport(connections)},
+                        **kwargs)
 
 
 class LenientBot(ExtBot[None]):

@@ -52,14 +52,15 @@ class _ByForm(TableClause):
 
 
 class _ByEventDay(TableClause):
-    """The report table, read on SQLite through its (event_day, unit_path) index."""
+    """The report table, read on SQLite through its (event_day, created_at, unit_path) index."""
 
     inherit_cache = True
     index = "ix_report_event_path"
 
 
 class _ByFormEventDay(TableClause):
-    """The report table, read on SQLite through its (form_key, event_day, unit_path) index."""
+    """The report table, read on SQLite through its (form_key, event_day, created_at, unit_path,
+    superseded) index."""
 
     inherit_cache = True
     index = "ix_report_form_event"

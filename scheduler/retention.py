@@ -8,12 +8,14 @@ the database meanwhile. Files go from disk after the transaction that dropped th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.reports.reporting import FINISHED
 from models.files import LocalFileStore
+from models.repos import Repo
 from models.settings import Settings
 from scheduler.unit_of_work import unit_of_work
 
@@ -33,18 +35,19 @@ async def purge(sessions: async_sessionmaker[AsyncSession], *, files: LocalFileS
     days = settings.privacy
     batch = days.purge_batch
     counts = {"sim_messages": 0, "audit_log": 0, "feedback": 0, "report_photos": 0, "files": 0}
-    while True:
-        async with unit_of_work(sessions) as repo:
-            gone = await repo.purge_sim_messages(now - timedelta(days=days.sim_message_days), limit=batch)
-        counts["sim_messages"] += gone
-        if gone < batch:
-            break
-    while True:
-        async with unit_of_work(sessions) as repo:
-            gone = await repo.purge_audit(now - timedelta(days=days.audit_days), limit=batch)
-        counts["audit_log"] += gone
-        if gone < batch:
-            break
+
+    async def rows_in_batches(kind: str, delete: Callable[[Repo], Awaitable[int]]) -> None:
+        while True:
+            async with unit_of_work(sessions) as repo:
+                gone = await delete(repo)
+            counts[kind] += gone
+            if gone < batch:
+                return
+
+    await rows_in_batches("sim_messages", lambda repo: repo.purge_sim_messages(
+        now - timedelta(days=days.sim_message_days), limit=batch))
+    await rows_in_batches("audit_log", lambda repo: repo.purge_audit(
+        now - timedelta(days=days.audit_days), limit=batch))
     while True:
         async with unit_of_work(sessions) as repo:
             emptied = await repo.purge_closed_feedback(now - timedelta(days=days.feedback_days), limit=batch)

@@ -77,11 +77,14 @@ class Context:
     reads: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None
     # The message being handled (its channel, user id and address: the invite limiter counts by them).
     msg: Incoming | None = None
-    # The name the messenger gives for the sender: stored only once they agree (flows/consent.py).
-    display_name: str = ""
     # Set when this message deleted the person's data: their conversation is not saved again.
     erased: bool = False
     _roles: list[HeldRole] | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The name the messenger gives for the sender: stored only once they agree (flows/consent.py)."""
+        return self.msg.display_name if self.msg is not None else ""
 
     @asynccontextmanager
     async def long_read(self) -> AsyncIterator[Repo]:

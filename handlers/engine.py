@@ -153,7 +153,6 @@ class Engine:
         state = State(who.flow, who.step, dict(who.data or {}), who.version)
         ctx = self._context(who, repo, state)
         ctx.msg = msg
-        ctx.display_name = msg.display_name
         try:
             outcome = await self._dispatch(msg, state, ctx)
         except UserError as error:

@@ -33,6 +33,7 @@ from handlers.summaries.periods import Period
 from handlers.summaries.summary import complete, draw_charts, render_text, summarize
 from models.repos import Repo
 from models.settings import PROJECT_ROOT, load_settings
+from models.summary_queries import Scope
 from models.tables import Person, Unit, local_day
 from models.units import import_units
 
@@ -234,6 +235,7 @@ async def measure(url: str, folder: Path) -> dict[str, Any]:
                 figures[name] = statistics.median(timings[2:])
                 figures[f"{name}_groups"] = len(summary.groups)
                 figures[f"{name}_reports"] = summary.current.figures.reports
+            figures["meeting"] = await meeting_rate_queries(repo, city.path)
             tracemalloc.start()
             summary = await summarize(repo, unit_path=city.path, period=month, settings=app.settings, now=now)
             figures["city_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
@@ -254,6 +256,23 @@ async def measure(url: str, folder: Path) -> dict[str, Any]:
         await app.stop()
 
 
+async def meeting_rate_queries(repo: Repo, city_path: str) -> tuple[float, float]:
+    """Median CPU ms of the meeting rate's query, `part_of_whole` (leaves out and counts the
+    meetings whose households present outnumber the group's), against the plain `sums` of the same
+    two fields it replaced: the whole city's October 2026 by group, alternating, in this run."""
+    scope = Scope(city_path, date(2026, 10, 1), date(2026, 11, 1))
+    queries = repo.summaries
+    cpu: dict[str, list[float]] = {"sums": [], "part_of_whole": []}
+    for _ in range(RUNS):
+        started = time.process_time()
+        await queries.sums(scope, "dan_chu_hop_to", ("ho_du_hop", "tong_so_ho"), by_path=True)
+        cpu["sums"].append((time.process_time() - started) * 1000)
+        started = time.process_time()
+        await queries.part_of_whole(scope, "dan_chu_hop_to", "ho_du_hop", "tong_so_ho", by_path=True)
+        cpu["part_of_whole"].append((time.process_time() - started) * 1000)
+    return statistics.median(cpu["sums"][1:]), statistics.median(cpu["part_of_whole"][1:])
+
+
 def report(engine: str, figures: dict[str, Any]) -> None:
     print(f"{engine}: {figures['stored']:,} reports loaded in {figures['load_s']:.0f} s")
     print(f"  monthly summary (October 2026 and September), whole city ({figures['city_groups']:,} groups, "
@@ -263,6 +282,9 @@ def report(engine: str, figures: dict[str, Any]) -> None:
     print(f"  city summary: peak Python memory {figures['city_peak_mb']:.1f} MB (tracemalloc); for the Excel file "
           f"every group's figures {figures['complete_ms']:.0f} ms, workbook {figures['xlsx_ms']:.0f} ms "
           f"({figures['sizes'][1]:,} bytes); charts {figures['chart_ms']:.0f} ms ({figures['sizes'][0]:,} bytes)")
+    plain, flagged = figures["meeting"]
+    print(f"  meeting rate query, whole city by group: part_of_whole {flagged:.1f} ms CPU against sums {plain:.1f} ms "
+          f"(ratio {flagged / plain:.2f}); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def main() -> None:

@@ -283,7 +283,7 @@ class SummaryQueries:
         """(path, reports, sum of `part`, sum of `whole`, reports whose part is larger than the whole)
         for one form. The sums leave out those reports (filed before the forms checked it, e.g. 62
         households present out of 50) and count them instead: a rate of the sums is never above 100%."""
-        sql = Sql(self.session, _BY_FORM)
+        sql = Sql(self.session, _table(scope, form=True))
         leading, grouped = _grouped(sql, by_path)
         a, b = sql.number(part), sql.number(whole)
         sound = a <= b  # NULL (an answer missing) is not sound either: left out of both sums

@@ -139,7 +139,10 @@ async def _task(code: b.Task, ctx: Context) -> Outcome:
     if len(forms) == 1 and not nil:
         return await open_form(ctx, forms[0].key)
     choices = [b.OpenForm(f.key).button(ctx.t(f.title)) for f in forms]
-    choices += [b.NilReport(f.key).button("✅ " + ctx.t(f.nil_report)) for f in nil]
+    if nil:  # the button names the month it files for: the previous one until the deadline day
+        month = ctx.t.month(monthly.rule_month(ctx.clock.now(), ctx))
+        choices += [b.NilReport(f.key).button(ctx.t("✅ {label} · tháng {month}", label=ctx.t(f.nil_report),
+                                                     month=month)) for f in nil]
     choose = ctx.t("Chọn loại báo cáo:")  # outside the f-string, where the extractor finds it
     text = f"{task.icon} {ctx.t(task.label)}\n{choose}"
     return Outcome([Reply(text, rows(choices))])

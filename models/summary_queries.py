@@ -372,24 +372,35 @@ class SummaryQueries:
         keys = [r.c.unit_path, r.c.event_day]
         return await sql.rows(select(*keys, func.min(r.c.created_at)).where(*found).group_by(*keys))
 
-    async def latest_values(self, path: str, form_key: str, field: str, before: datetime) -> Sequence[Any]:
-        """(path, value of `field`) in each group's latest report of a form filed before `before`, however
-        old: a standing state such as the litter-free status.
+    async def latest_values(self, path: str, form_key: str, field: str, before: date) -> Sequence[Any]:
+        """(path, value of `field`) in each group's latest report of a form about a day before `before`
+        (a date: the event day), however old: a standing state such as the litter-free status at the
+        end of a period. Of two reports about the same day, the one filed later counts. With a datetime
+        `before`, the latest filed before that instant (the filing-time reading the benchmark compares).
 
-        The latest time of each group comes from the form's index alone; then one row per group is read.
+        The latest day (or time) of each group comes from the form's index alone; then the rows of
+        that day are read through (unit_path, event_day) and the last filed kept.
         """
-        sql = Sql(self.session, _BY_FORM)
+        scope = Scope(path, before, before)
+        sql = Sql(self.session, _table(scope, form=True))
         r = sql.r
         low, high = subtree_range(path)
+        at = sql.day(scope)
         latest = (
-            select(r.c.unit_path.label("path"), func.max(r.c.created_at).label("at"))
-            .where(r.c.form_key == form_key, r.c.created_at < before, r.c.unit_path >= low, r.c.unit_path < high,
+            select(r.c.unit_path.label("path"), func.max(at).label("at"))
+            .where(r.c.form_key == form_key, at < before, r.c.unit_path >= low, r.c.unit_path < high,
                    r.c.superseded.is_(False))
             .group_by(r.c.unit_path).subquery("latest")
         )
         row = Sql(self.session, _report)
-        return await row.rows(
-            select(_report.c.unit_path, row.text(field))
-            .join(latest, (_report.c.unit_path == latest.c.path) & (_report.c.created_at == latest.c.at))
+        same = _report.c.created_at if scope.by_filing else _report.c.event_day
+        found = await row.rows(
+            select(_report.c.unit_path, row.text(field), _report.c.created_at, _report.c.id)
+            .join(latest, (_report.c.unit_path == latest.c.path) & (same == latest.c.at))
             .where(_report.c.form_key == form_key, _report.c.superseded.is_(False))
         )
+        last: dict[str, tuple[Any, Any, Any]] = {}
+        for unit_path, value, created_at, report_id in found:
+            if unit_path not in last or (created_at, report_id) > last[unit_path][1:]:
+                last[unit_path] = (value, created_at, report_id)
+        return [(unit_path, value) for unit_path, (value, _at, _id) in last.items()]

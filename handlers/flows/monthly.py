@@ -19,6 +19,7 @@ from handlers.errors import NotALeader, UnknownForm, UserError
 from handlers.forms import FieldDef, FormDef
 from handlers.i18n import _
 from handlers.messages import Button, Reply, rows
+from handlers.reports.reporting import NIL_TITLE
 from models.repo_reports import NIL_FORM
 from models.tables import Report, Unit
 
@@ -186,7 +187,7 @@ def _title(ctx: Context, report: Report) -> str:
     form = ctx.forms.get(report.form_key)
     if report.form_key == NIL_FORM:
         nil = ctx.forms.get(str(report.data.get("form")))
-        return ctx.t(nil.nil_report) if nil else ctx.t("Tháng này không có vụ việc")
+        return ctx.t(nil.nil_report) if nil else ctx.t(NIL_TITLE)
     return ctx.t(form.title) if form else report.form_key
 
 

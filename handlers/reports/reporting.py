@@ -104,7 +104,7 @@ def name_of(report: Report, forms: FormRegistry, t: Translator) -> str:
     return f"{named} «{words}»" if words else named
 
 
-NIL_TITLE = _("Tháng này không có vụ việc")
+NIL_TITLE = _("Không có vụ việc")
 
 
 def incident_reply(

@@ -231,7 +231,7 @@ async def _totals(
     median, model_year, buckets = None, 0, dict[int, int]()
     if full:
         await _add_answers(repo, scope, at, by_path=False)
-        for path, status in await queries.latest_values(unit.path, LITTER_FORM, "trang_thai", period.end):
+        for path, status in await queries.latest_values(unit.path, LITTER_FORM, "trang_thai", scope.end):
             by_path[path].litter_free = int(status == "da_dat")
         year = Period.calendar("year", period.last.replace(month=1, day=1), period.tz)
         model_year = sum(n for _path, kind, n in await queries.categories(

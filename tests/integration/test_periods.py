@@ -218,13 +218,14 @@ async def test_the_month_rule_on_the_deadline_day_and_the_day_after(app, clock) 
         assert f"🗓️ Báo cáo tháng {month} của Tổ dân phố Thạch Thang 3" in await leader.press("Báo cáo tháng")
         await leader.send("/menu")
         await leader.press("An ninh trật tự")
-        asked = await leader.press("Tháng này không có vụ việc")
-        assert asked == f"Gửi báo cáo «Tháng này không có vụ việc» cho tháng {month}?"
+        assert f"✅ Không có vụ việc · tháng {month}" in leader.labels  # the button names its month
+        asked = await leader.press("Không có vụ việc")
+        assert asked == f"Gửi báo cáo «Không có vụ việc» cho tháng {month}?"
     # Another open month for the nil report, chosen and then sent.
     await leader.press("📅 Chọn tháng khác")
     assert "Tháng 10/2026" in leader.labels
     assert "cho tháng 10/2026?" in await leader.press("Tháng 10/2026")
-    assert "✅ Đã báo «Tháng này không có vụ việc» cho tháng 10/2026." in await leader.press("✅ Gửi")
+    assert "✅ Đã báo «Không có vụ việc» cho tháng 10/2026." in await leader.press("✅ Gửi")
     async with app.sessions() as session:
         nil = (await session.scalars(select(Report).where(Report.form_key == "an_ninh_khong_vu_viec"))).one()
     assert nil.event_day == date(2026, 10, 1) and nil.data == {"form": "an_ninh_vu_viec", "month": "2026-10"}
@@ -266,7 +267,7 @@ async def test_a_report_for_a_month_already_reported_warns_and_marks_it_out_of_d
     await leader.press("Gửi báo cáo")
     await leader.send("/menu")
     await leader.press("An ninh trật tự")
-    await leader.press("Tháng này không có vụ việc")
+    await leader.press("Không có vụ việc")
     await leader.press("✅ Gửi")
     # A Sunday of 29/11 filed now: November already has a monthly report and a nil one.
     done = await green_sunday(leader, "29/11")
@@ -284,7 +285,7 @@ async def test_a_report_for_a_month_already_reported_warns_and_marks_it_out_of_d
     await leader.press("Không")
     await leader.press("Có")
     incident = await leader.press("Gửi báo cáo")
-    assert "⚠️ Tháng 11/2026 tổ đã báo «Tháng này không có vụ việc»; báo cáo này làm nó cũ." in incident
+    assert "⚠️ Tháng 11/2026 tổ đã báo «Không có vụ việc»; báo cáo này làm nó cũ." in incident
     assert "⚠️ Tháng 11/2026 đã có báo cáo tháng; báo cáo này làm nó cũ." in incident
     async with app.sessions() as session:
         nil = (await session.scalars(select(Report).where(Report.form_key == "an_ninh_khong_vu_viec"))).one()
@@ -300,3 +301,34 @@ async def test_a_report_for_a_month_already_reported_warns_and_marks_it_out_of_d
     await leader.press_id("m.leave")
     done = await green_sunday(leader, "hôm nay")
     assert "⚠️" not in done
+
+
+async def test_the_litter_free_standing_is_read_at_the_periods_last_day_by_event_day(app) -> None:
+    """A standing state (the litter-free model) at the end of a month is the group's latest report
+    about a day of that month or before, even when filed in the next month; of two about the same
+    day, the one filed later; a report about a later day does not count for the earlier month."""
+    async with app.sessions() as session, session.begin():
+        repo = Repo(session)
+        tt3, hc7, pn12 = [await repo.unit_by_code(c) for c in ("HC-TT3", "HC-HC7", "HC-PN12")]
+        reporter = (await repo.find_who("sim", "demo-topho")).person_id
+        form = app.forms.get("ve_sinh_khong_rac")
+
+        async def add(unit, status: str, day: date, at: datetime) -> None:
+            await repo.add_report(form_key=form.key, form_version=1, task=form.task, unit=unit,
+                                  reporter_id=reporter, data={"trang_thai": status}, at=at, event_day=day)
+
+        # Thạch Thang 3: reached on 28/11, filed on 2/12 (November's standing is "đã đạt").
+        await add(tt3, "dang_xay_dung", date(2026, 10, 5), local(10, 5, 9))
+        await add(tt3, "da_dat", date(2026, 11, 28), local(12, 2, 8))
+        # Hải Châu 7: two reports about 20/11; the later filed ("đang xây dựng") is the standing.
+        await add(hc7, "da_dat", date(2026, 11, 20), local(11, 20, 9))
+        await add(hc7, "dang_xay_dung", date(2026, 11, 20), local(11, 20, 15))
+        # Phước Ninh 12: reached on 1/12 (December), filed that day: not November's.
+        await add(pn12, "da_dat", date(2026, 12, 1), local(12, 1, 8))
+    nov = await _summary(app, NOV, local(12, 6, 9))
+    standing = {g.unit.code: g.figures.litter_free for g in nov.groups}
+    assert (standing["HC-TT3"], standing["HC-HC7"], standing["HC-PN12"]) == (1, 0, 0)
+    assert nov.current.figures.litter_free == 1
+    dec = await _summary(app, DEC, local(12, 6, 9))
+    assert {g.unit.code: g.figures.litter_free for g in dec.groups}["HC-PN12"] == 1
+    assert dec.current.figures.litter_free == 2

@@ -275,15 +275,15 @@ async def test_a_one_tap_nil_report_once_a_month_and_only_when_nothing_was_repor
     leader = Chat(app, "demo-totruong-2")
     await leader.send("/menu")
     await leader.press("An ninh trật tự")
-    assert "✅ Tháng này không có vụ việc" in leader.labels
-    asked = await leader.press("Tháng này không có vụ việc")  # asked first, naming the month
-    assert asked == "Gửi báo cáo «Tháng này không có vụ việc» cho tháng 11/2026?"
+    assert "✅ Không có vụ việc · tháng 11/2026" in leader.labels  # names the month it files for
+    asked = await leader.press("Không có vụ việc")  # asked first, naming the month
+    assert asked == "Gửi báo cáo «Không có vụ việc» cho tháng 11/2026?"
     assert leader.labels == ["✅ Gửi", "📅 Chọn tháng khác", "✖️ Hủy"]
     done = await leader.press("✅ Gửi")
-    assert "✅ Đã báo «Tháng này không có vụ việc» cho tháng 11/2026. Mã báo cáo:" in done
+    assert "✅ Đã báo «Không có vụ việc» cho tháng 11/2026. Mã báo cáo:" in done
     await leader.press("An ninh trật tự")
-    again = await leader.press("Tháng này không có vụ việc")  # a second one offers to replace the first
-    assert "Tháng 11/2026 tổ đã gửi «Tháng này không có vụ việc» lúc 08:30 22/11/2026" in again
+    again = await leader.press("Không có vụ việc")  # a second one offers to replace the first
+    assert "Tháng 11/2026 tổ đã gửi «Không có vụ việc» lúc 08:30 22/11/2026" in again
     assert "Gửi bản mới để thay bản đó? Bản cũ vẫn được lưu." in again
     assert "🔁 Gửi lại, thay bản cũ" in leader.labels
     clock.advance(days=10)  # December: a new month
@@ -298,7 +298,7 @@ async def test_a_one_tap_nil_report_once_a_month_and_only_when_nothing_was_repor
     assert "Tháng 12/2026 tổ đã gửi 1 báo cáo «Vụ việc an ninh trật tự»" in refused
     assert "chỉ dành cho tổ trưởng, tổ phó" in await Chat(app, "demo-nguoidan").press_id("m.nil.an_ninh_vu_viec")
     mine = await leader.press_id("m.my.0")
-    assert any("Tháng này không có vụ việc" in label for label in leader.labels), mine
+    assert any("Không có vụ việc" in label for label in leader.labels), mine
 
 
 async def test_early_in_the_month_the_monthly_report_is_for_the_month_before(app, clock) -> None:

@@ -6,7 +6,9 @@ same data (goal ≤ 1.2), on SQLite and PostgreSQL; absolute times, load average
 The baseline is the same code with every period scope on `created_at` (the filing time) instead of
 `event_day`: the scopes' bounds are then the period's UTC instants, read through the equivalent
 indexes (created_at, unit_path) and (form_key, created_at, unit_path, superseded). The two are run
-alternately, so that the machine's noise falls on both.
+alternately, so that the machine's noise falls on both. The collector is set as `totruong run` sets it
+after start (bot/memory.py), and each run begins with a collection: a full pass of the cycle
+collector, falling on one run and not the next, had moved single runs by 60 ms of CPU.
 
 Run: .venv/bin/python -m bench periods   (TOTRUONG_BENCH_REPORTS=100000 for a quicker try,
 TOTRUONG_BENCH_ENGINES=sqlite or postgresql for one engine; the
@@ -17,6 +19,7 @@ default the local server; a scratch database is created and dropped).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import statistics
@@ -30,6 +33,7 @@ from typing import Any
 
 from bench.bench_summary import STORED, load, make_app
 from bench.common import scratch_postgres
+from bot.memory import settle_after_start
 from handlers.summaries import summary_figures
 from handlers.summaries.periods import Period
 from handlers.summaries.summary import render_text, summarize
@@ -56,6 +60,7 @@ def counting(scope: Callable[[str, Period], q.Scope]) -> Iterator[None]:
 
 
 async def _one(repo: Repo, path: str, period: Period, app: Any, now: datetime, t: Any) -> tuple[float, float, int]:
+    gc.collect()  # each run starts with no garbage left by the one before (of the other kind)
     wall, cpu = time.perf_counter(), time.process_time()
     summary = await summarize(repo, unit_path=path, period=period, settings=app.settings, now=now)
     render_text(summary, t)
@@ -71,6 +76,7 @@ async def measure(url: str, folder: Path, total: int) -> dict[str, Any]:
         month = Period.calendar("month", date(2026, 10, 1), app.settings.app.tz)
         now = datetime(2026, 11, 20, tzinfo=UTC)
         t = app.catalogs.translator("vi", app.settings.app.tz)
+        settle_after_start()  # the collector as `totruong run` sets it once started (bot/memory.py)
         figures["load_before"] = os.getloadavg()
         async with app.sessions() as session:
             repo = Repo(session)

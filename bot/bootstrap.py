@@ -126,7 +126,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> App:
     files = LocalFileStore(settings.data_dir / "files")
     clock = clock or SystemClock()
     engine = Engine(sessions=sessions, settings=settings, forms=forms, catalogs=catalogs, files=files, clock=clock,
-                    reads=reads)
+                    reads=reads, keeps=(SIM_CHANNEL,))
     simulator = SimulatorChannel(SimulatorStore(sessions), clock)
     ticker = Ticker(settings.app.timezone)
     senders: dict[str, Sender] = {SIM_CHANNEL: simulator}

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,10 @@ class Handled:
     # The update was handled before (its key is recorded): nothing was done again, and `replies`
     # are the ones stored then. The adapter sends them only if it has not sent them itself.
     replay: bool = False
+    # The ids of `replies` as stored in the message's own transaction (the channel is one of the
+    # engine's `keeps`): they exist iff the step committed. None: the channel stores them itself.
+    kept: list[int] | None = None
+    kept_at: datetime | None = None  # when they were stored (their rows' created_at)
 
 
 class Engine:
@@ -77,8 +82,12 @@ class Engine:
         files: FileStore,
         clock: Clock,
         reads: SessionMaker | None = None,
+        keeps: Collection[str] = (),
     ) -> None:
         self.sessions = sessions
+        # Channels whose replies are rows stored in the message's transaction (the simulator's):
+        # one transaction per step instead of two, and a reply is stored iff the step committed.
+        self.keeps = frozenset(keeps)
         self.reads = reads
         self.settings = settings
         self.forms = forms
@@ -172,7 +181,12 @@ class Engine:
         if msg.update_key is not None:  # in this transaction: recorded if and only if the effects are
             await repo.record_update(msg.channel, msg.update_key, [reply.to_json() for reply in outcome.replies],
                                      now=self.clock.now())
-        return Handled(outcome.replies, outcome.deliveries, who.person_id)
+        if msg.channel not in self.keeps:
+            return Handled(outcome.replies, outcome.deliveries, who.person_id)
+        at = self.clock.now()
+        kept = await repo.store_sim_messages(msg.user_id, [reply.to_json() for reply in outcome.replies],
+                                             at) if outcome.replies else []
+        return Handled(outcome.replies, outcome.deliveries, who.person_id, kept=kept, kept_at=at)
 
     def _context(self, who: Who, repo: Repo, state: State) -> Context:
         t = self.translator(who.language)

@@ -173,7 +173,7 @@ def create_web(app: App) -> FastAPI:
         }
 
     async def run(msg: Incoming) -> dict[str, Any]:
-        handled = await app.receive(msg)
+        handled = await app.receive(msg, keep_replies=True)  # stored in the step's transaction
         if handled.failed in PLATFORM_FAULTS:
             # The engine's apology is the answer; it cannot be stored for the page while the
             # database is down or full, so it travels in the 503 body.

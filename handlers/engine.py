@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,7 +66,7 @@ class Handled:
     # are the ones stored then. The adapter sends them only if it has not sent them itself.
     replay: bool = False
     # The ids of `replies` as stored in the message's own transaction (the channel is one of the
-    # engine's `keeps`): they exist iff the step committed. None: the channel stores them itself.
+    # caller asked, `keep_replies`): they exist iff the step committed. None: the caller stores them.
     kept: list[int] | None = None
     kept_at: datetime | None = None  # when they were stored (their rows' created_at)
 
@@ -82,12 +82,8 @@ class Engine:
         files: FileStore,
         clock: Clock,
         reads: SessionMaker | None = None,
-        keeps: Collection[str] = (),
     ) -> None:
         self.sessions = sessions
-        # Channels whose replies are rows stored in the message's transaction (the simulator's):
-        # one transaction per step instead of two, and a reply is stored iff the step committed.
-        self.keeps = frozenset(keeps)
         self.reads = reads
         self.settings = settings
         self.forms = forms
@@ -106,8 +102,12 @@ class Engine:
         }
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
-    async def handle(self, msg: Incoming) -> Handled:
-        """Handles one message from one user; messages of the same user are handled in order."""
+    async def handle(self, msg: Incoming, *, keep_replies: bool = False) -> Handled:
+        """Handles one message from one user; messages of the same user are handled in order.
+
+        `keep_replies` (the simulator's web route): the replies are stored as the user's simulator
+        messages in the message's own transaction (one transaction per step instead of two, and a
+        reply is stored iff the step committed); their ids are in `Handled.kept`."""
         key = (msg.channel, msg.user_id)
         lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))
         # Count who holds or waits for the lock, so it is forgotten only when nobody does.
@@ -117,7 +117,7 @@ class Engine:
                 for _attempt in range(5):
                     try:
                         async with self.sessions() as session, session.begin():
-                            return await self._handle(Repo(session), msg)
+                            return await self._handle(Repo(session), msg, keep_replies)
                     except (StaleConversation, RestartTransaction):
                         # Someone saved this conversation, or committed what this transaction had
                         # read (SQLite's busy snapshot), meanwhile: rolled back, so start again.
@@ -147,7 +147,7 @@ class Engine:
         # True on every path here: the message's transaction was rolled back (or never began).
         return Reply(t(APOLOGY))
 
-    async def _handle(self, repo: Repo, msg: Incoming) -> Handled:
+    async def _handle(self, repo: Repo, msg: Incoming, keep_replies: bool = False) -> Handled:
         who = await repo.find_who(msg.channel, msg.user_id, update_key=msg.update_key)
         if who is not None and who.handled is not None:  # a re-fetched or replayed update: already done
             return Handled([Reply.from_json(reply) for reply in who.handled], replay=True)
@@ -181,7 +181,7 @@ class Engine:
         if msg.update_key is not None:  # in this transaction: recorded if and only if the effects are
             await repo.record_update(msg.channel, msg.update_key, [reply.to_json() for reply in outcome.replies],
                                      now=self.clock.now())
-        if msg.channel not in self.keeps:
+        if not keep_replies:
             return Handled(outcome.replies, outcome.deliveries, who.person_id)
         at = self.clock.now()
         kept = await repo.store_sim_messages(msg.user_id, [reply.to_json() for reply in outcome.replies],

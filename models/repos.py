@@ -97,7 +97,7 @@ _HANDLED_UPDATE = select(_inbound.c.replies).where(_inbound.c.channel == bindpar
                                                    _inbound.c.key == bindparam("key"))
 _FIND_WHO_KEYED = _FIND_WHO.add_columns(_HANDLED_UPDATE.scalar_subquery())
 _RECORD_UPDATE = insert(_inbound)
-# The simulator's replies, stored in the message's transaction (Engine's `keeps`), ids in order.
+# The simulator's replies, stored in the message's transaction (Engine.handle's keep_replies), ids in order.
 _sim = SimMessage.__table__  # type: ignore[attr-defined]
 _INSERT_SIM = insert(_sim).returning(_sim.c.id, sort_by_parameter_order=True)
 

@@ -53,7 +53,7 @@ class SimulatorChannel:
 
     def delivered(self, external_id: str, replies: Sequence[Reply], ids: Sequence[int],
                   at: datetime) -> list[dict[str, Any]]:
-        """Replies stored already (in the step's own transaction, committed: the engine's `keeps`),
+        """Replies stored already (in the step's own transaction, committed: Engine.handle's keep_replies),
         with their ids: wakes any page waiting for them."""
         if not replies:
             return []

@@ -56,12 +56,13 @@ class App:
     channels: dict[str, Channel] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)  # /metrics (bot/metrics.py)
 
-    async def receive(self, msg: Incoming) -> Handled:
+    async def receive(self, msg: Incoming, *, keep_replies: bool = False) -> Handled:
         """Runs one incoming message through the core; what it produced for others is in the outbox.
 
-        The replies to the sender are the caller's (the adapter that received the message).
+        The replies to the sender are the caller's (the adapter that received the message);
+        `keep_replies`: stored as simulator messages in the step's transaction (Engine.handle).
         """
-        return await self.host.receive(msg)
+        return await self.host.receive(msg, keep_replies=keep_replies)
 
     # The jobs' bodies live in scheduler/jobs.py; these are the app's handles on them.
     async def deliver_to_person(self, person_id: int, replies: list[Reply], *, broadcast: bool = False) -> None:

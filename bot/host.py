@@ -68,10 +68,10 @@ class Host:
     def clock(self) -> Clock:
         return self._clock
 
-    async def receive(self, msg: Incoming) -> Handled:
+    async def receive(self, msg: Incoming, *, keep_replies: bool = False) -> Handled:
         started = time.perf_counter()
         logs.begin(msg.channel)  # a request id for every log line of this update
-        handled = await self._engine.handle(msg)
+        handled = await self._engine.handle(msg, keep_replies=keep_replies)
         if self._metrics is not None:
             self._metrics.handled(msg.channel, handled, time.perf_counter() - started)
         if handled.deliveries:

@@ -173,12 +173,14 @@ def create_web(app: App) -> FastAPI:
         }
 
     async def run(msg: Incoming) -> dict[str, Any]:
-        handled = await app.receive(msg)
+        handled = await app.receive(msg, keep_replies=True)  # stored in the step's transaction
         if handled.failed in PLATFORM_FAULTS:
             # The engine's apology is the answer; it cannot be stored for the page while the
             # database is down or full, so it travels in the 503 body.
             raise Unavailable(handled.failed, "\n".join(reply.text for reply in handled.replies))
-        stored = await app.simulator.deliver(msg.user_id, handled.replies)
+        if handled.kept is not None and handled.kept_at is not None:  # stored in the step's transaction
+            return {"messages": app.simulator.delivered(msg.user_id, handled.replies, handled.kept, handled.kept_at)}
+        stored = await app.simulator.deliver(msg.user_id, handled.replies)  # the apology after a conflict
         return {"messages": stored}
 
     @web.post("/api/send")

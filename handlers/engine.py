@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,10 @@ class Handled:
     # The update was handled before (its key is recorded): nothing was done again, and `replies`
     # are the ones stored then. The adapter sends them only if it has not sent them itself.
     replay: bool = False
+    # The ids of `replies` as stored in the message's own transaction (the channel is one of the
+    # caller asked, `keep_replies`): they exist iff the step committed. None: the caller stores them.
+    kept: list[int] | None = None
+    kept_at: datetime | None = None  # when they were stored (their rows' created_at)
 
 
 class Engine:
@@ -97,8 +102,12 @@ class Engine:
         }
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
-    async def handle(self, msg: Incoming) -> Handled:
-        """Handles one message from one user; messages of the same user are handled in order."""
+    async def handle(self, msg: Incoming, *, keep_replies: bool = False) -> Handled:
+        """Handles one message from one user; messages of the same user are handled in order.
+
+        `keep_replies` (the simulator's web route): the replies are stored as the user's simulator
+        messages in the message's own transaction (one transaction per step instead of two, and a
+        reply is stored iff the step committed); their ids are in `Handled.kept`."""
         key = (msg.channel, msg.user_id)
         lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))
         # Count who holds or waits for the lock, so it is forgotten only when nobody does.
@@ -108,7 +117,7 @@ class Engine:
                 for _attempt in range(5):
                     try:
                         async with self.sessions() as session, session.begin():
-                            return await self._handle(Repo(session), msg)
+                            return await self._handle(Repo(session), msg, keep_replies)
                     except (StaleConversation, RestartTransaction):
                         # Someone saved this conversation, or committed what this transaction had
                         # read (SQLite's busy snapshot), meanwhile: rolled back, so start again.
@@ -138,7 +147,7 @@ class Engine:
         # True on every path here: the message's transaction was rolled back (or never began).
         return Reply(t(APOLOGY))
 
-    async def _handle(self, repo: Repo, msg: Incoming) -> Handled:
+    async def _handle(self, repo: Repo, msg: Incoming, keep_replies: bool = False) -> Handled:
         who = await repo.find_who(msg.channel, msg.user_id, update_key=msg.update_key)
         if who is not None and who.handled is not None:  # a re-fetched or replayed update: already done
             return Handled([Reply.from_json(reply) for reply in who.handled], replay=True)
@@ -172,7 +181,12 @@ class Engine:
         if msg.update_key is not None:  # in this transaction: recorded if and only if the effects are
             await repo.record_update(msg.channel, msg.update_key, [reply.to_json() for reply in outcome.replies],
                                      now=self.clock.now())
-        return Handled(outcome.replies, outcome.deliveries, who.person_id)
+        if not keep_replies:
+            return Handled(outcome.replies, outcome.deliveries, who.person_id)
+        at = self.clock.now()
+        kept = await repo.store_sim_messages(msg.user_id, [reply.to_json() for reply in outcome.replies],
+                                             at) if outcome.replies else []
+        return Handled(outcome.replies, outcome.deliveries, who.person_id, kept=kept, kept_at=at)
 
     def _context(self, who: Who, repo: Repo, state: State) -> Context:
         t = self.translator(who.language)

@@ -57,6 +57,11 @@ class Direct:
         """Raises SQLAlchemy's IntegrityError when the update is recorded already."""
         raise NotImplementedError
 
+    async def store_sim_messages(self, external_id: str, payloads: list[dict[str, Any]],
+                                 at: datetime) -> list[int] | None:
+        """Stores the simulator's messages; returns their ids in order (None: not on this driver)."""
+        return None
+
 
 class SqliteDirect(Direct):
     """On SQLite: the in-loop sqlite3 connection (models/sqlite_inloop.py); booleans are 0/1, JSON
@@ -106,6 +111,9 @@ class PostgresDirect(Direct):
     FIND_KEYED = _sql(_FIND_WHO, "%s", handled=_HANDLED)
     SAVE = _sql(_SAVE_CONVERSATION, "%s", "%s::jsonb")
     RECORD = _sql(_RECORD_UPDATE, "%s", "%s::jsonb")
+    STORE_SIM = ("INSERT INTO sim_message (external_id, created_at, payload) "
+                 "SELECT %s, %s, message.payload::jsonb FROM unnest(%s::text[]) WITH ORDINALITY AS message(payload, n) "
+                 "ORDER BY message.n RETURNING id")
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw  # psycopg.AsyncConnection
@@ -131,6 +139,13 @@ class PostgresDirect(Direct):
 
     async def record_update(self, channel: str, key: str, replies: list[dict[str, Any]], now: datetime) -> None:
         await self._run(self.RECORD, (channel, key, json.dumps(replies), now.astimezone(UTC)))
+
+    async def store_sim_messages(self, external_id: str, payloads: list[dict[str, Any]],
+                                 at: datetime) -> list[int] | None:
+        # One prepared statement for any number of messages; ids are drawn in the ORDER BY's order
+        # (as SQLAlchemy's sort_by_parameter_order relies on), so sorted they are the messages' order.
+        cursor = await self._run(self.STORE_SIM, (external_id, at, [json.dumps(payload) for payload in payloads]))
+        return sorted(int(row[0]) for row in await cursor.fetchall())
 
 
 def direct_of(conn: AsyncConnection) -> Direct | None:

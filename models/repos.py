@@ -33,6 +33,7 @@ from models.tables import (
     InboundUpdate,
     Person,
     RoleAssignment,
+    SimMessage,
     Unit,
     utcnow,
 )
@@ -96,6 +97,9 @@ _HANDLED_UPDATE = select(_inbound.c.replies).where(_inbound.c.channel == bindpar
                                                    _inbound.c.key == bindparam("key"))
 _FIND_WHO_KEYED = _FIND_WHO.add_columns(_HANDLED_UPDATE.scalar_subquery())
 _RECORD_UPDATE = insert(_inbound)
+# The simulator's replies, stored in the message's transaction (Engine.handle's keep_replies), ids in order.
+_sim = SimMessage.__table__  # type: ignore[attr-defined]
+_INSERT_SIM = insert(_sim).returning(_sim.c.id, sort_by_parameter_order=True)
 
 
 
@@ -241,6 +245,18 @@ class Repo(ReportQueries, PeopleQueries, FeedbackQueries, NoticeQueries, Campaig
         if changed != 1:
             raise StaleConversation(identity_id)
         return new_version
+
+    async def store_sim_messages(self, external_id: str, payloads: list[dict[str, Any]], at: datetime) -> list[int]:
+        """The simulator's messages to a user, stored in this transaction (kept iff it commits);
+        their ids, in order."""
+        direct = await self._direct()
+        if direct is not None:
+            ids = await direct.store_sim_messages(external_id, payloads, at)
+            if ids is not None:
+                return ids
+        rows = [{"external_id": external_id, "payload": payload, "created_at": at} for payload in payloads]
+        conn = await self._connection()
+        return [int(row_id) for row_id in (await conn.execute(_INSERT_SIM, rows)).scalars().all()]
 
     # --- updates handled once -------------------------------------------------------------
 

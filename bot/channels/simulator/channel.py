@@ -49,6 +49,18 @@ class SimulatorChannel:
         now = self.clock.now()  # the app's clock: the demonstration clock when one runs
         payloads = [reply.to_json() for reply in replies]
         ids = await self.store.store(external_id, payloads, now)
+        return self._delivered(external_id, payloads, ids, now)
+
+    def delivered(self, external_id: str, replies: Sequence[Reply], ids: Sequence[int],
+                  at: datetime) -> list[dict[str, Any]]:
+        """Replies stored already (in the step's own transaction, committed: Engine.handle's keep_replies),
+        with their ids: wakes any page waiting for them."""
+        if not replies:
+            return []
+        return self._delivered(external_id, [reply.to_json() for reply in replies], ids, at)
+
+    def _delivered(self, external_id: str, payloads: Sequence[dict[str, Any]], ids: Sequence[int],
+                   now: datetime) -> list[dict[str, Any]]:
         stored = [_as_json(external_id, row_id, payload, now)
                   for row_id, payload in zip(ids, payloads, strict=True)]
         self._newest[external_id] = max(self._newest.get(external_id, 0), stored[-1]["id"])

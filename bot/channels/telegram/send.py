@@ -25,6 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.channels.port import ChannelHost
 from bot.channels.send_fallbacks import PHOTO_NOTE, clean_text, sendable, shorter_limit, text_refusal
 from bot.channels.telegram import render
+from bot.channels.telegram.lean import LeanText
 from bot.channels.telegram.transport import seconds_of
 from handlers.i18n import _
 from handlers.messages import Keyboard, Reply
@@ -63,6 +64,7 @@ class TelegramSender:
 
     def __init__(self, bot: Bot, host: ChannelHost, *, retry_delay: float = 0.5) -> None:
         self.bot = bot
+        self.lean = LeanText(bot)  # texts and edits: one JSON POST each, PTB's errors (lean.py)
         self.host = host
         self.retry_delay = retry_delay  # the first pause before trying a failed call again
         self._file_ids: dict[int, str] = {}  # Attachment id -> Telegram file_id, to upload each file once
@@ -122,13 +124,13 @@ class TelegramSender:
 
     async def _text_piece(self, chat_id: str, text: str, markup: Any) -> str:
         try:
-            message = await self._once(self.bot.send_message, chat_id, text, reply_markup=markup)
+            message = await self._once(self.lean.send_message, chat_id, text, reply_markup=markup)
         except BadRequest as error:
             cleaned = clean_text(text, shorter_limit(error.message, text, render.TEXT_LIMIT))
             if cleaned == text and not text_refusal(error.message):
                 raise
             log.warning("Telegram refused a text for chat %s (%s); sending it cleaned", chat_id, error.message)
-            message = await self._once(self.bot.send_message, chat_id, cleaned, reply_markup=markup)
+            message = await self._once(self.lean.send_message, chat_id, cleaned, reply_markup=markup)
         return str(message.message_id)
 
     async def _file_piece(self, chat_id: str, reply: Reply, attachment_id: int, markup: Any, *,
@@ -189,7 +191,7 @@ class TelegramSender:
             chunks = ["…"]  # Telegram refuses an empty message, and the buttons need one
         ids = []
         for number, chunk in enumerate(chunks, 1):
-            message = await self.call(self.bot.send_message, chat_id, chunk,
+            message = await self.call(self.lean.send_message, chat_id, chunk,
                                        reply_markup=markup if number == len(chunks) else None)
             ids.append(str(message.message_id))
         return ids
@@ -235,7 +237,7 @@ class TelegramSender:
         text = f"{message.text}\n\n👉 {label}" if message.text and label else None
         try:
             if text is not None and render.utf16_len(text) <= render.TEXT_LIMIT:
-                await self.call(self.bot.edit_message_text, text, message.chat.id, message.message_id)
+                await self.call(self.lean.edit_message_text, text, message.chat.id, message.message_id)
             else:
                 await self.call(self.bot.edit_message_reply_markup, message.chat.id, message.message_id)
         except BadRequest as error:  # too old to edit, already edited: nothing is lost
@@ -247,7 +249,7 @@ class TelegramSender:
                 or not reply.text.strip() or render.utf16_len(reply.text) > render.TEXT_LIMIT):
             return None
         try:
-            await self.call(self.bot.edit_message_text, reply.text, message.chat.id, message.message_id,
+            await self.call(self.lean.edit_message_text, reply.text, message.chat.id, message.message_id,
                              reply_markup=render.inline_keyboard(reply))
         except BadRequest as error:
             if "not modified" not in str(error):

@@ -83,7 +83,7 @@ def running_app(
     root = Path(__file__).resolve().parent.parent
     environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TOTRUONG_")},
                    "TOTRUONG_DATABASE__URL": url or f"sqlite+aiosqlite:///{folder}/app.db",
-                   "TOTRUONG_APP__DATA_DIR": f"{folder}/data", **(CONSENT_COLLECTED if code is None else {}),
+                   "TOTRUONG_APP__DATA_DIR": f"{folder}/data", **(CONSENT_COLLECTED if _asks_consent(code) else {}),
                    **(env or {})}
     command = [str(Path(sys.executable).parent / "totruong")]
     if code is not None:  # its folder first on the path, ahead of this checkout's editable install
@@ -113,8 +113,15 @@ def running_app(
 
 
 # The benchmarks' people agreed to the privacy notice outside the chat: their steps are the
-# journeys, not the notice. Only for this checkout: an older one has no such setting.
+# journeys, not the notice. For every checkout that has the setting (an older one has none), so
+# that both sides of a same-run comparison walk the same steps.
 CONSENT_COLLECTED = {"TOTRUONG_PRIVACY__ASK_CONSENT": "false"}
+
+
+def _asks_consent(code: Path | None) -> bool:
+    """Whether the checkout at `code` (None: this one) has the privacy notice setting."""
+    settings = (code or Path(__file__).resolve().parent.parent) / "models" / "settings.py"
+    return "ask_consent" in settings.read_text(encoding="utf-8")
 
 
 async def demo_app(workdir: Path, channel: dict[str, str]) -> App:

@@ -3,7 +3,7 @@ officials and leaders see (part of Repo)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -172,13 +172,15 @@ class ReportQueries:
         )).all()
         return [(row[0], row[1]) for row in rows]
 
-    async def reports_on_days(self, path: str, first: date, following: date) -> Sequence[Report]:
-        """A group's current reports about a day in [first, following) (their event day)."""
-        return (await self.session.scalars(
-            select(Report).where(Report.unit_path == path, Report.event_day >= first, Report.event_day < following,
-                                 Report.superseded.is_(False))
-            .order_by(Report.event_day, Report.created_at, Report.id)
-        )).all()
+    async def reports_on_days(self, path: str, first: date, following: date, *,
+                              forms: Collection[str] | None = None) -> Sequence[Report]:
+        """A group's current reports about a day in [first, following) (their event day); only
+        those of `forms` when given (a month's monthly and nil reports, without loading the rest)."""
+        query = select(Report).where(Report.unit_path == path, Report.event_day >= first,
+                                     Report.event_day < following, Report.superseded.is_(False))
+        if forms is not None:
+            query = query.where(Report.form_key.in_(sorted(forms)))
+        return (await self.session.scalars(query.order_by(Report.event_day, Report.created_at, Report.id))).all()
 
     async def mark_out_of_date(self, reports: Sequence[Report], *, at: datetime) -> None:
         """Marks monthly or nil reports as made out of date by a later report of their month."""

@@ -10,6 +10,7 @@ event day's month (the day the event happened, not the day it was filed).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -122,10 +123,10 @@ async def group(ctx: Context, unit_id: int) -> Unit:
     return unit
 
 
-async def month_reports(ctx: Context, unit: Unit, first: date) -> list[Report]:
-    """A group's current reports about a day of the month (event day), the monthly and nil ones
-    included."""
-    return list(await ctx.repo.reports_on_days(unit.path, first, add_months(first, 1)))
+async def month_reports(ctx: Context, path: str, first: date, forms: Collection[str] | None = None) -> list[Report]:
+    """The current reports of the group at `path` about a day of the month (event day), the
+    monthly and nil ones included; only those of `forms` when given."""
+    return list(await ctx.repo.reports_on_days(path, first, add_months(first, 1), forms=forms))
 
 
 def _monthly_forms(ctx: Context) -> set[str]:
@@ -139,7 +140,7 @@ async def proposal(form: FormDef, ctx: Context, unit_id: int, first: date | None
     month = ctx.t.month(first)
     unit = await group(ctx, unit_id)
     skipped = {NIL_FORM, *_monthly_forms(ctx)}
-    reports = [r for r in await month_reports(ctx, unit, first) if r.form_key not in skipped]
+    reports = [r for r in await month_reports(ctx, unit.path, first) if r.form_key not in skipped]
     answers: dict[str, Any] = {field.key: _figure(field, reports) for field in form.fields if field.prefill}
     # Optional fields with nothing to propose start empty, so the summary opens straight away.
     answers.update({field.key: None for field in form.fields if not field.prefill and not field.required})
@@ -159,7 +160,7 @@ async def proposal(form: FormDef, ctx: Context, unit_id: int, first: date | None
 
 async def monthly_of(ctx: Context, form: FormDef, unit: Unit, first: date) -> Report | None:
     """The group's current monthly report of `form` for the month, if there is one."""
-    found = [r for r in await month_reports(ctx, unit, first) if r.form_key == form.key]
+    found = await month_reports(ctx, unit.path, first, {form.key})
     return found[-1] if found else None
 
 
@@ -207,7 +208,7 @@ async def nil_report(ctx: Context, form_key: str, month: int = 0, go: int = 0) -
     unit = await group(ctx, leaders[0].unit.id or 0)
     first = chosen_month(month, ctx)
     label, number = t.month(first), month_number(first)
-    this_month = await month_reports(ctx, unit, first)
+    this_month = await month_reports(ctx, unit.path, first, {form_key, NIL_FORM})
     filed = [r for r in this_month if r.form_key == form_key]
     if filed:
         raise UserError(_("Tháng {month} tổ đã gửi {n} báo cáo «{title}», nên không báo «{label}» được."),
@@ -243,7 +244,7 @@ async def choose(ctx: Context, form_key: str) -> Outcome:
     unit = await group(ctx, leaders[0].unit.id or 0)
     made = []
     for first in open_months(ctx.clock.now(), ctx):
-        reports = await month_reports(ctx, unit, first)
+        reports = await month_reports(ctx, unit.path, first, {form_key, NIL_FORM})
         if any(r.form_key == form_key or (r.form_key == NIL_FORM and r.data.get("form") == form_key)
                for r in reports):
             made.append(month_key(first))
@@ -259,14 +260,13 @@ async def after_filing(form: FormDef, report: Report, ctx: Context, old_day: dat
     leader is told (not after an urgent incident), with a button to update the monthly report."""
     if form.monthly or report.form_key == NIL_FORM:
         return [], []
-    unit = await group(ctx, report.unit_id)
     t = ctx.t
     months = sorted({d.replace(day=1) for d in (report.event_day, old_day) if d is not None})
     replies: list[Reply] = []
     steps: list[Button] = []
     monthly_forms = _monthly_forms(ctx)
     for first in months:
-        found = await month_reports(ctx, unit, first)
+        found = await month_reports(ctx, report.unit_path, first, {*monthly_forms, NIL_FORM})
         monthly = [r for r in found if r.form_key in monthly_forms]
         nil = [r for r in found if r.form_key == NIL_FORM and r.data.get("form") == form.key]
         if not monthly and not nil:

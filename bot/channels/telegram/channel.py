@@ -233,6 +233,7 @@ class TelegramChannel:
         if application.running:
             await application.stop()
         await application.shutdown()
+        await self.sender.lean.aclose()
 
     # --- webhook ---------------------------------------------------------------------------
 
@@ -316,7 +317,7 @@ class TelegramChannel:
     async def _answer(self, query: CallbackQuery) -> None:
         """Stops the button's spinner (always, even when handling the press fails)."""
         try:
-            await self.sender.call(query.answer)
+            await self.sender.call(self.sender.lean.answer_callback_query, query.id)
         except TelegramError as error:
             log.info("could not answer button press %s: %s", query.id, error)
 

@@ -3,11 +3,13 @@
 PTB's `send_message` builds its parameter objects, form-encodes them through `RequestData`, and
 reads the answer into a whole `Message` (`Message.de_json`), of which the sender keeps only the
 message id; at 200 users on webhooks that path was about half of the app's CPU per step
-(docs/benchmarks.md). `LeanText` sends `sendMessage` and `editMessageText` as a JSON body through
-the bot's own httpx client (same pool, same timeouts, same one-write transport) and its rate limiter
-(`PerChatRateLimiter`), reads only `result.message_id`, and raises for each answer the exception
-PTB raises (`error_for` mirrors `BaseRequest._request_wrapper`, `timed_out`/`network_error`
-mirror `HTTPXRequest.do_request`), so the retry rules in send.py and the outbox stay as they are.
+(docs/benchmarks.md). `LeanText` sends `sendMessage`, `editMessageText`, `editMessageReplyMarkup`
+and `answerCallbackQuery` as a JSON body over `Wire` (wire.py: keep-alive connections of asyncio's
+streams, with the bot's client's timeouts; the client itself when it goes through a proxy) and
+through the bot's rate limiter (`PerChatRateLimiter`), reads only `result.message_id`, and raises
+for each answer the exception PTB raises (`error_for` mirrors `BaseRequest._request_wrapper`,
+`timed_out`/`network_error` mirror `HTTPXRequest.do_request`), so the retry rules in send.py and
+the outbox stay as they are.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-HEADERS = {"User-Agent": HTTPXRequest.USER_AGENT, "Content-Type": "application/json"}
+from bot.channels.telegram.wire import Wire
+
+HEADERS = "".join(f"{name}: {value}\r\n" for name, value in {
+    "User-Agent": HTTPXRequest.USER_AGENT, "Content-Type": "application/json"}.items())
 POOL_TIMEOUT = ("Pool timeout: All connections in the connection pool are occupied. Request was *not* sent to "
                 "Telegram. Consider adjusting the connection pool size or the pool timeout.")
 
@@ -100,10 +105,16 @@ def error_for(code: int, payload: bytes) -> TelegramError:
 
 
 class LeanText:
-    """sendMessage and editMessageText for one bot, through its client, timeouts and rate limiter."""
+    """sendMessage, editMessageText, editMessageReplyMarkup and answerCallbackQuery for one bot,
+    with its client's timeouts and its rate limiter, over `Wire` connections of its own (up to
+    `connections`). No proxy, as before: httpx ignores HTTPS_PROXY and the like for a client given
+    its own transport, as the bot's is (transport.bot_request)."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, connections: int = 8) -> None:
         self.bot = bot
+        self.connections = connections
+        self._wire: Wire | None = None
+        self._wire_of: httpx.AsyncClient | None = None  # the client whose settings it has
 
     async def send_message(self, chat_id: int | str, text: str, *, reply_markup: Any = None) -> Sent:
         """As `Bot.send_message(chat_id, text, reply_markup=...)`; returns only the message id."""
@@ -121,6 +132,23 @@ class LeanText:
             body["reply_markup"] = reply_markup.to_dict()
         await self._post("editMessageText", body)
 
+    async def edit_message_reply_markup(self, chat_id: int | str, message_id: int, *, reply_markup: Any = None) -> None:
+        """As `Bot.edit_message_reply_markup(chat_id, message_id, reply_markup=...)` (none: the
+        buttons are taken away); the answer is not read."""
+        body: dict[str, Any] = {"chat_id": _chat(chat_id), "message_id": message_id}
+        if reply_markup is not None:
+            body["reply_markup"] = reply_markup.to_dict()
+        await self._post("editMessageReplyMarkup", body)
+
+    async def answer_callback_query(self, callback_query_id: str) -> None:
+        """As `CallbackQuery.answer()`: stops the button's spinner."""
+        await self._post("answerCallbackQuery", {"callback_query_id": callback_query_id})
+
+    async def aclose(self) -> None:
+        """Closes its idle connections (the bot's own client is PTB's to close)."""
+        if self._wire is not None:
+            self._wire.close()
+
     async def _post(self, endpoint: str, body: dict[str, Any]) -> Any:
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         limiter = getattr(self.bot, "rate_limiter", None)  # an ExtBot has one
@@ -136,7 +164,7 @@ class LeanText:
             raise NetworkError(f"Unknown error in HTTP implementation: "
                                f"{RuntimeError('This HTTPXRequest is not initialized!')!r}")
         try:
-            response = await client.post(f"{self.bot.base_url}/{endpoint}", content=content, headers=HEADERS)
+            code, payload = await self._wire_for(client).post(f"/{endpoint}", content, HEADERS)
         except httpx.TimeoutException as err:
             if isinstance(err, httpx.PoolTimeout):
                 raise TimedOut(message=POOL_TIMEOUT) from err
@@ -145,7 +173,16 @@ class LeanText:
             raise NetworkError(f"httpx.{err.__class__.__name__}: {err}") from err
         except Exception as exc:
             raise NetworkError(f"Unknown error in HTTP implementation: {exc!r}") from exc
-        code, payload = response.status_code, response.content
         if not HTTPStatus.OK <= code <= 299:
             raise error_for(code, payload)
         return _parse(payload)["result"]
+
+    def _wire_for(self, client: httpx.AsyncClient) -> Wire:
+        """The connections for this client's timeouts (PTB builds a new client on initialize after
+        a shutdown: the connections are made anew with it)."""
+        if self._wire is None or client is not self._wire_of:
+            if self._wire is not None:
+                self._wire.close()
+            self._wire = Wire(self.bot.base_url, connections=self.connections, timeout=client.timeout)
+            self._wire_of = client
+        return self._wire

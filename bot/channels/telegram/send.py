@@ -239,7 +239,7 @@ class TelegramSender:
             if text is not None and render.utf16_len(text) <= render.TEXT_LIMIT:
                 await self.call(self.lean.edit_message_text, text, message.chat.id, message.message_id)
             else:
-                await self.call(self.bot.edit_message_reply_markup, message.chat.id, message.message_id)
+                await self.call(self.lean.edit_message_reply_markup, message.chat.id, message.message_id)
         except BadRequest as error:  # too old to edit, already edited: nothing is lost
             log.debug("could not mark the pressed button in chat %s: %s", message.chat.id, error)
 

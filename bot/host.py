@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -27,6 +27,7 @@ from handlers.i18n import Translator
 from handlers.messages import Incoming
 from handlers.ports import Clock
 from models.files import LocalFileStore
+from models.repos import Repo
 from models.settings import Settings
 from models.tables import Attachment, Conversation, Identity, Person, PushedButtons, SimMessage
 
@@ -138,17 +139,16 @@ class SimulatorStore:
         self._sessions = sessions
 
     async def store(self, external_id: str, payloads: Sequence[dict[str, Any]], at: datetime) -> list[int]:
-        rows = [{"external_id": external_id, "payload": payload, "created_at": at} for payload in payloads]
+        """Messages outside a step's transaction (an apology, a replay, the outbox's): stored by
+        the same statement as a step's replies (Repo.store_sim_messages)."""
         async with self._sessions() as session:
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 # One statement is atomic by itself: without BEGIN and COMMIT, one round trip
                 # instead of three.
-                conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                ids = (await conn.execute(_INSERT, rows)).scalars().all()
-            else:
-                async with session.begin():
-                    ids = (await session.execute(_INSERT, rows)).scalars().all()
-        return [int(row_id) for row_id in ids]
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                return await Repo(session).store_sim_messages(external_id, list(payloads), at)
+            async with session.begin():
+                return await Repo(session).store_sim_messages(external_id, list(payloads), at)
 
     async def after(self, external_id: str, after: int) -> list[tuple[int, dict[str, Any], datetime]]:
         async with self._sessions() as session:
@@ -156,9 +156,6 @@ class SimulatorStore:
         return [(int(row_id), payload, created_at) for row_id, payload, created_at in rows]
 
 
-# Core rather than the ORM's bulk insert: one of these for every step of a conversation.
-_INSERT = insert(SimMessage.__table__).returning(  # type: ignore[attr-defined]
-    SimMessage.__table__.c.id, sort_by_parameter_order=True)  # type: ignore[attr-defined]
 # Columns rather than ORM objects: the page reads after every message it gets.
 _READ = (
     select(SimMessage.id, SimMessage.payload, SimMessage.created_at)  # type: ignore[call-overload]

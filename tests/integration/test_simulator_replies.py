@@ -50,10 +50,15 @@ async def test_a_step_handled_again_after_a_conflict_stores_its_replies_once(app
 
 async def test_a_step_that_fails_stores_only_the_apology(app, monkeypatch) -> None:
     stored = Repo.store_sim_messages
+    calls = 0
 
     async def failing(self: Repo, *args: Any) -> list[int]:
-        await stored(self, *args)
-        raise RuntimeError("after the replies were stored")
+        nonlocal calls
+        calls += 1
+        ids = await stored(self, *args)
+        if calls == 1:  # the step's replies, in its transaction; the apology after it is stored
+            raise RuntimeError("after the replies were stored")
+        return ids
 
     monkeypatch.setattr(Repo, "store_sim_messages", failing)
     async with client_for(app) as client:

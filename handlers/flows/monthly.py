@@ -20,7 +20,7 @@ from handlers.errors import NotALeader, UnknownForm, UserError
 from handlers.forms import FieldDef, FormDef
 from handlers.i18n import _
 from handlers.messages import Button, Reply, rows
-from handlers.reports.reporting import NIL_TITLE
+from handlers.reports.reporting import title_of
 from models.repo_reports import NIL_FORM
 from models.tables import Report, Unit
 
@@ -185,11 +185,9 @@ def already_there(ctx: Context, earlier: Report, first: date, *, replace: Button
 
 
 def _title(ctx: Context, report: Report) -> str:
-    form = ctx.forms.get(report.form_key)
-    if report.form_key == NIL_FORM:
-        nil = ctx.forms.get(str(report.data.get("form")))
-        return ctx.t(nil.nil_report) if nil else ctx.t(NIL_TITLE)
-    return ctx.t(form.title) if form else report.form_key
+    """The report's title; a nil report's is what it says of its form ("Không có vụ việc")."""
+    nil = ctx.forms.get(str(report.data.get("form"))) if report.form_key == NIL_FORM else None
+    return ctx.t(nil.nil_report) if nil is not None else title_of(ctx.forms, ctx.t, report.form_key)
 
 
 # --- the nil report ------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ cannot tell how narrow a path range is (for a whole city it would walk the path 
 report ever filed), so on SQLite each query names its index (INDEXED BY).
 
 On PostgreSQL every statement here is planned for its own values (`plan_cache_mode =
-force_custom_plan` for the rest of the transaction, see `_execute`): psycopg prepares a statement from
-its 5th execution, and from then on PostgreSQL may keep one generic plan, made without the values,
+force_custom_plan` for the rest of the transaction, see `_execute`): psycopg prepares a statement after
+5 executions, and after 5 more PostgreSQL may keep one generic plan, made without the values,
 guessing that a range of days or of paths keeps 0.5% of the rows. The same statement counts a ward's
 1,500 reports and a whole city's 43,000: for the city the generic plan walked (unit_path, event_day)
 over every report of the city and sorted 43,590 rows on disk, 84 ms instead of 18

@@ -11,6 +11,14 @@ Four indexes serve them: (event_day, unit_path) for everything about a period, (
 unit_path) for one form's reports, and the same two on created_at for filing times. SQLite's planner
 cannot tell how narrow a path range is (for a whole city it would walk the path index over every
 report ever filed), so on SQLite each query names its index (INDEXED BY).
+
+On PostgreSQL every statement here is planned for its own values (`plan_cache_mode =
+force_custom_plan` for the rest of the transaction, see `_execute`): psycopg prepares a statement after
+5 executions, and after 5 more PostgreSQL may keep one generic plan, made without the values,
+guessing that a range of days or of paths keeps 0.5% of the rows. The same statement counts a ward's
+1,500 reports and a whole city's 43,000: for the city the generic plan walked (unit_path, event_day)
+over every report of the city and sorted 43,590 rows on disk, 84 ms instead of 18
+(docs/benchmarks.md, "Issue 14, PostgreSQL city"). Planning each time costs well under a millisecond.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from models.tables import Report, Unit
 _report = Report.__table__  # type: ignore[attr-defined]
 _unit = Unit.__table__  # type: ignore[attr-defined]
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,31}$")
+_CUSTOM_PLANS = "totruong_custom_plans"  # in the connection's info: the transaction that has them
 OPEN_STATUSES = ("sent", "received", "in_progress")
 
 
@@ -96,6 +105,21 @@ class Scope:
     @property
     def by_filing(self) -> bool:
         return isinstance(self.start, datetime)
+
+
+async def _execute(session: AsyncSession, query: Select[Any]) -> Any:
+    """Runs `query` in the session; on PostgreSQL, first (once per transaction) custom plans for the
+    rest of the transaction. SET LOCAL ends with it: the connection goes back to the pool with the
+    server's setting, for the hot path's prepared statements (one identity, one conversation: a
+    generic plan suits them and saves planning every message)."""
+    conn = await session.connection()
+    sync = conn.sync_connection
+    if sync is not None and sync.dialect.name == "postgresql":
+        transaction = sync.get_transaction()
+        if sync.info.get(_CUSTOM_PLANS) is not transaction:
+            await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+            sync.info[_CUSTOM_PLANS] = transaction
+    return await session.execute(query)
 
 
 def _table(scope: Scope, *, form: bool) -> TableClause:
@@ -171,7 +195,7 @@ class Sql:
         return [self.r.c.form_key == form_key, *found] if form_key else found
 
     async def rows(self, query: Select[Any]) -> Sequence[Any]:
-        found: Sequence[Any] = (await self.session.execute(query)).all()
+        found: Sequence[Any] = (await _execute(self.session, query)).all()
         return found
 
 
@@ -199,19 +223,20 @@ class SummaryQueries:
     # --- units -----------------------------------------------------------------------------------
 
     async def unit_at(self, path: str) -> UnitRow | None:
-        row = (await self.session.execute(select(*_UNIT_COLUMNS).where(_unit.c.path == path))).first()
+        row = (await _execute(self.session, select(*_UNIT_COLUMNS).where(_unit.c.path == path))).first()
         return _unit_row(row) if row is not None else None
 
     async def units_by_id(self, ids: Sequence[int]) -> dict[int, UnitRow]:
         if not ids:
             return {}
-        rows = (await self.session.execute(select(*_UNIT_COLUMNS).where(_unit.c.id.in_(sorted(set(ids)))))).all()
+        rows = (await _execute(self.session, select(*_UNIT_COLUMNS).where(_unit.c.id.in_(sorted(set(ids)))))).all()
         return {row[0]: _unit_row(row) for row in rows}
 
     async def units_under(self, path: str, level: str) -> list[UnitRow]:
         """The units of `level` (the groups) under `path`, in path order."""
         low, high = subtree_range(path)
-        rows = (await self.session.execute(
+        rows = (await _execute(
+            self.session,
             select(*_UNIT_COLUMNS).where(_unit.c.path >= low, _unit.c.path < high, _unit.c.level == level)
             .order_by(_unit.c.path)
         )).all()
@@ -220,11 +245,12 @@ class SummaryQueries:
     async def count_units(self, path: str, level: str) -> int:
         low, high = subtree_range(path)
         query = select(func.count()).where(_unit.c.path >= low, _unit.c.path < high, _unit.c.level == level)
-        return int(await self.session.scalar(query) or 0)
+        return int((await _execute(self.session, query)).scalar() or 0)
 
     async def children_of(self, unit_id: int, *, limit: int, offset: int) -> list[UnitRow]:
         """Units directly under a unit, by name."""
-        rows = (await self.session.execute(
+        rows = (await _execute(
+            self.session,
             select(*_UNIT_COLUMNS).where(_unit.c.parent_id == unit_id).order_by(_unit.c.name, _unit.c.id)
             .limit(limit).offset(offset)
         )).all()
@@ -258,7 +284,7 @@ class SummaryQueries:
         sql = Sql(self.session, _table(scope, form=True))
         household = sql.r.c.unit_path + literal_column("'|'") + sql.text("ma_ho")
         query = select(func.count(household.distinct())).where(*sql.where(scope, form_key))
-        return int(await self.session.scalar(query) or 0)
+        return int((await _execute(self.session, query)).scalar() or 0)
 
     async def categories(
         self, scope: Scope, form_key: str, fields: Sequence[str], *, by_path: bool

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import openpyxl
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from handlers.summaries.exports import workbook_xlsx
 from handlers.summaries.periods import Period
@@ -433,3 +434,27 @@ async def test_the_units_under_a_ward_come_page_by_page(app) -> None:
     second = await city.press("Trang sau")
     assert "(trang 2)" in second and "◀️ Trang trước" in city.labels
     assert len([label for label in city.labels if label.startswith("Tổ dân phố")]) == 13 - 8
+
+
+async def test_on_postgresql_a_summary_is_planned_for_its_values_in_its_transaction_only(app, clock) -> None:
+    """A generic plan guesses how many reports a range of days and paths holds (a whole city took
+    four times as long with it): the summaries' statements are planned for their own values, with
+    a setting that ends with the transaction (models/summary_queries.py)."""
+    await seed(app)
+    async with app.sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("a PostgreSQL setting")
+        show = text("SHOW plan_cache_mode")
+        assert await session.scalar(show) == "auto"
+        repo = Repo(session)
+        ward = await repo.unit_by_code("20242")
+        for _ in range(7):  # past psycopg's prepare_threshold and PostgreSQL's five custom plans
+            summary = await build_summary(repo, unit_path=ward.path, start=NOV.start, end=NOV.end,
+                                          settings=app.settings, now=clock.now())
+            assert summary.current.figures.reports == 32
+        assert await session.scalar(show) == "force_custom_plan"
+        await session.commit()
+        assert await session.scalar(show) == "auto"  # the next transaction on this connection
+        summary = await build_summary(repo, unit_path=ward.path, start=NOV.start, end=NOV.end,
+                                      settings=app.settings, now=clock.now())
+        assert await session.scalar(show) == "force_custom_plan"  # set again in the new one

@@ -66,3 +66,24 @@ async def test_a_step_that_fails_stores_only_the_apology(app, monkeypatch) -> No
         read = (await client.get("/api/messages", params={"user": LEADER, "after": 0})).json()["messages"]
     assert len(sent) == 1 and "Xin lỗi" in sent[0]["text"]
     assert [m["id"] for m in read] == [sent[0]["id"]] and await rows_of(app, LEADER) == 1
+
+
+async def test_a_poll_a_step_late_gets_that_step_from_memory_and_one_further_behind_reads(app, monkeypatch) -> None:
+    reads: list[int] = []
+    after = app.simulator.store.after
+
+    async def counted(external_id: str, since: int) -> Any:
+        reads.append(since)
+        return await after(external_id, since)
+
+    monkeypatch.setattr(app.simulator.store, "after", counted)
+    async with client_for(app) as client:
+        first = (await send(client, LEADER, text="/start HUNG05")).json()["messages"]
+        second = (await send(client, LEADER, text="/menu")).json()["messages"]
+        late = (await client.get("/api/messages", params={"user": LEADER, "after": first[-1]["id"],
+                                                          "wait": 5})).json()["messages"]
+        assert [(m["id"], m["text"]) for m in late] == [(m["id"], m["text"]) for m in second]
+        assert reads == []  # the last delivery, from memory
+        behind = (await client.get("/api/messages", params={"user": LEADER, "after": 0, "wait": 5})).json()["messages"]
+    assert [m["id"] for m in behind] == [m["id"] for m in first + second]
+    assert reads == [0]  # further behind than the last delivery: read from the store

@@ -93,7 +93,7 @@ async def read_answer(
     if field.type == "text":
         if not text:
             raise Invalid(_("Câu trả lời đang trống. Vui lòng gõ nội dung."))
-        return check_text(field, _continued(field, text, state, ctx), state, ctx), True
+        return check_text(field, _continued(field, text, state, ctx), state, ctx, part=len(text)), True
     if field.type == "photo":
         return await _photo(msg, ctx, field), True
     return _location(field, msg, text, ctx), True
@@ -104,20 +104,22 @@ class TooLong(Invalid):
     keep its first part or types a shorter one."""
 
 
-def check_text(field: FieldDef, text: str, state: State, ctx: Context) -> str:
-    """A typed text checked against the field's lengths and pattern; a too-long one is kept."""
+def check_text(field: FieldDef, text: str, state: State, ctx: Context, *, part: int | None = None) -> str:
+    """A typed text checked against the field's lengths and pattern; a too-long one is kept, with
+    the length of its last message (`part`: a text the messenger split is joined part by part)."""
     t = ctx.t
     limit = max_length(field, ctx)
     if len(text) > limit and field.pattern:  # a code: its first part would be no code at all
         raise Invalid(_("Câu trả lời dài {n} ký tự, quá giới hạn {limit} ký tự. Vui lòng viết ngắn lại."),
                       n=t.number(len(text)), limit=t.number(limit))
     if len(text) > limit:
-        state.data.update(long=text, long_field=field.key, long_at=ctx.clock.now().isoformat())
+        state.data.update(long=text, long_field=field.key, long_at=ctx.clock.now().isoformat(),
+                          long_part=len(text) if part is None else part)
         raise TooLong(_("Câu trả lời dài {n} ký tự; câu này nhận tối đa {limit} ký tự. Bài đã gõ vẫn được giữ: "
                         "bấm «Giữ {limit} ký tự đầu», hoặc gõ lại bản ngắn hơn."),
                       n=t.number(len(text)), limit=t.number(limit))
-    state.data.pop("long", None)
-    state.data.pop("long_field", None)
+    for key in ("long", "long_field", "long_at", "long_part"):
+        state.data.pop(key, None)
     if len(text) < field.min_length:
         raise Invalid(_("Câu trả lời quá ngắn: cần ít nhất {n} ký tự."), n=field.min_length)
     if field.upper:
@@ -128,15 +130,17 @@ def check_text(field: FieldDef, text: str, state: State, ctx: Context) -> str:
 
 
 # Telegram's apps send a text longer than 4,096 characters as several messages of up to 4,096,
-# a moment apart: a kept text of about that length followed at once by more is one answer.
+# a moment apart: a kept text whose last message was of about that length, followed at once by
+# more, is one answer (as many parts as came).
 SPLIT_PART = range(4000, 4097)
 SPLIT_SECONDS = 5
 
 
 def _continued(field: FieldDef, text: str, state: State, ctx: Context) -> str:
-    """The rest of a long text that the messenger split in two: joined to the part kept just before."""
+    """The next part of a long text that the messenger split: joined to what was kept just before."""
     kept, at = state.data.get("long"), state.data.get("long_at")
-    if not kept or not at or state.data.get("long_field") != field.key or len(str(kept)) not in SPLIT_PART:
+    last = state.data.get("long_part", len(str(kept or "")))
+    if not kept or not at or state.data.get("long_field") != field.key or last not in SPLIT_PART:
         return text
     gap = (ctx.clock.now() - datetime.fromisoformat(str(at))).total_seconds()
     return f"{kept} {text}" if 0 <= gap <= SPLIT_SECONDS else text

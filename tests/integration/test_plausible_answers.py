@@ -304,3 +304,19 @@ async def test_a_long_text_that_telegram_split_in_two_is_kept_whole(app, clock) 
     assert "Câu trả lời dài 5.000 ký tự" in await chat.send(rest)
     clock.advance(seconds=60)  # typed a while later: a new answer, not the rest of the kept one
     assert "Gửi một ảnh kèm theo" in await chat.send("Cống trước nhà số 8 bị nghẹt, nước tràn ra đường.")
+
+
+async def test_a_long_text_that_telegram_split_in_three_is_kept_whole(app, clock) -> None:
+    """9,000 characters come as 4,096, 4,096 and the rest: each part joins what came before."""
+    chat = Chat(app, "demo-totruong-2")
+    await chat.send("/menu")
+    await chat.press("Dân chủ cơ sở và phản ánh")
+    await chat.press("Phản ánh, kiến nghị")
+    await chat.press("Môi trường")
+    assert "Câu trả lời dài 4.096 ký tự" in await chat.send("a " * 2047 + "aa")
+    clock.advance(seconds=1)
+    assert "Câu trả lời dài 8.193 ký tự" in await chat.send("b " * 2047 + "bb")
+    clock.advance(seconds=1)
+    assert "Câu trả lời dài 9.000 ký tự" in await chat.send("c" * 806)
+    kept = await chat.press("Giữ")  # the first part of the whole text, not of its last message
+    assert "Gửi một ảnh kèm theo" in kept

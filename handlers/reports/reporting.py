@@ -63,8 +63,10 @@ async def on_duty_or_all(repo: Repo, unit_id: int) -> tuple[list[tuple[int, str,
     return (on_duty, False) if on_duty else (await repo.officials_of(unit_id), True)
 
 
+# Read on a phone by the ward's officials: duties are given in the bot by an official of the unit
+# above (handlers/flows/duties.py), so the warning names that menu entry, not the CLI.
 NOBODY_ON_DUTY = _("⚠️ {ward} chưa có cán bộ trực: tin này được gửi tới mọi cán bộ của {ward}. "
-                   "Hãy phân công cán bộ trực (lệnh totruong role grant --duty on_duty).")
+                   "Hãy nhờ cán bộ cấp trên phân công cán bộ trực (mục «🛡️ Phân công cán bộ» trong menu).")
 
 
 def title_of(forms: FormRegistry, t: Translator, form_key: str) -> str:

@@ -110,7 +110,7 @@ async def test_a_ward_with_nobody_on_duty_alerts_all_its_officials_and_warns_the
     for official in ("demo-canbo", "demo-canbo-xh"):
         [alert] = await inbox(app, official)
         assert "🚨 TIN KHẨN" in alert["text"] and NOBODY in alert["text"], official
-        assert "totruong role grant --duty on_duty" in alert["text"]
+        assert "nhờ cán bộ cấp trên phân công cán bộ trực (mục «🛡️ Phân công cán bộ» trong menu)" in alert["text"]
 
 
 async def test_the_role_command_names_what_is_wrong(app, settings) -> None:

@@ -255,3 +255,14 @@ def test_the_same_client_serves_one_event_loop_after_another() -> None:
             assert await once(url, client) == (200, OK % 3)
 
     asyncio.run(both())
+
+
+def test_telegrams_own_address_is_read_as_telegram_expects_it() -> None:
+    client = Wire("https://api.telegram.org/bot123:AAE-x_y", connections=8, timeout=httpx.Timeout(5.0))
+    assert (client._host, client._port, client._host_header, client.base_path) == (
+        "api.telegram.org", 443, "api.telegram.org", "/bot123:AAE-x_y")
+    assert client._tls is not None and client._tls.verify_mode == ssl.CERT_REQUIRED and client._tls.check_hostname
+    local = Wire("http://127.0.0.1:8081/bot1:x/", connections=1, timeout=httpx.Timeout(5.0))
+    assert (local._host_header, local.base_path, local._tls) == ("127.0.0.1:8081", "/bot1:x", None)
+    with pytest.raises(ValueError):
+        Wire("ftp://api.telegram.org/bot1", connections=1, timeout=httpx.Timeout(5.0))

@@ -266,3 +266,24 @@ def test_telegrams_own_address_is_read_as_telegram_expects_it() -> None:
     assert (local._host_header, local.base_path, local._tls) == ("127.0.0.1:8081", "/bot1:x", None)
     with pytest.raises(ValueError):
         Wire("ftp://api.telegram.org/bot1", connections=1, timeout=httpx.Timeout(5.0))
+
+
+def test_on_uvloop_as_totruong_run_serves() -> None:
+    """`totruong run` runs on uvloop, whose loop differs from asyncio's in what it takes."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def calls() -> None:
+        served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        served.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+        for tls in (None, served):
+            server = Server(tls=tls)
+            async with server as url:
+                client = wire(url, tls=ssl.create_default_context(cafile=str(TLS / "cert.pem")) if tls else None)
+                assert await client.post("/sendMessage", b"{}", "") == (200, OK % 1)
+                assert await client.post("/sendMessage", b"{}", "") == (200, OK % 2)
+                client.close()
+            assert server.connections == 1
+        with pytest.raises(httpx.ConnectError):
+            await wire(url).post("/sendMessage", b"{}", "")  # nothing listens there now
+
+    uvloop.run(calls())

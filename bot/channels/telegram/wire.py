@@ -160,10 +160,9 @@ class Wire:
             connection.close()
         try:
             async with asyncio.timeout(self._timeout.connect):
-                # No happy_eyeballs_delay: with it (asyncio's staggered race, Python 3.11) the
-                # SIGTERM drain test lost updates (test_inbound_crash.py: 46 of 400 confirmed and
-                # never handled; not understood yet, perhaps a cancellation lost in the race).
-                # Addresses are tried in turn, each within the connect timeout.
+                # No happy_eyeballs_delay: uvloop's loop (`totruong run`'s) takes no such argument
+                # (a TypeError on every connect: the crash tests lost every reply). Addresses are
+                # tried in turn, each within the connect timeout.
                 reader, writer = await asyncio.open_connection(
                     self._host, self._port, ssl=self._tls, server_hostname=self._host if self._tls else None,
                     limit=MAX_HEAD)

@@ -62,6 +62,15 @@ async def meeting(app) -> Chat:
     return chat
 
 
+async def feedback_text(app) -> tuple[Chat, str]:
+    """A leader at the text question of a feedback (at most 1,000 characters), and that question."""
+    chat = Chat(app, "demo-totruong-2")
+    await chat.send("/menu")
+    await chat.press("Dân chủ cơ sở và phản ánh")
+    await chat.press("Phản ánh, kiến nghị")
+    return chat, await chat.press("Môi trường")
+
+
 async def green_sunday(app) -> Chat:
     chat = Chat(app, "demo-totruong-2")
     await chat.send("/menu")
@@ -206,11 +215,7 @@ async def test_numbers_as_people_write_them_through_the_form(app) -> None:
 
 
 async def test_a_too_long_text_is_kept_and_its_first_part_taken(app) -> None:
-    chat = Chat(app, "demo-totruong-2")
-    await chat.send("/menu")
-    await chat.press("Dân chủ cơ sở và phản ánh")
-    await chat.press("Phản ánh, kiến nghị")
-    asked = await chat.press("Môi trường")
+    chat, asked = await feedback_text(app)
     assert "Gõ câu trả lời (ít nhất 10, tối đa 1.000 ký tự)." in asked  # the minimum, before any try
     long_text = ("Cống thoát nước trước nhà số 8 kiệt 45 bị nghẹt lâu ngày, nước tràn ra đường. " * 70).strip()
     assert len(long_text) > 5000
@@ -232,11 +237,7 @@ async def test_a_too_long_text_is_kept_and_its_first_part_taken(app) -> None:
 
 
 async def test_a_too_long_text_then_a_shorter_one_typed(app) -> None:
-    chat = Chat(app, "demo-totruong-2")
-    await chat.send("/menu")
-    await chat.press("Dân chủ cơ sở và phản ánh")
-    await chat.press("Phản ánh, kiến nghị")
-    await chat.press("Môi trường")
+    chat, _asked = await feedback_text(app)
     await chat.send("x" * 1500)
     assert chat.has("Giữ 1.000 ký tự đầu")
     assert "Gửi một ảnh kèm theo" in await chat.send("Cống trước nhà số 8 bị nghẹt, nước tràn ra đường.")
@@ -293,11 +294,7 @@ async def test_an_old_meeting_of_62_out_of_50_is_flagged_not_124_percent(app, cl
 
 async def test_a_long_text_that_telegram_split_in_two_is_kept_whole(app, clock) -> None:
     """Telegram's apps send 5,000 characters as 4,096 and the rest, a moment apart: one answer."""
-    chat = Chat(app, "demo-totruong-2")
-    await chat.send("/menu")
-    await chat.press("Dân chủ cơ sở và phản ánh")
-    await chat.press("Phản ánh, kiến nghị")
-    await chat.press("Môi trường")
+    chat, _asked = await feedback_text(app)
     first, rest = "a" * 4096, "b" * 903
     assert "Câu trả lời dài 4.096 ký tự" in await chat.send(first)
     clock.advance(seconds=1)
@@ -308,11 +305,7 @@ async def test_a_long_text_that_telegram_split_in_two_is_kept_whole(app, clock) 
 
 async def test_a_long_text_that_telegram_split_in_three_is_kept_whole(app, clock) -> None:
     """9,000 characters come as 4,096, 4,096 and the rest: each part joins what came before."""
-    chat = Chat(app, "demo-totruong-2")
-    await chat.send("/menu")
-    await chat.press("Dân chủ cơ sở và phản ánh")
-    await chat.press("Phản ánh, kiến nghị")
-    await chat.press("Môi trường")
+    chat, _asked = await feedback_text(app)
     assert "Câu trả lời dài 4.096 ký tự" in await chat.send("a " * 2047 + "aa")
     clock.advance(seconds=1)
     assert "Câu trả lời dài 8.193 ký tự" in await chat.send("b " * 2047 + "bb")

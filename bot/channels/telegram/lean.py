@@ -5,11 +5,10 @@ reads the answer into a whole `Message` (`Message.de_json`), of which the sender
 message id; at 200 users on webhooks that path was about half of the app's CPU per step
 (docs/benchmarks.md). `LeanText` sends `sendMessage`, `editMessageText`, `editMessageReplyMarkup`
 and `answerCallbackQuery` as a JSON body over `Wire` (wire.py: keep-alive connections of asyncio's
-streams, with the bot's client's timeouts; the client itself when it goes through a proxy) and
-through the bot's rate limiter (`PerChatRateLimiter`), reads only `result.message_id`, and raises
-for each answer the exception PTB raises (`error_for` mirrors `BaseRequest._request_wrapper`,
-`timed_out`/`network_error` mirror `HTTPXRequest.do_request`), so the retry rules in send.py and
-the outbox stay as they are.
+streams, with the bot's client's timeouts) and through the bot's rate limiter
+(`PerChatRateLimiter`), reads only `result.message_id`, and raises for each answer the exception
+PTB raises (`error_for` mirrors `BaseRequest._request_wrapper`, `timed_out`/`network_error`
+mirror `HTTPXRequest.do_request`), so the retry rules in send.py and the outbox stay as they are.
 """
 
 from __future__ import annotations
